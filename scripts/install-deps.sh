@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian packages pyqemu's build, tests and benchmarks use, when missing:
+# cross compilers for guest programs, Debian's qemu-user / qemu-utils as reference peers,
+# busybox-static (native reference output), dpkg-dev (to build guest software from Debian source).
+set -eu
+PKGS="gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user qemu-utils busybox-static dpkg-dev make file"
+missing=
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing"
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+$SUDO apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null

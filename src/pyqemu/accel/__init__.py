@@ -1,0 +1,1 @@
+"""Accelerators: the TCG-style translation engine (tcg) and, later, KVM."""

@@ -1,0 +1,1 @@
+"""The translation engine: guest code -> IR -> optimizer -> backend -> cached, chained blocks."""

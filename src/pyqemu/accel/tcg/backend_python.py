@@ -1,0 +1,375 @@
+"""The python backend: IR -> Python source -> code object (the portable reference backend).
+
+A *region* is a set of translation blocks compiled into one Python function.  Guest registers live in
+Python locals for the whole region: they are loaded from the CPU state buffer on entry and written back
+on exit.  Control moves between member blocks through a small ``pc`` switch inside a ``while`` loop, so
+a hot loop runs without returning to the dispatcher; exits to non-members return the next guest pc.
+
+Generated function: ``region(cpu, R, pc) -> next_pc`` where ``R`` is the vCPU's state buffer viewed as
+unsigned 64-bit slots.  It returns -1 when it left with a guest exception, which it stores as
+``cpu.exception = (code, pc, tval)``; the guest pc is exact (a line -> pc table maps the Python line that
+raised back to the guest instruction).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from .ir import FOLD, MASK64, NEGATE_COND, SIGN, Block, Helper, is_temp
+
+S64 = 1 << 63
+#: instructions a region may run before it returns to the exec loop (signals, other vCPUs, icount)
+BUDGET = 1 << 18
+
+_counter = itertools.count()
+
+
+class GuestFault(Exception):
+    """Raised by slow paths and helpers: guest exception ``code`` with trap value ``tval``.
+
+    The pc is filled in by the region's handler from its line table.
+    """
+
+    def __init__(self, code: int, tval: int = 0):
+        super().__init__(code, tval)
+        self.code = code
+        self.tval = tval
+
+
+class MemoryModel(Protocol):
+    """How generated code reaches guest memory (user-mode flat mapping, or softmmu)."""
+
+    def namespace(self) -> dict[str, Any]: ...
+    def load(self, dest: str, addr: str, memop: int) -> str: ...
+    def store(self, value: str, addr: str, memop: int) -> str: ...
+    def smc_check(self, addr: str) -> str | None: ...
+    def entry_lines(self) -> list[str]: ...
+
+
+@dataclass
+class CompiledRegion:
+    fn: Callable[..., int]
+    source: str
+    pcs: tuple[int, ...]
+
+
+def _lit(v: int | str) -> str:
+    if isinstance(v, int):
+        return str(v) if v < 10 else hex(v)
+    return v
+
+
+def _cond(c: str, a: int | str, b: int | str) -> str:
+    if c in ("eq", "ne", "ltu", "geu"):
+        sym = {"eq": "==", "ne": "!=", "ltu": "<", "geu": ">="}[c]
+        return f"{_lit(a)} {sym} {_lit(b)}"
+    if b == 0:
+        return f"{_lit(a)} >= {hex(S64)}" if c == "lt" else f"{_lit(a)} < {hex(S64)}"
+    sym = "<" if c == "lt" else ">="
+    sa = hex(a ^ S64) if isinstance(a, int) else f"({a} ^ {hex(S64)})"
+    sb = hex(b ^ S64) if isinstance(b, int) else f"({b} ^ {hex(S64)})"
+    return f"{sa} {sym} {sb}"
+
+
+def _signed(a: int | str) -> str:
+    if isinstance(a, int):
+        return str(a - (1 << 64) if a >> 63 else a)
+    return f"(({a} ^ {hex(S64)}) - {hex(S64)})"
+
+
+_FN_OPS = {"divs": "DIVS", "divu": "DIVU", "rems": "REMS", "remu": "REMU", "rotl32": "ROTL32",
+           "rotr32": "ROTR32", "bswap64": "BSWAP", "orcb": "ORCB", "ctz": "CTZ"}
+
+
+def _expr(name: str, a: int | str, b: int | str | None = None, addr_only: bool = False) -> str:
+    """Python expression computing pure op ``name`` on operands (values are unsigned 64-bit)."""
+    la = _lit(a)
+    lb = _lit(b) if b is not None else ""
+    if name == "add":
+        if isinstance(b, int) and b >> 63:
+            e = f"{la} - {hex((1 << 64) - b)}"
+            return e if addr_only else f"({e}) & M"
+        return f"{la} + {lb}" if addr_only else f"({la} + {lb}) & M"
+    simple = {
+        "mov": f"{la}",
+        "sub": f"({la} - {lb}) & M",
+        "mul": f"({la} * {lb}) & M",
+        "and": f"{la} & {lb}",
+        "or": f"{la} | {lb}",
+        "xor": f"{la} ^ {lb}",
+        "andc": f"{la} & ({lb} ^ M)",
+        "orc": f"{la} | ({lb} ^ M)",
+        "xnor": f"{la} ^ {lb} ^ M",
+        "shl": f"({la} << {lb}) & M",
+        "shr": f"{la} >> {lb}",
+        "sar": f"({_signed(a)} >> {lb}) & M",
+        "muluh": f"({la} * {lb}) >> 64",
+        "mulsh": f"(({_signed(a)} * {_signed(b)}) >> 64) & M",
+        "mulsuh": f"(({_signed(a)} * {lb}) >> 64) & M",
+        "minu": f"{la} if {la} < {lb} else {lb}",
+        "maxu": f"{la} if {la} > {lb} else {lb}",
+        "min": f"{la} if {_cond('lt', a, b)} else {lb}",
+        "max": f"{lb} if {_cond('lt', a, b)} else {la}",
+        "neg": f"-{la} & M",
+        "not": f"{la} ^ M",
+        "clz": f"64 - {la}.bit_length()",
+        "cpop": f"{la}.bit_count()",
+        "ext8u": f"{la} & 0xff",
+        "ext16u": f"{la} & 0xffff",
+        "ext32u": f"{la} & 0xffffffff",
+        "ext8s": f"((({la} & 0xff) ^ 0x80) - 0x80) & M",
+        "ext16s": f"((({la} & 0xffff) ^ 0x8000) - 0x8000) & M",
+        "ext32s": f"((({la} & 0xffffffff) ^ 0x80000000) - 0x80000000) & M",
+    }
+    if name in simple:
+        return simple[name]
+    if name in ("rotl", "rotr") and isinstance(b, int):
+        n = b & 63 if name == "rotl" else (64 - b) & 63
+        return la if n == 0 else f"(({la} << {n}) | ({la} >> {64 - n})) & M"
+    if name in ("rotl", "rotr"):
+        return f"{name.upper()}({la}, {lb})"
+    fn = _FN_OPS[name]
+    return f"{fn}({la}, {lb})" if b is not None else f"{fn}({la})"
+
+
+def _rotl(a: int, b: int) -> int:
+    return FOLD["rotl"](a, b & 63)
+
+
+def _rotr(a: int, b: int) -> int:
+    return FOLD["rotr"](a, b & 63)
+
+
+RUNTIME: dict[str, Any] = {
+    "M": MASK64,
+    "DIVS": FOLD["divs"], "DIVU": FOLD["divu"], "REMS": FOLD["rems"], "REMU": FOLD["remu"],
+    "ROTL32": FOLD["rotl32"], "ROTR32": FOLD["rotr32"], "BSWAP": FOLD["bswap64"],
+    "ORCB": FOLD["orcb"], "CTZ": FOLD["ctz"], "ROTL": _rotl, "ROTR": _rotr,
+}
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.linepc: dict[int, tuple[int, int]] = {}
+        self.cur: tuple[int, int] = (0, 0)
+
+    def add(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+        # +1: line numbers are 1-based
+        self.linepc[len(self.lines)] = self.cur
+
+
+class PythonBackend:
+    """Compiles regions of IR blocks into Python functions."""
+
+    def __init__(self, slots: dict[str, int], memory: MemoryModel, *, icount_slot: int):
+        self.slots = slots
+        self.memory = memory
+        self.icount_slot = icount_slot
+
+    # -- analysis ----------------------------------------------------------------------------------
+    @staticmethod
+    def _globals_used(blocks: list[Block], slots: dict[str, int]) -> tuple[set[str], set[str]]:
+        read: set[str] = set()
+        written: set[str] = set()
+        for b in blocks:
+            for op in b.ops:
+                for v in op[1:]:
+                    if isinstance(v, str) and v in slots:
+                        read.add(v)
+                if op[0] == "call":
+                    h: Helper = op[2]
+                    if op[1] in slots:
+                        written.add(op[1])
+                    if h.accumulate:
+                        read.add(h.accumulate)
+                        written.add(h.accumulate)
+                elif op[0] not in ("st", "brcond", "exit", "exit_exc", "insn_start", "br",
+                                   "set_label") and len(op) > 1 and op[1] in slots:
+                    written.add(op[1])
+        return read | written, written
+
+    @staticmethod
+    def _addr_only_temps(block: Block) -> set[str]:
+        """Temps defined by ``add`` and used only as load/store addresses (no 64-bit wrap needed:
+        out-of-range values take the memory slow path, which wraps)."""
+        uses: dict[str, list[str]] = {}
+        for op in block.ops:
+            name = op[0]
+            if name == "ld":
+                uses.setdefault(op[2], []).append("addr") if is_temp(op[2]) else None
+                continue
+            if name == "st":
+                if is_temp(op[2]):
+                    uses.setdefault(op[2], []).append("addr")
+                if is_temp(op[1]):
+                    uses.setdefault(op[1], []).append("val")
+                continue
+            for v in op[1:] if name not in ("set_label", "br") else ():
+                if is_temp(v):
+                    uses.setdefault(v, []).append("other")
+        defs = {op[1] for op in block.ops if op[0] == "add"}
+        return {t for t, u in uses.items() if t in defs and all(x == "addr" for x in u)}
+
+    # -- code generation ---------------------------------------------------------------------------
+    def compile_region(self, blocks: list[Block], hot_first: bool = True) -> CompiledRegion:
+        slots = self.slots
+        members = {b.pc for b in blocks}
+        used, written = self._globals_used(blocks, slots)
+        ns: dict[str, Any] = dict(RUNTIME)
+        ns.update(self.memory.namespace())
+        helpers: dict[int, str] = {}
+        em = _Emitter()
+        params = ", ".join(f"{k}={k}" for k in sorted(ns) if k != "M")
+        em.add(0, f"def region(cpu, R, pc, {params}, M=M):")
+        for line in self.memory.entry_lines():
+            em.add(1, line)
+        for g in sorted(used, key=lambda n: slots[n]):
+            em.add(1, f"{g} = R[{slots[g]}]")
+        em.add(1, "ic = 0")
+        em.add(1, "try:")
+        em.add(2, "while True:")
+        for i, b in enumerate(blocks):
+            em.cur = (b.pc, 0)
+            em.add(3, f"{'if' if i == 0 else 'elif'} pc == {hex(b.pc)}:")
+            self._emit_block(em, b, members, helpers, ns)
+        em.add(3, "else:")
+        em.add(4, "break")
+        em.add(1, "except GuestFault as e:")
+        em.add(2, "pc, n = LINEPC[e.__traceback__.tb_lineno]")
+        em.add(2, "ic += n")
+        em.add(2, "cpu.exception = (e.code, pc, e.tval)")
+        em.add(2, "pc = -1")
+        for g in sorted(written, key=lambda n: slots[n]):
+            em.add(1, f"R[{slots[g]}] = {g}")
+        em.add(1, f"R[{self.icount_slot}] += ic")
+        em.add(1, "return pc")
+        source = "\n".join(em.lines) + "\n"
+        ns["LINEPC"] = em.linepc
+        ns["GuestFault"] = GuestFault
+        filename = f"<region {blocks[0].pc:#x} #{next(_counter)}>"
+        code = compile(source, filename, "exec")
+        exec(code, ns)
+        return CompiledRegion(ns["region"], source, tuple(b.pc for b in blocks))
+
+    def _emit_block(self, em: _Emitter, b: Block, members: set[int], helpers: dict[int, str],
+                    ns: dict[str, Any]) -> None:
+        slots = self.slots
+        ind = 4
+        labels: list[int] = []
+        addr_only = self._addr_only_temps(b)
+        insn_pcs = [pc for pc, _ in b.guest_insns] + [b.pc + b.size]
+        insn_index = {pc: i for i, pc in enumerate(insn_pcs)}
+        ops = b.ops
+        if not ops:
+            em.add(ind, "pass")
+        for k, op in enumerate(ops):
+            name = op[0]
+            if name == "insn_start":
+                em.cur = (op[1], insn_index.get(op[1], 0))
+                continue
+            if name == "set_label":
+                if labels and labels[-1] == op[1]:
+                    labels.pop()
+                    ind -= 1
+                continue
+            if name == "br":
+                # the if/else shape: "brcond L1; A; br L2; set_label L1; B; set_label L2"
+                nxt = ops[k + 1] if k + 1 < len(ops) else None
+                if nxt and nxt[0] == "set_label" and nxt[1] == op[1]:
+                    continue  # a jump to the very next op (left by branch folding)
+                if nxt and nxt[0] == "set_label" and labels and labels[-1] == nxt[1]:
+                    labels[-1] = op[1]
+                    em.add(ind - 1, "else:")
+                    continue
+                raise ValueError("python backend: unsupported br shape")
+            if name == "brcond":
+                a, c, lab = op[1], op[3], op[4]
+                em.add(ind, f"if {_cond(NEGATE_COND[c], a, op[2])}:")
+                labels.append(lab)
+                ind += 1
+                continue
+            if name in FOLD or name in ("setcond", "movcond"):
+                d = op[1]
+                if name == "setcond":
+                    e = f"1 if {_cond(op[4], op[2], op[3])} else 0"
+                elif name == "movcond":
+                    e = f"{_lit(op[5])} if {_cond(op[4], op[2], op[3])} else {_lit(op[6])}"
+                else:
+                    e = _expr(name, *op[2:], addr_only=d in addr_only)
+                em.add(ind, f"{d} = {e}")
+                continue
+            if name == "ld":
+                em.add(ind, self.memory.load(op[1], _lit(op[2]), op[3]))
+                continue
+            if name == "st":
+                val = op[1]
+                size = 1 << (op[3] & 3)
+                if size < 8:
+                    val = (val & ((1 << 8 * size) - 1)) if isinstance(val, int) else \
+                        f"{val} & {hex((1 << 8 * size) - 1)}"
+                em.add(ind, self.memory.store(_lit(val) if isinstance(val, int) else val,
+                                              _lit(op[2]), op[3] & ~SIGN))
+                chk = self.memory.smc_check(_lit(op[2]))
+                if chk:
+                    nxt_pc = insn_pcs[em.cur[1] + 1] if em.cur[1] + 1 < len(insn_pcs) else b.pc + b.size
+                    em.add(ind, f"if {chk}:")
+                    em.add(ind + 1, f"pc = {hex(nxt_pc)}")
+                    em.add(ind + 1, f"ic += {em.cur[1] + 1}")
+                    em.add(ind + 1, "break")
+                continue
+            if name == "call":
+                h: Helper = op[2]
+                key = id(h)
+                if key not in helpers:
+                    helpers[key] = f"H_{h.name}_{len(helpers)}"
+                    ns[helpers[key]] = h.fn
+                hname = helpers[key]
+                syncs = [g for g in (slots if "*" in h.reads or "*" in h.writes else
+                                     set(h.reads) | set(h.writes)) if g in slots]
+                for g in sorted(syncs, key=lambda n: slots[n]):
+                    em.add(ind, f"R[{slots[g]}] = {g}")
+                args = ", ".join((["cpu"] if h.pass_cpu else []) + [_lit(a) for a in op[3:]])
+                d = op[1]
+                if h.accumulate:
+                    em.add(ind, f"{d or '_'}, _fl = {hname}({args})")
+                    em.add(ind, f"{h.accumulate} |= _fl")
+                elif d is not None:
+                    em.add(ind, f"{d} = {hname}({args})")
+                else:
+                    em.add(ind, f"{hname}({args})")
+                reloads = [g for g in (slots if "*" in h.writes else h.writes) if g in slots]
+                for g in sorted(reloads, key=lambda n: slots[n]):
+                    em.add(ind, f"{g} = R[{slots[g]}]")
+                continue
+            if name == "exit":
+                target = op[1]
+                n = b.n_insns
+                em.add(ind, f"pc = {_lit(target)}")
+                em.add(ind, f"ic += {n}")
+                if isinstance(target, int) and target not in members:
+                    em.add(ind, "break")
+                elif isinstance(target, int) and target > b.pc:
+                    em.add(ind, "continue")
+                else:
+                    em.add(ind, f"if ic < {BUDGET}:")
+                    em.add(ind + 1, "continue")
+                    em.add(ind, "break")
+                continue
+            if name == "exit_exc":
+                code, pcv = op[1], op[2]
+                tval = op[3] if len(op) > 3 else 0
+                em.add(ind, f"cpu.exception = ({_lit(code)}, {_lit(pcv)}, {_lit(tval)})")
+                em.add(ind, f"ic += {em.cur[1]}")
+                em.add(ind, "pc = -1")
+                em.add(ind, "break")
+                continue
+            raise ValueError(f"python backend: unknown op {name}")
+
+
+def disassemble_source(region: CompiledRegion) -> str:
+    """The generated Python, for ``-d out_asm``."""
+    return region.source

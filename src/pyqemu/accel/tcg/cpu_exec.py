@@ -1,0 +1,179 @@
+"""Translation-block cache and the execution loop (QEMU accel/tcg/cpu-exec.c and translate-all.c).
+
+Blocks are translated once (guest -> IR -> optimizer) and kept per guest pc with the pages they cover.
+A block first runs as a one-block region; once it has run ``HOT_THRESHOLD`` times the cache builds a
+region from it and the already translated blocks it reaches through direct exits, compiles that into
+one function (direct chaining: member-to-member exits never leave the function) and installs it for
+every member pc.  Writing, unmapping or re-protecting translated pages invalidates what covers them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .backend_python import CompiledRegion, PythonBackend
+from .ir import Block, format_op
+from .log import Log
+from .optimize import optimize
+
+HOT_THRESHOLD = 16
+MAX_REGION_BLOCKS = 48
+PAGE_BITS = 12
+
+
+@dataclass
+class TBInfo:
+    block: Block
+    pages: tuple[int, ...]
+    execs: int = 0
+
+
+class TBCache:
+    """Translated code for one guest address space (shared by its vCPUs)."""
+
+    def __init__(self, gen_block: Callable[[int], Block], backend: PythonBackend, log: Log,
+                 disas: Callable[[int, int], str] | None = None):
+        self.gen_block = gen_block
+        self.backend = backend
+        self.log = log
+        self.disas = disas
+        self.tbs: dict[int, TBInfo] = {}
+        self.entry: dict[int, Callable[..., int]] = {}  # pc -> compiled region (hot code)
+        self.cold: dict[int, Callable[..., int]] = {}  # pc -> one-block region
+        self.pages: dict[int, set[int]] = {}  # guest page -> pcs of blocks on it
+        self.code_lo = 1 << 64  # address range holding translated code (for the SMC store check)
+        self.code_hi = 0
+        self.lock = threading.RLock()
+        self.translations = 0
+        self.regions = 0
+
+    # -- lookup ------------------------------------------------------------------------------------
+    def lookup(self, pc: int) -> Callable[..., int]:
+        """The function to run at ``pc`` (translating, or building a hot region, as needed)."""
+        with self.lock:
+            fn = self.entry.get(pc)
+            if fn is not None:
+                return fn
+            info = self.tbs.get(pc)
+            if info is None:
+                info = self._translate(pc)
+            info.execs += 1
+            if info.execs >= HOT_THRESHOLD:
+                return self._build_region(pc)
+            fn = self.cold.get(pc)
+            if fn is None:
+                fn = self._compile([info.block]).fn
+                self.cold[pc] = fn
+            return fn
+
+    def _translate(self, pc: int) -> TBInfo:
+        block = self.gen_block(pc)
+        log = self.log
+        if log.enabled("in_asm") and self.disas:
+            log.write(f"IN: \n{self.disas(pc, block.size)}\n")
+        if log.enabled("op"):
+            log.write(f"OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+        optimize(block)
+        if log.enabled("op_opt"):
+            log.write(f"OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+        first = pc >> PAGE_BITS
+        last = (pc + max(block.size, 1) - 1) >> PAGE_BITS
+        pages = tuple(range(first, last + 1))
+        info = TBInfo(block, pages)
+        self.tbs[pc] = info
+        for p in pages:
+            self.pages.setdefault(p, set()).add(pc)
+        self.code_lo = min(self.code_lo, first << PAGE_BITS)
+        self.code_hi = max(self.code_hi, (last + 1) << PAGE_BITS)
+        self.translations += 1
+        return info
+
+    def _compile(self, blocks: list[Block]) -> CompiledRegion:
+        region = self.backend.compile_region(blocks)
+        if self.log.enabled("out_asm"):
+            self.log.write(f"OUT: [region {blocks[0].pc:#x}, {len(blocks)} blocks]\n{region.source}\n")
+        return region
+
+    def _build_region(self, head: int) -> Callable[..., int]:
+        """Collect translated blocks reachable from ``head`` by direct exits; compile them as one."""
+        order = [head]
+        seen = {head}
+        i = 0
+        while i < len(order) and len(order) < MAX_REGION_BLOCKS:
+            for op in self.tbs[order[i]].block.ops:
+                if op[0] == "exit" and isinstance(op[1], int):
+                    t = op[1]
+                    if t not in seen and t in self.tbs and len(order) < MAX_REGION_BLOCKS:
+                        seen.add(t)
+                        order.append(t)
+            i += 1
+        blocks = sorted((self.tbs[p].block for p in order), key=lambda b: -self.tbs[b.pc].execs)
+        region = self._compile(blocks)
+        self.regions += 1
+        for pc in order:
+            self.entry[pc] = region.fn
+        return region.fn
+
+    # -- invalidation ------------------------------------------------------------------------------
+    def invalidate_range(self, start: int, end: int) -> bool:
+        """Drop translations of guest code in [start, end).  Returns True if any were dropped."""
+        with self.lock:
+            if end <= self.code_lo or start >= self.code_hi:
+                return False
+            hit = any(p in self.pages for p in range(start >> PAGE_BITS, ((end - 1) >> PAGE_BITS) + 1))
+            if hit:
+                self.flush()
+            return hit
+
+    def flush(self) -> None:
+        """Drop every translation (QEMU's tb_flush)."""
+        with self.lock:
+            self.tbs.clear()
+            self.entry.clear()
+            self.cold.clear()
+            self.pages.clear()
+            self.code_lo, self.code_hi = 1 << 64, 0
+
+    def stats(self) -> dict[str, Any]:
+        return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}
+
+
+def cpu_exec(cpu: Any, tbc: TBCache, stop: Callable[[], bool] | None = None) -> tuple[int, int, int]:
+    """Run ``cpu`` until translated code raises a guest exception; return it as (code, pc, tval).
+
+    ``stop`` is polled whenever a region returns (at least every BUDGET instructions); when it returns
+    True the loop yields with code -1 so the caller can deliver signals or switch work.
+    """
+    R = cpu.R
+    pc = cpu.pc
+    entry = tbc.entry
+    lookup = tbc.lookup
+    while True:
+        fn = entry.get(pc)
+        if fn is None:
+            try:
+                fn = lookup(pc)
+            except GuestFetchFault as f:
+                cpu.pc = pc
+                return (f.code, pc, f.tval)
+        pc = fn(cpu, R, pc)
+        if pc < 0:
+            exc = cpu.exception
+            cpu.exception = None
+            cpu.pc = exc[1]
+            return exc
+        if stop is not None and stop():
+            cpu.pc = pc
+            return (-1, pc, 0)
+
+
+class GuestFetchFault(Exception):
+    """Instruction fetch from an unmapped or non-executable address."""
+
+    def __init__(self, code: int, tval: int):
+        super().__init__(code, tval)
+        self.code = code
+        self.tval = tval

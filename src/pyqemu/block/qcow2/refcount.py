@@ -1,0 +1,291 @@
+"""qcow2 host cluster reference counts: the two-level refcount table, allocation and freeing.
+
+Spec section "Host cluster management".  Refcount entries are 1 << refcount_order bits wide
+(orders 0..6); sub-byte entries start at the least significant bit of each byte.
+Every update reaches the file before the caller links the cluster anywhere, unless
+``deferred`` is set (lazy refcounts), in which case dirty blocks are written at ``flush()``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+from pyqemu.block.errors import BlockError
+from pyqemu.block.file import HostFile
+from pyqemu.block.qcow2.format import MAX_REFTABLE_BYTES, REFT_OFFSET_MASK, Header
+
+_U64 = struct.Struct(">Q")
+
+
+class Refcounts:
+    """Reference counts of an open image, with a write-through block cache."""
+
+    def __init__(self, file: HostFile, header: Header, barrier: Callable[[], None]) -> None:
+        self.file = file
+        self.header = header
+        self.barrier = barrier
+        self.cluster_bits = header.cluster_bits
+        self.cluster_size = header.cluster_size
+        self.bits = 1 << header.refcount_order
+        self.max_refcount = (1 << self.bits) - 1
+        self.per_block = self.cluster_size * 8 // self.bits
+        self.deferred = False
+        self.free_hint = 0
+        self.free_byte_offset = 0
+        self.reserved: Callable[[int], bool] | None = None
+        self.blocks: dict[int, bytearray] = {}
+        self.dirty: set[int] = set()
+        self.table: list[int] = []
+        self.load_table()
+
+    # -- table and blocks --------------------------------------------------------------------
+    def load_table(self) -> None:
+        """(Re)read the refcount table named by the header."""
+        hdr = self.header
+        nbytes = hdr.refcount_table_clusters * self.cluster_size
+        if nbytes > MAX_REFTABLE_BYTES:
+            raise BlockError("Reference count table too large")
+        if hdr.refcount_table_offset & (self.cluster_size - 1):
+            raise BlockError("Invalid reference count table offset")
+        raw = self.file.pread(hdr.refcount_table_offset, nbytes)
+        self.table = [v & REFT_OFFSET_MASK for v in struct.unpack(f">{nbytes // 8}Q", raw)]
+        self.blocks.clear()
+        self.dirty.clear()
+
+    def _block(self, offset: int) -> bytearray:
+        block = self.blocks.get(offset)
+        if block is None:
+            if offset & (self.cluster_size - 1):
+                raise BlockError(f"Refblock offset {offset:#x} unaligned")
+            block = bytearray(self.file.pread(offset, self.cluster_size))
+            self.blocks[offset] = block
+        return block
+
+    def _decode(self, block: bytearray, index: int) -> int:
+        bits = self.bits
+        if bits >= 8:
+            width = bits >> 3
+            return int.from_bytes(block[index * width:(index + 1) * width], "big")
+        pos = index * bits
+        return (block[pos >> 3] >> (pos & 7)) & self.max_refcount
+
+    def _encode(self, block: bytearray, index: int, value: int) -> tuple[int, int]:
+        """Store ``value``; return the byte span (start, end) that changed."""
+        bits = self.bits
+        if bits >= 8:
+            width = bits >> 3
+            block[index * width:(index + 1) * width] = value.to_bytes(width, "big")
+            return index * width, (index + 1) * width
+        pos = index * bits
+        byte = pos >> 3
+        shift = pos & 7
+        block[byte] = (block[byte] & ~(self.max_refcount << shift)) | (value << shift)
+        return byte, byte + 1
+
+    def get(self, cluster: int) -> int:
+        """Refcount of host cluster number ``cluster``."""
+        ti, bi = divmod(cluster, self.per_block)
+        if ti >= len(self.table) or not self.table[ti]:
+            return 0
+        return self._decode(self._block(self.table[ti]), bi)
+
+    def covered_clusters(self) -> int:
+        """Number of host clusters the refcount table can describe."""
+        return len(self.table) * self.per_block
+
+    # -- updates ------------------------------------------------------------------------------
+    def update(self, cluster: int, count: int, delta: int) -> None:
+        """Add ``delta`` to the refcounts of ``count`` clusters starting at ``cluster``."""
+        self.ensure_blocks(cluster, count)
+        end = cluster + count
+        while cluster < end:
+            ti, bi = divmod(cluster, self.per_block)
+            n = min(end - cluster, self.per_block - bi)
+            offset = self.table[ti]
+            block = self._block(offset)
+            lo, hi = len(block), 0
+            for i in range(bi, bi + n):
+                value = self._decode(block, i) + delta
+                if value < 0 or value > self.max_refcount:
+                    what = "overflow" if value > 0 else "underflow"
+                    raise BlockError(f"Refcount {what} for cluster {ti * self.per_block + i}", 34)
+                a, b = self._encode(block, i, value)
+                lo, hi = min(lo, a), max(hi, b)
+                if value == 0:
+                    freed = ti * self.per_block + i
+                    self.free_hint = min(self.free_hint, freed)
+                    if self.free_byte_offset >> self.cluster_bits == freed:
+                        self.free_byte_offset = 0
+            if self.deferred:
+                self.dirty.add(offset)
+            else:
+                self.file.pwrite(offset + lo, block[lo:hi])
+            cluster += n
+
+    def set(self, cluster: int, value: int) -> None:
+        """Force the refcount of one cluster (used by repair)."""
+        self.update(cluster, 1, value - self.get(cluster))
+
+    def flush(self) -> None:
+        """Write refcount blocks whose updates were deferred."""
+        for offset in sorted(self.dirty):
+            self.file.pwrite(offset, self.blocks[offset])
+        self.dirty.clear()
+
+    # -- allocation ---------------------------------------------------------------------------
+    def _find_free(self, count: int, start: int | None = None) -> int:
+        cluster = self.free_hint if start is None else start
+        cluster = max(cluster, 1)
+        run = 0
+        per_block = self.per_block
+        reserved = self.reserved
+        while True:
+            ti = cluster // per_block
+            if reserved is not None and reserved(cluster):
+                run = 0
+                cluster += 1
+            elif reserved is None and (ti >= len(self.table) or not self.table[ti]):
+                # a whole refcount block range with no block: all free
+                if run == 0:
+                    run_start = cluster
+                take = min(count - run, (ti + 1) * per_block - cluster)
+                run += take
+                cluster += take
+            elif self.get(cluster) == 0:
+                if run == 0:
+                    run_start = cluster
+                run += 1
+                cluster += 1
+            else:
+                run = 0
+                cluster += 1
+            if run >= count:
+                return run_start
+
+    def ensure_blocks(self, cluster: int, count: int) -> bool:
+        """Make sure refcount blocks exist for the range; True when any had to be created."""
+        created = False
+        for ti in range(cluster // self.per_block, (cluster + count - 1) // self.per_block + 1):
+            if ti >= len(self.table):
+                self._grow_table(ti + 1)
+                created = True
+            if not self.table[ti]:
+                self._new_block(ti)
+                created = True
+        return created
+
+    def _new_block(self, ti: int) -> None:
+        """Create the refcount block for range ``ti`` inside that range (self-describing)."""
+        first = ti * self.per_block
+        cluster = max(first, 1)
+        while self.reserved is not None and self.reserved(cluster):
+            cluster += 1
+        block = bytearray(self.cluster_size)
+        self._encode(block, cluster - first, 1)
+        offset = cluster << self.cluster_bits
+        self.file.pwrite(offset, block)
+        self.blocks[offset] = block
+        self.barrier()
+        self.table[ti] = offset
+        self.file.pwrite(self.header.refcount_table_offset + ti * 8, _U64.pack(offset))
+        self.barrier()
+
+    def _grow_table(self, min_entries: int) -> None:
+        """Move the refcount table to a bigger place; new blocks cover the new table."""
+        per_cluster = self.cluster_size // 8
+        old_len = len(self.table)
+        new_len = max(min_entries, old_len * 3 // 2 + 1)
+        while True:
+            new_len = -(-new_len // per_cluster) * per_cluster
+            nclusters = new_len // per_cluster
+            if new_len * 8 > MAX_REFTABLE_BYTES:
+                raise BlockError("Refcount table too large", 27)
+            start = self._find_free(nclusters)
+            span = range(start // self.per_block, (start + nclusters - 1) // self.per_block + 1)
+            missing = [ti for ti in span if ti >= old_len or not self.table[ti]]
+            if missing and max(missing) >= new_len:
+                new_len = max(missing) + 1
+                continue
+            break
+        table_span = range(start, start + nclusters)
+        new_blocks: dict[int, int] = {}
+        for ti in missing:
+            cluster = max(ti * self.per_block, 1)
+            while cluster in table_span:
+                cluster += 1
+            new_blocks[ti] = cluster
+        # refcounts for the table clusters in ranges whose blocks already exist
+        for cluster in table_span:
+            if cluster // self.per_block not in new_blocks:
+                self.update(cluster, 1, +1)
+        new_table = self.table + [0] * (new_len - old_len)
+        for ti, cluster in new_blocks.items():
+            block = bytearray(self.cluster_size)
+            first = ti * self.per_block
+            for used in list(table_span) + [cluster]:
+                if first <= used < first + self.per_block:
+                    self._encode(block, used - first, 1)
+            offset = cluster << self.cluster_bits
+            self.file.pwrite(offset, block)
+            self.blocks[offset] = block
+            new_table[ti] = offset
+        table_offset = start << self.cluster_bits
+        raw = struct.pack(f">{new_len}Q", *new_table)
+        self.file.pwrite(table_offset, raw)
+        self.barrier()
+        old_offset, old_clusters = self.header.refcount_table_offset, self.header.refcount_table_clusters
+        self.header.refcount_table_offset = table_offset
+        self.header.refcount_table_clusters = nclusters
+        self.file.pwrite(48, struct.pack(">QI", table_offset, nclusters))
+        self.barrier()
+        self.table = new_table
+        if old_clusters:
+            self.update(old_offset >> self.cluster_bits, old_clusters, -1)
+
+    def alloc(self, count: int) -> int:
+        """Allocate ``count`` contiguous clusters (refcount 1); return the host offset."""
+        while True:
+            start = self._find_free(count)
+            if not self.ensure_blocks(start, count):
+                break
+        self.update(start, count, +1)
+        if count == 1 or start == self.free_hint:
+            self.free_hint = start + count
+        return start << self.cluster_bits
+
+    def alloc_at(self, offset: int, count: int) -> int:
+        """Allocate ``count`` clusters at ``offset`` if they are all free; return how many were."""
+        first = offset >> self.cluster_bits
+        done = 0
+        while done < count and self.get(first + done) == 0:
+            self.ensure_blocks(first + done, 1)
+            if self.get(first + done) != 0:
+                break
+            self.update(first + done, 1, +1)
+            done += 1
+        return done
+
+    def alloc_bytes(self, size: int) -> int:
+        """Allocate ``size`` (< cluster size) bytes for compressed data, packing clusters."""
+        cs = self.cluster_size
+        offset = self.free_byte_offset
+        if offset and (offset & (cs - 1)) and self.get(offset >> self.cluster_bits) < self.max_refcount:
+            room = cs - (offset & (cs - 1))
+            if size <= room:
+                self.update(offset >> self.cluster_bits, 1, +1)
+            else:
+                new = self.alloc(1)
+                if new == (offset & ~(cs - 1)) + cs:
+                    self.update(offset >> self.cluster_bits, 1, +1)
+                else:
+                    offset = new
+        else:
+            offset = self.alloc(1)
+        end = offset + size
+        self.free_byte_offset = end if end & (cs - 1) else 0
+        return offset
+
+    def free(self, offset: int, count: int = 1) -> None:
+        """Drop one reference from ``count`` clusters starting at host ``offset``."""
+        self.update(offset >> self.cluster_bits, count, -1)

@@ -1,0 +1,1 @@
+"""Linux user-mode emulation: run a foreign Linux binary on this host (QEMU's linux-user/)."""

@@ -1,0 +1,229 @@
+"""The guest address space of a user-mode process (QEMU's linux-user/mmap.c and the guest_base idea).
+
+The whole guest address space [0, TASK_SIZE) is one reserved host mapping, so guest address A lives at
+host address ``base + A`` and translated code reaches it with ``struct`` ``unpack_from``/``pack_into``
+on the mapping: no per-access translation.  Guest ``mmap``/``munmap`` remap parts of it (file mappings
+are real host file mappings, so MAP_SHARED works).  The virtual memory areas are tracked for
+``/proc/self/maps``, instruction fetch permission checks and ``mprotect`` invalidation of translated
+code.  Data accesses are not checked against page permissions; accesses below ``mmap_min_addr`` or
+beyond TASK_SIZE fault.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+import mmap
+import struct
+import threading
+from dataclasses import dataclass
+
+from ..accel.tcg.backend_python import GuestFault
+from ..accel.tcg.ir import MASK64, SIGN
+
+PAGE_SIZE = 4096
+PAGE_MASK = ~(PAGE_SIZE - 1)
+TASK_SIZE = 1 << 38
+MMAP_MIN_ADDR = 0x10000
+MAP_NORESERVE = 0x4000
+MAP_FIXED = 0x10
+
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+
+# RISC-V exception causes used for faults (see target cpu)
+EXCP_LOAD_PAGE_FAULT = 13
+EXCP_STORE_PAGE_FAULT = 15
+EXCP_INST_PAGE_FAULT = 12
+EXCP_LOAD_ADDR_MIS = 4
+EXCP_STORE_ADDR_MIS = 6
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_long]
+_libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+
+UNPACK = {size: (struct.Struct("<" + u).unpack_from, struct.Struct("<" + s).unpack_from)
+          for size, u, s in ((0, "B", "b"), (1, "H", "h"), (2, "I", "i"), (3, "Q", "q"))}
+PACK = {size: struct.Struct("<" + u).pack_into for size, u in ((0, "B"), (1, "H"), (2, "I"), (3, "Q"))}
+
+
+def page_align(n: int) -> int:
+    return (n + PAGE_SIZE - 1) & PAGE_MASK
+
+
+@dataclass
+class Vma:
+    start: int
+    end: int
+    prot: int
+    flags: int = 0
+    name: str = ""
+    offset: int = 0
+    dev_ino: tuple[int, int] = (0, 0)
+
+    def perms(self) -> str:
+        p = self.prot
+        shared = "s" if self.flags & 1 else "p"
+        return (("r" if p & 1 else "-") + ("w" if p & 2 else "-") + ("x" if p & 4 else "-") + shared)
+
+
+class AddressSpace:
+    """A user-mode guest address space."""
+
+    def __init__(self, size: int = TASK_SIZE):
+        self.size = size
+        self.mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
+        self._anchor = (ctypes.c_char * size).from_buffer(self.mm)
+        self.base = ctypes.addressof(self._anchor)
+        self.vmas: list[Vma] = []
+        self.brk_start = 0
+        self.brk = 0
+        self.mmap_top = 0x3F00000000  # top-down mmap allocation starts below here (under the stack)
+        self.lock = threading.RLock()
+        self.on_code_change = None  # callback(start, end) when executable mappings change
+
+    # -- area bookkeeping ----------------------------------------------------------------------------
+    def _starts(self) -> list[int]:
+        return [v.start for v in self.vmas]
+
+    def find_vma(self, addr: int) -> Vma | None:
+        i = bisect.bisect_right(self._starts(), addr) - 1
+        if i >= 0 and self.vmas[i].start <= addr < self.vmas[i].end:
+            return self.vmas[i]
+        return None
+
+    def _carve(self, start: int, end: int) -> None:
+        """Remove [start, end) from the area list, splitting areas that straddle it."""
+        out: list[Vma] = []
+        for v in self.vmas:
+            if v.end <= start or v.start >= end:
+                out.append(v)
+                continue
+            if v.start < start:
+                out.append(Vma(v.start, start, v.prot, v.flags, v.name, v.offset, v.dev_ino))
+            if v.end > end:
+                off = v.offset + (end - v.start) if v.name else 0
+                out.append(Vma(end, v.end, v.prot, v.flags, v.name, off, v.dev_ino))
+        self.vmas = out
+
+    def _insert(self, vma: Vma) -> None:
+        self._carve(vma.start, vma.end)
+        bisect.insort(self.vmas, vma, key=lambda v: v.start)
+
+    def is_free(self, start: int, length: int) -> bool:
+        end = start + length
+        return all(v.end <= start or v.start >= end for v in self.vmas)
+
+    def find_free(self, length: int, hint: int = 0) -> int | None:
+        """A free, page-aligned range of ``length`` bytes: at ``hint`` if free, else top-down."""
+        length = page_align(length)
+        if hint and hint >= MMAP_MIN_ADDR and hint + length <= self.size and self.is_free(hint, length):
+            return hint
+        top = self.mmap_top
+        for v in sorted(self.vmas, key=lambda v: -v.end):
+            if v.start >= top:
+                continue
+            if v.end <= top - length:
+                break
+            top = min(top, v.start)
+        addr = (top - length) & PAGE_MASK
+        if addr < MMAP_MIN_ADDR:
+            return None
+        return addr
+
+    # -- host-level mapping ---------------------------------------------------------------------------
+    def _host_map(self, start: int, length: int, fd: int = -1, offset: int = 0, shared: bool = False) -> None:
+        flags = MAP_FIXED | (1 if shared else 2)  # MAP_SHARED : MAP_PRIVATE
+        if fd < 0:
+            flags |= 0x20 | MAP_NORESERVE  # MAP_ANONYMOUS
+        r = _libc.mmap(self.base + start, length, PROT_READ | PROT_WRITE, flags, fd, offset)
+        if r is None or r == ctypes.c_void_p(-1).value:
+            raise OSError(ctypes.get_errno(), "mmap failed")
+
+    def map(self, start: int, length: int, prot: int, *, flags: int = 0, fd: int = -1, offset: int = 0,
+            name: str = "", shared: bool = False, dev_ino: tuple[int, int] = (0, 0)) -> int:
+        """Map [start, start+length) (page aligned) as anonymous zero memory or a file."""
+        length = page_align(length)
+        with self.lock:
+            self._host_map(start, length, fd, offset, shared)
+            self._insert(Vma(start, start + length, prot, 1 if shared else 0, name, offset, dev_ino))
+        self._code_changed(start, start + length)
+        return start
+
+    def unmap(self, start: int, length: int) -> None:
+        length = page_align(length)
+        with self.lock:
+            self._host_map(start, length)
+            self._carve(start, start + length)
+        self._code_changed(start, start + length)
+
+    def protect(self, start: int, length: int, prot: int) -> None:
+        end = start + page_align(length)
+        with self.lock:
+            pieces = []
+            for v in self.vmas:
+                if v.end <= start or v.start >= end:
+                    continue
+                s, e = max(v.start, start), min(v.end, end)
+                off = v.offset + (s - v.start) if v.name else 0
+                pieces.append(Vma(s, e, prot, v.flags, v.name, off, v.dev_ino))
+            for p in pieces:
+                self._insert(p)
+        self._code_changed(start, end)
+
+    def _code_changed(self, start: int, end: int) -> None:
+        if self.on_code_change is not None:
+            self.on_code_change(start, end)
+
+    def range_mapped(self, start: int, length: int) -> bool:
+        a = start
+        end = start + length
+        while a < end:
+            v = self.find_vma(a)
+            if v is None:
+                return False
+            a = v.end
+        return True
+
+    # -- data access (loader, syscalls, slow paths) ---------------------------------------------------
+    def check(self, addr: int, length: int) -> bool:
+        return 0 <= addr and addr + length <= self.size
+
+    def read(self, addr: int, length: int) -> bytes:
+        if not self.check(addr, length):
+            raise GuestFault(EXCP_LOAD_PAGE_FAULT, addr)
+        return self.mm[addr:addr + length]
+
+    def write(self, addr: int, data: bytes) -> None:
+        if not self.check(addr, len(data)):
+            raise GuestFault(EXCP_STORE_PAGE_FAULT, addr)
+        self.mm[addr:addr + len(data)] = data
+
+    def read_cstring(self, addr: int, limit: int = 4096 * 4) -> bytes:
+        if not self.check(addr, 1):
+            raise GuestFault(EXCP_LOAD_PAGE_FAULT, addr)
+        end = self.mm.find(b"\0", addr, min(addr + limit, self.size))
+        if end < 0:
+            raise GuestFault(EXCP_LOAD_PAGE_FAULT, addr)
+        return self.mm[addr:end]
+
+    def ld(self, addr: int, memop: int) -> int:
+        size = 1 << (memop & 3)
+        if not MMAP_MIN_ADDR <= addr <= self.size - size:
+            raise GuestFault(EXCP_LOAD_PAGE_FAULT, addr & MASK64)
+        u, s = UNPACK[memop & 3]
+        return (s(self.mm, addr)[0] & MASK64) if memop & SIGN else u(self.mm, addr)[0]
+
+    def st(self, addr: int, value: int, memop: int) -> None:
+        size = 1 << (memop & 3)
+        if not MMAP_MIN_ADDR <= addr <= self.size - size:
+            raise GuestFault(EXCP_STORE_PAGE_FAULT, addr & MASK64)
+        PACK[memop & 3](self.mm, addr, value & ((1 << (8 * size)) - 1))
+
+    def fetch16(self, pc: int) -> int:
+        """Instruction fetch (translation time): needs an executable mapping."""
+        v = self.find_vma(pc)
+        if v is None or not v.prot & PROT_EXEC:
+            raise GuestFault(EXCP_INST_PAGE_FAULT, pc)
+        return UNPACK[1][0](self.mm, pc)[0]

@@ -1,0 +1,253 @@
+"""A guest process under user-mode emulation: its address space, translated code, threads, signals,
+and the process-level system calls (clone, execve, exit) that need all of them."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..accel.tcg.backend_python import PythonBackend
+from ..accel.tcg.cpu_exec import TBCache
+from ..accel.tcg.log import Log
+from ..accel.tcg.user_memory import UserMemory
+from . import signal as sig
+from .elfload import LoadError, check_elf, find_in_sysroot, setup_process
+from .memory import AddressSpace
+from .syscall import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS,
+                      CLONE_THREAD, CLONE_VM, FUTEX_WAKE, NoReturn, Syscalls, _host_syscall)
+
+
+@dataclass
+class Options:
+    """What the command line asked for (kept to re-exec children the same way)."""
+
+    sysroot: str | None = None
+    strace: bool = False
+    log_items: str = ""
+    log_file: str | None = None
+    extra_argv: list[str] = field(default_factory=list)  # options to pass on to exec'd guests
+
+
+class Thread:
+    def __init__(self, proc: Process, cpu: Any, tid: int, blocked: int = 0):
+        self.proc = proc
+        self.cpu = cpu
+        self.tid = tid
+        self.signals = sig.ThreadSignals(blocked)
+        self.clear_child_tid = 0
+        self.exited = False
+
+
+class ExitProcess(Exception):
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+class Process:
+    def __init__(self, arch: Any, opts: Options):
+        self.arch = arch
+        self.opts = opts
+        self.strace = opts.strace
+        self.log = Log(opts.log_items, opts.log_file)
+        self.space = AddressSpace()
+        self.signals = sig.SignalState()
+        self.threads: dict[int, Thread] = {}
+        self.exe_path = ""
+        self.auxv = b""
+        self.reserved_fds: set[int] = set()
+        self.atomic_lock = threading.Lock()
+        self.tbc = TBCache(lambda pc: arch.gen_block(self, pc), None, self.log,  # type: ignore[arg-type]
+                           disas=lambda pc, size: arch.disas(self.space, pc, size))
+        memory = UserMemory(self.space, self.tbc)
+        self.tbc.backend = PythonBackend(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
+        self.space.on_code_change = self.tbc.invalidate_range
+        self.helpers = arch.make_helpers(self.space, self.atomic_lock)
+        self.syscalls = Syscalls(self)
+
+    # -- paths -----------------------------------------------------------------------------------
+    def host_path(self, path: str) -> str:
+        return find_in_sysroot(path, self.opts.sysroot)
+
+    def proc_self_file(self, path: str) -> str | bytes | None:
+        """Guest view of /proc/self files: a host path to open instead, or generated contents."""
+        for prefix in ("/proc/self/", f"/proc/{os.getpid()}/"):
+            if path.startswith(prefix):
+                rest = path[len(prefix):]
+                if rest == "exe":
+                    return self.exe_path
+                if rest == "maps":
+                    return self.maps_text().encode()
+                if rest == "auxv":
+                    return self.auxv
+        return None
+
+    def maps_text(self) -> str:
+        lines = []
+        for v in self.space.vmas:
+            dev, ino = v.dev_ino
+            name = v.name
+            lines.append(f"{v.start:08x}-{v.end:08x} {v.perms()} {v.offset:08x} "
+                         f"{os.major(dev):02x}:{os.minor(dev):02x} {ino:<10d}{'  ' + name if name else ''}".rstrip())
+        return "\n".join(lines) + "\n"
+
+    # -- start -----------------------------------------------------------------------------------
+    def load(self, path: str, argv: list[str], envp: list[str]) -> Thread:
+        self.exe_path = os.path.abspath(path)
+        image = setup_process(self.space, path, argv, envp, machine=self.arch.ELF_MACHINE,
+                              hwcap=self.arch.HWCAP, sysroot=self.opts.sysroot)
+        self.auxv = image.auxv
+        self.arch.map_sigtramp(self.space)
+        cpu = self.arch.CPU()
+        cpu.pc = image.entry
+        self.arch.set_sp(cpu, image.sp)
+        th = Thread(self, cpu, threading.get_native_id())
+        self.threads[th.tid] = th
+        if self.log.enabled("page"):
+            self.log.write(f"guest address space:\n{self.maps_text()}\nstart_code entry 0x{image.entry:x}\n")
+        return th
+
+    def run(self, th: Thread) -> int:
+        """Run the main thread; returns the process exit status (or dies by a signal)."""
+        try:
+            self.arch.cpu_loop(self, th)
+        except ExitProcess as e:
+            return e.status
+        return 0
+
+    # -- threads and processes ---------------------------------------------------------------------
+    def exit_thread(self, th: Thread, status: int) -> None:
+        if len([t for t in self.threads.values() if not t.exited]) <= 1:
+            self.exit_group(status)
+        th.exited = True
+        self.threads.pop(th.tid, None)
+        if th.clear_child_tid:
+            self.space.write(th.clear_child_tid, b"\0\0\0\0")
+            _host_syscall(202, self.space.base + th.clear_child_tid, FUTEX_WAKE, 1, 0, 0, 0, 0)
+        raise ThreadExit()
+
+    def exit_group(self, status: int) -> None:
+        self.flush()
+        if threading.current_thread() is threading.main_thread():
+            raise ExitProcess(status)
+        os._exit(status)
+
+    def flush(self) -> None:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self.log.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def clone(self, th: Thread, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:
+        if flags & CLONE_VM and flags & CLONE_THREAD:
+            return self._clone_thread(th, flags, newsp, parent_tid, tls, child_tid)
+        if flags & CLONE_VM and not flags & 0x4000:  # CLONE_VM without VFORK: shared-memory process
+            return -22
+        self.flush()
+        pid = os.fork()
+        if pid == 0:
+            me = threading.get_native_id()
+            cpu = th.cpu
+            self.threads = {me: th}
+            old_tid, th.tid = th.tid, me
+            del old_tid
+            if flags & CLONE_CHILD_SETTID and child_tid:
+                self.space.write(child_tid, struct.pack("<i", me))
+            if flags & CLONE_CHILD_CLEARTID:
+                th.clear_child_tid = child_tid
+            if newsp:
+                self.arch.set_sp(cpu, newsp)
+            if flags & CLONE_SETTLS:
+                self.arch.set_tls(cpu, tls)
+            return 0
+        if flags & CLONE_PARENT_SETTID and parent_tid:
+            self.space.write(parent_tid, struct.pack("<i", pid))
+        if flags & 0x4000:  # CLONE_VFORK: the parent waits until the child execs or exits
+            pass
+        return pid
+
+    def _clone_thread(self, th: Thread, flags: int, newsp: int, parent_tid: int, tls: int,
+                      child_tid: int) -> int:
+        cpu = self.arch.CPU()
+        cpu.copy_from(th.cpu)
+        cpu.pc = th.cpu.pc + 4  # after the ecall
+        self.arch.set_sp(cpu, newsp)
+        self.arch.set_return(cpu, 0)
+        if flags & CLONE_SETTLS:
+            self.arch.set_tls(cpu, tls)
+        started = threading.Event()
+        box: dict[str, Thread] = {}
+
+        def body() -> None:
+            child = Thread(self, cpu, threading.get_native_id(), th.signals.blocked)
+            if flags & CLONE_CHILD_CLEARTID:
+                child.clear_child_tid = child_tid
+            self.threads[child.tid] = child
+            box["t"] = child
+            if flags & CLONE_CHILD_SETTID and child_tid:
+                self.space.write(child_tid, struct.pack("<i", child.tid))
+            if flags & CLONE_PARENT_SETTID and parent_tid:
+                self.space.write(parent_tid, struct.pack("<i", child.tid))
+            started.set()
+            try:
+                self.arch.cpu_loop(self, child)
+            except ThreadExit:
+                pass
+            except ExitProcess as e:
+                os._exit(e.status)
+
+        t = threading.Thread(target=body, daemon=True)
+        t.start()
+        started.wait()
+        return box["t"].tid
+
+    def execve(self, th: Thread, filename: int, argv_p: int, envp_p: int) -> int:
+        space = self.space
+        path = os.fsdecode(space.read_cstring(filename))
+
+        def strings(p: int) -> list[bytes]:
+            out = []
+            while p:
+                a = struct.unpack("<Q", space.read(p, 8))[0]
+                if not a:
+                    break
+                out.append(space.read_cstring(a))
+                p += 8
+            return out
+
+        argv = strings(argv_p)
+        envp = strings(envp_p)
+        if path in ("/proc/self/exe", f"/proc/{os.getpid()}/exe"):
+            path = self.exe_path
+        host = self.host_path(path)
+        if not os.path.exists(host):
+            return -2
+        if not os.access(host, os.X_OK) or os.path.isdir(host):
+            return -13
+        guest_elf = True
+        try:
+            check_elf(host, self.arch.ELF_MACHINE)
+        except LoadError:
+            guest_elf = False
+        self.flush()
+        if guest_elf:
+            cmd = [sys.executable, "-m", "pyqemu.linux_user", *self.opts.extra_argv, "-0",
+                   os.fsdecode(argv[0]) if argv else path, host, *[os.fsdecode(a) for a in argv[1:]]]
+            env = {os.fsdecode(k): os.fsdecode(v) for k, _, v in (e.partition(b"=") for e in envp)}
+            env.update({k: v for k, v in os.environ.items() if k.startswith("PYTHON")})
+            os.execve(sys.executable, cmd, env)
+        try:
+            os.execve(host, argv or [path.encode()], {k: v for k, _, v in (e.partition(b"=") for e in envp)})
+        except OSError as e:
+            return -(e.errno or 8)
+        raise NoReturn
+
+
+class ThreadExit(Exception):
+    pass

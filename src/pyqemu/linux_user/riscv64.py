@@ -1,0 +1,212 @@
+"""The riscv64 side of user-mode emulation: the CPU loop that turns guest exceptions into system calls
+and signals (QEMU linux-user/riscv/cpu_loop.c) and the rt_sigframe layout (linux-user/riscv/signal.c;
+Linux arch/riscv/kernel/signal.c, uapi asm/ucontext.h and asm/sigcontext.h)."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+from ..accel.tcg.cpu_exec import cpu_exec
+from ..target.riscv import cpu as rcpu
+from ..target.riscv import translate
+from ..target.riscv.op_helper import make_helpers  # noqa: F401 - part of the arch interface
+from . import signal as sig
+from .memory import PROT_EXEC, PROT_READ
+
+if TYPE_CHECKING:
+    from .process import Process, Thread
+
+ELF_MACHINE = "EM_RISCV"
+HWCAP = sum(1 << (ord(c) - ord("A")) for c in "IMAFDC")
+CPU = rcpu.RISCVCPU
+GLOBAL_SLOTS = rcpu.GLOBAL_SLOTS
+SLOT_ICOUNT = rcpu.SLOT_ICOUNT
+
+SIGTRAMP_ADDR = 0x3FFFFF8000  # a page of its own, like the kernel's vDSO rt_sigreturn
+_SIGTRAMP_CODE = struct.pack("<II", 0x08B00893, 0x00000073)  # li a7, 139 (rt_sigreturn); ecall
+_UC = 128  # ucontext offset in the frame (after siginfo)
+_MCONTEXT = _UC + 176  # uc_mcontext offset (16-byte aligned after 1024-bit sigmask area)
+_FRAME_SIZE = _MCONTEXT + 32 * 8 + 528
+
+_FAULT_SIGNALS = {
+    rcpu.EXCP_ILLEGAL_INST: (sig.SIGILL, sig.ILL_ILLOPC, "pc"),
+    rcpu.EXCP_BREAKPOINT: (sig.SIGTRAP, sig.TRAP_BRKPT, "pc"),
+    rcpu.EXCP_INST_PAGE_FAULT: (sig.SIGSEGV, sig.SEGV_MAPERR, "tval"),
+    rcpu.EXCP_LOAD_PAGE_FAULT: (sig.SIGSEGV, sig.SEGV_MAPERR, "tval"),
+    rcpu.EXCP_STORE_PAGE_FAULT: (sig.SIGSEGV, sig.SEGV_MAPERR, "tval"),
+    rcpu.EXCP_INST_ACCESS_FAULT: (sig.SIGSEGV, sig.SEGV_ACCERR, "tval"),
+    rcpu.EXCP_LOAD_ACCESS_FAULT: (sig.SIGSEGV, sig.SEGV_ACCERR, "tval"),
+    rcpu.EXCP_STORE_ACCESS_FAULT: (sig.SIGSEGV, sig.SEGV_ACCERR, "tval"),
+    rcpu.EXCP_LOAD_ADDR_MIS: (sig.SIGBUS, sig.BUS_ADRALN, "tval"),
+    rcpu.EXCP_STORE_ADDR_MIS: (sig.SIGBUS, sig.BUS_ADRALN, "tval"),
+    rcpu.EXCP_INST_ADDR_MIS: (sig.SIGBUS, sig.BUS_ADRALN, "tval"),
+}
+
+
+class _TranslateEnv:
+    __slots__ = ("space", "_helpers")
+
+    def __init__(self, proc: Process):
+        self.space = proc.space
+        self._helpers = proc.helpers
+
+    def fetch16(self, pc: int) -> int:
+        return self.space.fetch16(pc)
+
+    def helpers(self) -> dict:
+        return self._helpers
+
+
+def gen_block(proc: Process, pc: int):
+    from ..accel.tcg.backend_python import GuestFault
+    from ..accel.tcg.cpu_exec import GuestFetchFault
+
+    try:
+        return translate.gen_block(_TranslateEnv(proc), pc)
+    except GuestFault as f:
+        raise GuestFetchFault(f.code, f.tval) from None
+
+
+def disas(space: Any, pc: int, size: int) -> str:
+    from capstone import CS_ARCH_RISCV, CS_MODE_RISCV64, CS_MODE_RISCVC, Cs
+
+    md = Cs(CS_ARCH_RISCV, CS_MODE_RISCV64 | CS_MODE_RISCVC)
+    code = space.read(pc, size)
+    lines = []
+    for insn in md.disasm(code, pc):
+        raw = int.from_bytes(insn.bytes, "little")
+        width = 8 if insn.size == 4 else 4
+        lines.append(f"0x{insn.address:016x}:  {raw:0{width}x}{' ' * (10 - width)}  "
+                     f"{insn.mnemonic:<8} {insn.op_str}")
+    done = sum(i.size for i in md.disasm(code, pc))
+    if done < size:
+        lines.append(f"0x{pc + done:016x}:  (undecodable by capstone)")
+    return "\n".join(lines) + "\n"
+
+
+def set_sp(cpu: Any, sp: int) -> None:
+    cpu.R[2] = sp
+
+
+def set_tls(cpu: Any, tls: int) -> None:
+    cpu.R[4] = tls
+
+
+def set_return(cpu: Any, value: int) -> None:
+    cpu.R[10] = value
+
+
+def map_sigtramp(space: Any) -> None:
+    space.map(SIGTRAMP_ADDR, 4096, PROT_READ | PROT_EXEC, name="[vdso]")
+    space.write(SIGTRAMP_ADDR, _SIGTRAMP_CODE)
+
+
+# -- the CPU loop ---------------------------------------------------------------------------------
+
+
+def cpu_loop(proc: Process, th: Thread) -> None:
+    cpu = th.cpu
+    R = cpu.R
+    sigs = proc.signals
+    tbc = proc.tbc
+    syscalls = proc.syscalls
+
+    def stop() -> bool:
+        return sigs.flag
+
+    while True:
+        code, pc, tval = cpu_exec(cpu, tbc, stop)
+        if code == rcpu.EXCP_U_ECALL:
+            cpu.pc = pc + 4
+            ret = syscalls.dispatch(th, R[17], [R[10], R[11], R[12], R[13], R[14], R[15]])
+            if ret is not None:
+                R[10] = ret
+        elif code == rcpu.EXCP_FENCE_I:
+            tbc.flush()
+            cpu.pc = tval
+        elif code >= 0:
+            if proc.log.enabled("int"):
+                proc.log.write(f"riscv_cpu_do_interrupt: cause {code} epc 0x{pc:016x} tval 0x{tval:016x}\n")
+            signum, si_code, addr_kind = _FAULT_SIGNALS.get(code, (sig.SIGSEGV, sig.SEGV_MAPERR, "tval"))
+            addr = pc if addr_kind == "pc" else tval
+            force_signal(proc, th, signum, sig.siginfo(signum, si_code, addr=addr))
+        if sigs.flag:
+            process_pending_signals(proc, th)
+
+
+def force_signal(proc: Process, th: Thread, signum: int, info: bytes) -> None:
+    """A synchronous fault: delivered now; blocked or ignored means the process dies (as in Linux)."""
+    act = proc.signals.actions[signum]
+    if th.signals.blocked >> (signum - 1) & 1 or act.handler == sig.SIG_IGN:
+        sig.die_by_signal(signum, proc.flush)
+    deliver(proc, th, signum, info)
+
+
+def process_pending_signals(proc: Process, th: Thread) -> None:
+    while True:
+        item = proc.signals.next_deliverable(th.signals)
+        if item is None:
+            break
+        deliver(proc, th, *item)
+    th.signals.in_sigsuspend_mask = None
+
+
+def deliver(proc: Process, th: Thread, signum: int, info: bytes) -> None:
+    st = proc.signals
+    act = st.actions[signum]
+    if act.handler == sig.SIG_IGN:
+        return
+    if act.handler == sig.SIG_DFL:
+        what = st.default_action(signum)
+        if what in ("ignore", "stop"):
+            return
+        sig.die_by_signal(signum, proc.flush)
+    setup_frame(proc, th, signum, info, act)
+
+
+def setup_frame(proc: Process, th: Thread, signum: int, info: bytes, act: sig.Action) -> None:
+    cpu, R, space = th.cpu, th.cpu.R, proc.space
+    ts = th.signals
+    sp = R[2]
+    ss_sp, ss_flags, ss_size = ts.altstack
+    on_alt = ss_size and ss_sp <= sp < ss_sp + ss_size
+    if act.flags & sig.SA_ONSTACK and not ss_flags & 2 and ss_size and not on_alt:
+        sp = ss_sp + ss_size
+    frame = (sp - _FRAME_SIZE) & ~15
+    saved_mask = ts.in_sigsuspend_mask if ts.in_sigsuspend_mask is not None else ts.blocked
+    uc = struct.pack("<QQQiiQQ", 0, 0, ss_sp, 1 if on_alt else ss_flags, 0, ss_size, saved_mask)
+    uc = uc.ljust(_MCONTEXT - _UC, b"\0")
+    regs = [cpu.pc] + [R[i] for i in range(1, 32)]
+    fregs = [R[32 + i] for i in range(32)]
+    fcsr = (R[rcpu.SLOT_FRM] << 5) | R[rcpu.SLOT_FFLAGS]
+    mctx = struct.pack("<32Q", *regs) + struct.pack("<32QI", *fregs, fcsr).ljust(528, b"\0")
+    space.write(frame, info + uc + mctx)
+    R[2] = frame
+    R[1] = SIGTRAMP_ADDR
+    R[10] = signum
+    R[11] = frame
+    R[12] = frame + _UC
+    cpu.pc = act.handler
+    ts.blocked |= act.mask | (0 if act.flags & sig.SA_NODEFER else 1 << (signum - 1))
+    ts.in_sigsuspend_mask = None
+    if act.flags & sig.SA_RESETHAND:
+        st = proc.signals
+        st.set_action(signum, sig.Action())
+
+
+def restore_sigframe(proc: Process, th: Thread) -> None:
+    cpu, R, space = th.cpu, th.cpu.R, proc.space
+    frame = R[2]
+    mask = struct.unpack("<Q", space.read(frame + _UC + 40, 8))[0]
+    regs = struct.unpack("<32Q", space.read(frame + _MCONTEXT, 256))
+    fregs = struct.unpack("<32QI", space.read(frame + _MCONTEXT + 256, 260))
+    cpu.pc = regs[0]
+    for i in range(1, 32):
+        R[i] = regs[i]
+    for i in range(32):
+        R[32 + i] = fregs[i]
+    R[rcpu.SLOT_FFLAGS] = fregs[32] & 0x1F
+    R[rcpu.SLOT_FRM] = (fregs[32] >> 5) & 7
+    th.signals.blocked = mask & ~((1 << (sig.SIGKILL - 1)) | (1 << (sig.SIGSTOP - 1)))
+    proc.signals.flag = True

@@ -1,0 +1,153 @@
+"""Guest signal state and delivery (QEMU linux-user/signal.c; signal(7)).
+
+Dispositions are per process, blocked masks and queues per thread.  Host signals that the guest
+handles are caught by a host handler and queued; faults in translated code are queued synchronously.
+The execution loop calls :meth:`SignalState.next_deliverable` between blocks of guest work and asks
+the architecture layer to build the signal frame.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal as host_signal
+import struct
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+NSIG = 64
+SIG_DFL, SIG_IGN = 0, 1
+
+SA_NOCLDSTOP, SA_NOCLDWAIT, SA_SIGINFO = 1, 2, 4
+SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND = 0x08000000, 0x10000000, 0x40000000, 0x80000000
+SA_RESTORER = 0x04000000
+
+SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE = 1, 2, 3, 4, 5, 6, 7, 8
+SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM = 9, 10, 11, 12, 13, 14, 15
+SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG = 17, 18, 19, 20, 21, 22, 23
+SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS = 24, 25, 26, 27, 28, 29, 30, 31
+
+SI_USER, SI_TKILL, SI_KERNEL = 0, -6, 0x80
+SEGV_MAPERR, SEGV_ACCERR, BUS_ADRALN, ILL_ILLOPC, TRAP_BRKPT, FPE_INTDIV = 1, 2, 1, 1, 1, 1
+
+_CORE = {SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGXCPU, SIGXFSZ, SIGSYS}
+_IGNORE = {SIGCHLD, SIGURG, SIGWINCH, SIGCONT}
+_STOP = {SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU}
+#: signals pyqemu never takes over from the host (it needs them itself or cannot catch them)
+_HOST_RESERVED = {SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE}
+
+
+def sig_name(sig: int) -> str:
+    try:
+        return host_signal.strsignal(sig) or f"Signal {sig}"
+    except ValueError:
+        return f"Real-time signal {sig - 34}" if sig >= 34 else f"Unknown signal {sig}"
+
+
+def siginfo(sig: int, code: int, *, addr: int | None = None, pid: int = 0, uid: int = 0,
+            status: int = 0) -> bytes:
+    """A 128-byte ``siginfo_t`` (64-bit layout)."""
+    head = struct.pack("<iii4x", sig, 0, code)
+    if addr is not None:
+        body = struct.pack("<Q", addr)
+    elif sig == SIGCHLD:
+        body = struct.pack("<iIi", pid, uid, status)
+    else:
+        body = struct.pack("<iI", pid, uid)
+    return (head + body).ljust(128, b"\0")
+
+
+@dataclass
+class Action:
+    handler: int = SIG_DFL
+    flags: int = 0
+    mask: int = 0
+
+
+class ThreadSignals:
+    """Per-thread signal state."""
+
+    def __init__(self, blocked: int = 0):
+        self.blocked = blocked
+        self.pending: deque[tuple[int, bytes]] = deque()
+        self.altstack = (0, 2, 0)  # sp, flags (SS_DISABLE), size
+        self.in_sigsuspend_mask: int | None = None
+
+
+class SignalState:
+    """Process-wide dispositions plus the queue of signals that arrived from the host."""
+
+    def __init__(self) -> None:
+        self.actions = [Action() for _ in range(NSIG + 1)]
+        self.host_pending: deque[tuple[int, bytes]] = deque()
+        self.flag = False  # something is pending somewhere: checked by the exec loop
+        self.lock = threading.Lock()
+
+    # -- dispositions ---------------------------------------------------------------------------
+    def set_action(self, sig: int, act: Action) -> None:
+        self.actions[sig] = act
+        if sig in _HOST_RESERVED or not 1 <= sig < host_signal.NSIG:
+            return
+        try:
+            if act.handler == SIG_IGN:
+                host_signal.signal(sig, host_signal.SIG_IGN)
+            elif act.handler == SIG_DFL:
+                host_signal.signal(sig, host_signal.SIG_DFL if sig != SIGPIPE else host_signal.SIG_IGN)
+            else:
+                host_signal.signal(sig, self._host_handler)
+        except (OSError, ValueError):
+            pass
+
+    def _host_handler(self, signum: int, frame: object) -> None:
+        self.host_pending.append((signum, siginfo(signum, SI_USER)))
+        self.flag = True
+
+    def queue_host(self, sig: int, info: bytes) -> None:
+        self.host_pending.append((sig, info))
+        self.flag = True
+
+    def default_action(self, sig: int) -> str:
+        if sig in _IGNORE:
+            return "ignore"
+        if sig in _STOP:
+            return "stop"
+        if sig in _CORE:
+            return "core"
+        return "term"
+
+    # -- selection --------------------------------------------------------------------------------
+    def next_deliverable(self, ts: ThreadSignals) -> tuple[int, bytes] | None:
+        """Pop the next signal this thread should act on (thread queue first, then process queue)."""
+        for q in (ts.pending, self.host_pending):
+            for i, (sig, info) in enumerate(q):
+                if not (ts.blocked >> (sig - 1)) & 1 or sig in (SIGKILL, SIGSTOP):
+                    del q[i]
+                    return sig, info
+        self.flag = bool(ts.pending or self.host_pending)
+        return None
+
+    def pending_mask(self, ts: ThreadSignals) -> int:
+        m = 0
+        for sig, _ in list(ts.pending) + list(self.host_pending):
+            m |= 1 << (sig - 1)
+        return m
+
+
+def die_by_signal(sig: int, flush=None) -> None:
+    """End this process the way the guest would have ended: by ``sig`` (QEMU's dump_core_and_abort)."""
+    core = sig in _CORE
+    print(f"pyqemu: uncaught target signal {sig} ({sig_name(sig)}) - "
+          f"{'core dumped' if core else 'exiting'}", file=sys.stderr, flush=True)
+    if flush:
+        flush()
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ValueError, OSError):
+        pass
+    if 1 <= sig < host_signal.NSIG and sig not in (SIGKILL, SIGSTOP):
+        host_signal.signal(sig, host_signal.SIG_DFL)
+        host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [sig])
+        os.kill(os.getpid(), sig)
+    os._exit(128 + sig)

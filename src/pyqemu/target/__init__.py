@@ -1,0 +1,1 @@
+"""Guest CPU definitions: state layout, decoders, translators to IR, helpers."""

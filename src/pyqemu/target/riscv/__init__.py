@@ -1,0 +1,1 @@
+"""RISC-V (RV64GC + Zba/Zbb/Zbs) guest: CPU state, decoders, translator to IR, helpers."""

@@ -505,7 +505,7 @@ _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp splitter for binary64
 _F_MAX = 3.4028234663852886e38  # largest finite binary32
 _F_LO = 2.0**-126 * (1.0 + 2.0**-23)  # successor of the smallest normal binary32
 _F_MAXBITS = 0x7F7FFFFF
-_INF = float("inf")
+_HOST_INF = float("inf")
 
 
 def _directed(rb: int, r: float, pos: bool, rm: int) -> int:
@@ -936,7 +936,7 @@ def f32_div(a: int, b: int, rm: int = RNE) -> tuple[int, int]:
 def f32_sqrt(a: int, rm: int = RNE) -> tuple[int, int]:
     """binary32 square root (FSQRT.S)."""
     x = _unpack_f(_pack_I(a))[0]
-    if 0.0 < x < _INF:
+    if 0.0 < x < _HOST_INF:
         r = _sqrt_host(x)  # in [2**-75, 2**64]: always a normal binary32 result
         b4 = _pack_f(r)
         rf = _unpack_f(b4)[0]

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..accel.tcg.backend_python import PythonBackend
 from ..accel.tcg.cpu_exec import TBCache
+from ..accel.tcg.interp import Interpreter
 from ..accel.tcg.log import Log
 from ..accel.tcg.user_memory import UserMemory
 from . import signal as sig
@@ -65,6 +66,7 @@ class Process:
                            disas=lambda pc, size: arch.disas(self.space, pc, size))
         memory = UserMemory(self.space, self.tbc)
         self.tbc.backend = PythonBackend(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
+        self.tbc.interp = Interpreter(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
         self.space.on_code_change = self.tbc.invalidate_range
         self.helpers = arch.make_helpers(self.space, self.atomic_lock)
         self.syscalls = Syscalls(self)

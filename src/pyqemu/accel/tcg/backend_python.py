@@ -83,10 +83,22 @@ _FN_OPS = {"divs": "DIVS", "divu": "DIVU", "rems": "REMS", "remu": "REMU", "rotl
            "rotr32": "ROTR32", "bswap64": "BSWAP", "orcb": "ORCB", "ctz": "CTZ"}
 
 
-def _expr(name: str, a: int | str, b: int | str | None = None, addr_only: bool = False) -> str:
-    """Python expression computing pure op ``name`` on operands (values are unsigned 64-bit)."""
+_UNMASKED = {"add": "{a} + {b}", "sub": "{a} - {b}", "mul": "{a} * {b}", "shl": "{a} << {b}"}
+#: ops whose result depends only on the low 32 bits of their first operand
+_LOW32_CONSUMERS = frozenset({"ext32s", "ext32u", "ext16s", "ext16u", "ext8s", "ext8u"})
+
+
+def _expr(name: str, a: int | str, b: int | str | None = None, addr_only: bool = False,
+          low_only: bool = False) -> str:
+    """Python expression computing pure op ``name`` on operands (values are unsigned 64-bit).
+
+    ``addr_only``: the result only feeds memory addresses; ``low_only``: only its low 32 bits are used.
+    Either way the wrap to 64 bits can be skipped.
+    """
     la = _lit(a)
     lb = _lit(b) if b is not None else ""
+    if low_only and name in _UNMASKED:
+        return _UNMASKED[name].format(a=la, b=lb)
     if name == "add":
         if isinstance(b, int) and b >> 63:
             e = f"{la} - {hex((1 << 64) - b)}"
@@ -99,8 +111,8 @@ def _expr(name: str, a: int | str, b: int | str | None = None, addr_only: bool =
         "and": f"{la} & {lb}",
         "or": f"{la} | {lb}",
         "xor": f"{la} ^ {lb}",
-        "andc": f"{la} & ({lb} ^ M)",
-        "orc": f"{la} | ({lb} ^ M)",
+        "andc": f"{la} & {hex(b ^ MASK64)}" if isinstance(b, int) else f"{la} & ({lb} ^ M)",
+        "orc": f"{la} | {hex(b ^ MASK64)}" if isinstance(b, int) else f"{la} | ({lb} ^ M)",
         "xnor": f"{la} ^ {lb} ^ M",
         "shl": f"({la} << {lb}) & M",
         "shr": f"{la} >> {lb}",
@@ -119,9 +131,9 @@ def _expr(name: str, a: int | str, b: int | str | None = None, addr_only: bool =
         "ext8u": f"{la} & 0xff",
         "ext16u": f"{la} & 0xffff",
         "ext32u": f"{la} & 0xffffffff",
-        "ext8s": f"((({la} & 0xff) ^ 0x80) - 0x80) & M",
-        "ext16s": f"((({la} & 0xffff) ^ 0x8000) - 0x8000) & M",
-        "ext32s": f"((({la} & 0xffffffff) ^ 0x80000000) - 0x80000000) & M",
+        "ext8s": f"_u if (_u := {la} & 0xff) < 0x80 else _u | 0xffffffffffffff00",
+        "ext16s": f"_u if (_u := {la} & 0xffff) < 0x8000 else _u | 0xffffffffffff0000",
+        "ext32s": f"_u if (_u := {la} & 0xffffffff) < 0x80000000 else _u | 0xffffffff00000000",
     }
     if name in simple:
         return simple[name]
@@ -214,6 +226,21 @@ class PythonBackend:
         defs = {op[1] for op in block.ops if op[0] == "add"}
         return {t for t, u in uses.items() if t in defs and all(x == "addr" for x in u)}
 
+    @staticmethod
+    def _low_only_temps(block: Block) -> set[str]:
+        """Temps consumed only by ops that look at their low 32 bits (sign/zero extensions)."""
+        consumers: dict[str, set[str]] = {}
+        for op in block.ops:
+            name = op[0]
+            if name in ("set_label", "br", "insn_start"):
+                continue
+            srcs = op[2:] if name in FOLD or name in ("setcond", "movcond", "ld") else op[1:]
+            for pos, v in enumerate(srcs):
+                if is_temp(v):
+                    ok = name in _LOW32_CONSUMERS and pos == 0
+                    consumers.setdefault(v, set()).add("low" if ok else "other")
+        return {t for t, c in consumers.items() if c == {"low"}}
+
     # -- code generation ---------------------------------------------------------------------------
     def compile_region(self, blocks: list[Block], hot_first: bool = True) -> CompiledRegion:
         slots = self.slots
@@ -261,6 +288,7 @@ class PythonBackend:
         ind = 4
         labels: list[int] = []
         addr_only = self._addr_only_temps(b)
+        low_only = self._low_only_temps(b)
         insn_pcs = [pc for pc, _ in b.guest_insns] + [b.pc + b.size]
         insn_index = {pc: i for i, pc in enumerate(insn_pcs)}
         ops = b.ops
@@ -299,7 +327,7 @@ class PythonBackend:
                 elif name == "movcond":
                     e = f"{_lit(op[5])} if {_cond(op[4], op[2], op[3])} else {_lit(op[6])}"
                 else:
-                    e = _expr(name, *op[2:], addr_only=d in addr_only)
+                    e = _expr(name, *op[2:], addr_only=d in addr_only, low_only=d in low_only)
                 em.add(ind, f"{d} = {e}")
                 continue
             if name == "ld":

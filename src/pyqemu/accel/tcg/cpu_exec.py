@@ -1,7 +1,7 @@
 """Translation-block cache and the execution loop (QEMU accel/tcg/cpu-exec.c and translate-all.c).
 
 Blocks are translated once (guest -> IR -> optimizer) and kept per guest pc with the pages they cover.
-A block first runs as a one-block region; once it has run ``HOT_THRESHOLD`` times the cache builds a
+A block first runs in the IR interpreter; once it has run ``HOT_THRESHOLD`` times the cache builds a
 region from it and the already translated blocks it reaches through direct exits, compiles that into
 one function (direct chaining: member-to-member exits never leave the function) and installs it for
 every member pc.  Writing, unmapping or re-protecting translated pages invalidates what covers them.
@@ -9,12 +9,14 @@ every member pc.  Writing, unmapping or re-protecting translated pages invalidat
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .backend_python import CompiledRegion, PythonBackend
+from .interp import Interpreter
 from .ir import Block, format_op
 from .log import Log
 from .optimize import optimize
@@ -49,6 +51,7 @@ class TBCache:
         self.lock = threading.RLock()
         self.translations = 0
         self.regions = 0
+        self.interp: Interpreter | None = None  # set by the owner once the memory model exists
 
     # -- lookup ------------------------------------------------------------------------------------
     def lookup(self, pc: int) -> Callable[..., int]:
@@ -65,7 +68,7 @@ class TBCache:
                 return self._build_region(pc)
             fn = self.cold.get(pc)
             if fn is None:
-                fn = self._compile([info.block]).fn
+                fn = functools.partial(_run_cold, self.interp, info.block)
                 self.cold[pc] = fn
             return fn
 
@@ -168,6 +171,10 @@ def cpu_exec(cpu: Any, tbc: TBCache, stop: Callable[[], bool] | None = None) -> 
         if stop is not None and stop():
             cpu.pc = pc
             return (-1, pc, 0)
+
+
+def _run_cold(interp: Interpreter, block: Block, cpu: Any, R: Any, pc: int) -> int:
+    return interp.run(block, cpu, R)
 
 
 class GuestFetchFault(Exception):

@@ -180,6 +180,32 @@ def eliminate_dead_code(block: Block) -> None:
     block.ops = out
 
 
+def eliminate_dead_global_writes(block: Block) -> None:
+    """Drop pure writes to a global that is written again before anything could observe it.
+
+    Observers: any op that may fault or leave the block (ld, st, call, exits) and control flow, since
+    the guest state must be exact there.
+    """
+    overwritten: set[str] = set()
+    out: list[tuple] = []
+    for op in reversed(block.ops):
+        name = op[0]
+        if name in PURE_OPS:
+            d = op[1]
+            if is_global(d) and d in overwritten:
+                continue
+            if is_global(d):
+                overwritten.add(d)
+            for s in _sources(op):
+                if isinstance(s, str):
+                    overwritten.discard(s)
+        elif name != "insn_start":
+            overwritten.clear()
+        out.append(op)
+    out.reverse()
+    block.ops = out
+
+
 def merge_moves(block: Block) -> None:
     """Rewrite ``op t, ...; mov g, t`` into ``op g, ...`` when t has no other use."""
     uses: dict[str, int] = {}
@@ -201,5 +227,7 @@ def merge_moves(block: Block) -> None:
 def optimize(block: Block) -> None:
     """Run all passes over a block."""
     fold(block)
+    eliminate_dead_code(block)
+    eliminate_dead_global_writes(block)
     eliminate_dead_code(block)
     merge_moves(block)

@@ -105,7 +105,6 @@ class BlockDriver(ABC):
 
     format_name: ClassVar[str]
     create_options: ClassVar[tuple[CreateOption, ...]] = ()
-    supports_backing: ClassVar[bool] = False
     supports_compression: ClassVar[bool] = False
 
     def __init__(self, filename: str, readonly: bool) -> None:

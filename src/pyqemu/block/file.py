@@ -63,10 +63,6 @@ class HostFile:
         """Current length of the host file in bytes."""
         return os.fstat(self.fd).st_size
 
-    def allocated_size(self) -> int:
-        """Bytes the host file system has allocated (``disk size`` in qemu-img info)."""
-        return os.fstat(self.fd).st_blocks * 512
-
     def truncate(self, size: int) -> None:
         """Set the host file length."""
         os.ftruncate(self.fd, size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 
 from pyqemu.block.driver import BlockDriver
 from pyqemu.block.errors import BlockError
@@ -70,16 +71,19 @@ def open_image(path: str, fmt: str | None = None, readonly: bool = False, *, bac
     return drv
 
 
-def create_image(path: str, fmt: str, size: int | None, options: dict[str, str]) -> None:
-    """Create an image (qemu-img create): size may come from the backing file when omitted."""
+def create_image(path: str, fmt: str, size: int | None, options: dict[str, str],
+                 announce: Callable[[int, dict[str, str]], None] | None = None) -> None:
+    """Create an image (qemu-img create): size may come from the backing file when omitted.
+
+    A missing ``backing_fmt`` is probed.  ``announce(size, options)`` is called with the final
+    values just before the image is written (qemu-img's "Formatting ..." line).
+    """
     cls = find_format(fmt)
     known = {opt.name for opt in cls.create_options}
     for name in options:
         if name not in known:
             raise BlockError(f"Invalid parameter '{name}'", errno.EINVAL)
     backing_file = options.get("backing_file")
-    if backing_file and not cls.supports_backing:
-        raise BlockError("Invalid parameter 'backing_file'", errno.EINVAL)
     if backing_file:
         resolved = backing_path(path, backing_file)
         base = open_image(resolved, options.get("backing_fmt"), readonly=True, backing=False)
@@ -94,4 +98,6 @@ def create_image(path: str, fmt: str, size: int | None, options: dict[str, str])
         raise BlockError("Backing format cannot be used without backing file", errno.EINVAL)
     if size is None:
         raise BlockError("Image creation needs a size parameter", errno.EINVAL)
+    if announce is not None:
+        announce(size, options)
     cls.create(path, size, options)

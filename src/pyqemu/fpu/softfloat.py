@@ -2,11 +2,14 @@
 
 Models the arithmetic of the RISC-V "F" and "D" standard extensions (RISC-V Unprivileged ISA
 v20191213, chapter 11 "F" Standard Extension for Single-Precision Floating-Point, version 2.2, and
-chapter 12 "D" Standard Extension): rounding modes (section 11.2, Table 11.1), accrued exception flags
-(section 11.2, Table 11.2), canonical-NaN generation (section 11.3), subnormal handling with tininess
-detected after rounding (section 11.4), computational instructions including fused multiply-add and
-FMIN/FMAX (section 11.6), conversions with the saturation rules of Table 11.4 (section 11.7),
-comparisons (section 11.8) and FCLASS (section 11.9, Table 11.5).
+chapter 12 "D" Standard Extension for Double-Precision Floating-Point): the rounding-mode and
+accrued-exception encodings of fcsr (section 11.2), canonical-NaN generation (section 11.3), subnormal
+arithmetic with tininess detected after rounding (section 11.4), the computational instructions
+including fused multiply-add and FMIN/FMAX (section 11.6), conversions with the saturation rules of
+the "Domains of float-to-integer conversions and behavior for invalid inputs" table (section 11.7,
+Table 11.4), comparisons (section 11.8) and FCLASS (section 11.9, Table 11.5); chapter 12 applies
+the same rules to binary64.  All of it is IEEE 754-2008 arithmetic (FMIN/FMAX follow IEEE 754-2019
+minimumNumber/maximumNumber).
 
 Conventions
 -----------
@@ -17,8 +20,16 @@ Conventions
   :data:`RMM`).  DYN (7) must be resolved from ``frm`` by the caller, and reserved encodings (5, 6) must
   be rejected by the caller (illegal instruction); passing them here is unsupported (a ``ValueError``
   is raised when the value matters).
-* Arithmetic operations return ``(result_bits, fflags)`` where ``fflags`` is the RISC-V fflags mask
-  (:data:`NX`, :data:`UF`, :data:`OF`, :data:`DZ`, :data:`NV`) raised by that one operation.
+* Every operation returns ``(result, fflags)`` where ``fflags`` is the RISC-V fflags mask
+  (:data:`NX`, :data:`UF`, :data:`OF`, :data:`DZ`, :data:`NV`) raised by that one operation, except
+  ``f32_classify``/``f64_classify`` which raise nothing and return just the 10-bit FCLASS mask.
+* Comparisons (``*_eq``/``*_lt``/``*_le``) return 0 or 1 as the result.
+* Float-to-integer conversions saturate as RISC-V specifies (NaN and +inf give the maximum, -inf the
+  minimum, NV when the *rounded* value is out of range or the input is NaN/inf, otherwise NX when
+  inexact) and return the integer as an unsigned 64-bit pattern; 32-bit results (W and WU) are
+  sign-extended from bit 31, as FCVT.W[U].{S,D} writes them into an XLEN=64 register.
+* Integer-to-float conversions take any Python int and use its low 32 or 64 bits, read as two's
+  complement for the signed variants, so both register bit patterns and negative ints work.
 * Every NaN produced is the canonical NaN (no payload propagation); signalling-NaN inputs raise NV.
 * Underflow (UF) is raised when the result is tiny *after rounding* and inexact.
 
@@ -172,8 +183,9 @@ def _overflow(fm: _Fmt, sign: int, rm: int) -> tuple[int, int]:
 def _round_pack(fm: _Fmt, sign: int, sig: int, exp: int, rm: int) -> tuple[int, int]:
     """Round the exact value ``(-1)**sign * sig * 2**exp`` (``sig`` > 0) to format ``fm``.
 
-    ``sig`` may carry a sticky bit in its least significant position provided at least one more
-    significant bit than the precision lies above it (callers of inexact operations ensure p + 2).
+    For inexact operations (division, square root) ``sig`` ends in a sticky bit (1 when anything
+    non-zero was discarded below it); it must then have at least p + 2 significant bits so that the
+    sticky bit lies below the round bit at every rounding position, subnormal ones included.
     """
     p = fm.p
     n = sig.bit_length()
@@ -287,9 +299,7 @@ def _div(fm: _Fmt, a: int, b: int, rm: int) -> tuple[int, int]:
         return sbit | fm.inf, DZ
     if ca == _ZERO:
         return sbit, 0
-    k = fm.p + 2 + mb.bit_length() - ma.bit_length()
-    if k < 0:
-        k = 0
+    k = fm.p + 2 + mb.bit_length() - ma.bit_length()  # >= 3, since both have 1..p bits
     q, r = divmod(ma << k, mb)  # q has at least p + 2 bits
     return _round_pack(fm, sign, (q << 1) | (r != 0), ea - eb - k - 1, rm)
 
@@ -499,8 +509,8 @@ _D_MINN = 2.0**-1022  # smallest normal binary64
 # Lower magnitude bound for Dekker TwoProduct-based paths: a product of magnitude >= 2**-968 has
 # factors whose ulps multiply to >= 2**-1074, so every partial product and sum is exact.
 _D_LO = 2.0**-968
-_D_DIV_XLO = 2.0**-967
-_D_HI = 2.0**1020
+_D_DIV_XLO = 2.0**-967  # dividend bound giving the same guarantee for TwoProduct(x / y, y)
+_D_HI = 2.0**1020  # keeps Veltkamp splits and partial products of sqrt/fma far from overflow
 _SPLIT = 134217729.0  # 2**27 + 1, Veltkamp splitter for binary64
 _F_MAX = 3.4028234663852886e38  # largest finite binary32
 _F_LO = 2.0**-126 * (1.0 + 2.0**-23)  # successor of the smallest normal binary32
@@ -536,14 +546,17 @@ def f64_add(a: int, b: int, rm: int = RNE) -> tuple[int, int]:
     x, y = _unpack_dd(_pack_QQ(a, b))
     r = x + y
     if -_D_MAX <= r <= _D_MAX:
-        if r - x == y and r - y == x:  # exact (Fast2Sum on the larger operand)
+        # Exact iff both differences give back the other operand: subtracting the larger-magnitude
+        # operand from r is exact (Fast2Sum), so an inexact sum fails at least that test.
+        if r - x == y and r - y == x:
             if r or rm != RDN:
                 return _unpack_Q(_pack_d(r))[0], 0
         elif rm == RNE:
             return _unpack_Q(_pack_d(r))[0], NX
         elif rm != RMM and _D_MINN < abs(r) < _D_MAX:
-            bb = r - x
-            err = (x - (r - bb)) + (y - bb)
+            # Fast2Sum on the larger operand: r - x (or r - y) is exact and cannot overflow, unlike
+            # the branch-free TwoSum whose intermediate r - x overflows when |y| is near the maximum.
+            err = y - (r - x) if abs(x) >= abs(y) else x - (r - y)
             return _directed(_unpack_Q(_pack_d(r))[0], r, err > 0.0, rm), NX
     return _add(_F64, a, b, rm)
 
@@ -560,8 +573,9 @@ def f64_sub(a: int, b: int, rm: int = RNE) -> tuple[int, int]:
         elif rm == RNE:
             return _unpack_Q(_pack_d(r))[0], NX
         elif rm != RMM and _D_MINN < abs(r) < _D_MAX:
-            bb = r - x
-            err = (x - (r - bb)) + (y - bb)
+            # Fast2Sum on the larger operand: r - x (or r - y) is exact and cannot overflow, unlike
+            # the branch-free TwoSum whose intermediate r - x overflows when |y| is near the maximum.
+            err = y - (r - x) if abs(x) >= abs(y) else x - (r - y)
             return _directed(_unpack_Q(_pack_d(r))[0], r, err > 0.0, rm), NX
     return _add(_F64, a, b ^ _S64, rm)
 
@@ -1113,10 +1127,10 @@ def u64_to_f32(x: int, rm: int = RNE) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------------
 
 
-def f32_to_f64(a: int) -> tuple[int, int]:
+def f32_to_f64(a: int, rm: int = RNE) -> tuple[int, int]:
     """FCVT.D.S: exact widening (any NaN gives the canonical NaN, NV for a signalling one).
 
-    Conversions to a wider format are exact, so no rounding mode is taken.
+    ``rm`` is accepted for uniformity with the other conversions and ignored: widening is exact.
     """
     x = _unpack_f(_pack_I(a))[0]
     if x == x:

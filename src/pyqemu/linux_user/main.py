@@ -7,14 +7,13 @@ and QEMU_* environment variables.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 
 from .. import QEMU_VERSION, __version__
 from ..accel.tcg.log import LogError, help_text
 from .elfload import LoadError
-from .process import Options, Process
+from .process import EXEC_STATE_VAR, Options, Process
 
 USAGE = """usage: {prog} [options] program [arguments...]
 Linux CPU emulator (compiled for {arch} emulation)
@@ -111,6 +110,11 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
     options = Options(sysroot=opts.get("L", [None])[-1], strace="strace" in opts,
                       log_items=opts.get("d", [""])[-1], log_file=opts.get("D", [None])[-1], extra_argv=extra)
     env = dict(os.environ)
+    ignored = blocked = 0
+    state = env.pop(EXEC_STATE_VAR, "")
+    if state:
+        ignored, blocked = (int(x, 16) for x in state.split(":"))
+    options.ignored_signals, options.blocked_signals = ignored, blocked
     for e in opts.get("E", []):
         k, _, v = e.partition("=")
         env[k] = v
@@ -121,7 +125,6 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
 
     from . import riscv64
 
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
     try:
         proc = Process(riscv64, options)
     except LogError as e:

@@ -22,6 +22,11 @@ from .syscall import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SET
                       CLONE_THREAD, CLONE_VM, FUTEX_WAKE, NoReturn, Syscalls, _host_syscall)
 
 
+#: carries signal state across a guest execve into the new pyqemu process (removed before the guest
+#: sees its environment)
+EXEC_STATE_VAR = "_PYQEMU_EXEC_STATE"
+
+
 @dataclass
 class Options:
     """What the command line asked for (kept to re-exec children the same way)."""
@@ -31,6 +36,8 @@ class Options:
     log_items: str = ""
     log_file: str | None = None
     extra_argv: list[str] = field(default_factory=list)  # options to pass on to exec'd guests
+    ignored_signals: int = 0  # inherited across execve, as the kernel does
+    blocked_signals: int = 0
 
 
 class Thread:
@@ -56,7 +63,7 @@ class Process:
         self.strace = opts.strace
         self.log = Log(opts.log_items, opts.log_file)
         self.space = AddressSpace()
-        self.signals = sig.SignalState()
+        self.signals = sig.SignalState(opts.ignored_signals)
         self.threads: dict[int, Thread] = {}
         self.exe_path = ""
         self.auxv = b""
@@ -107,7 +114,7 @@ class Process:
         cpu = self.arch.CPU()
         cpu.pc = image.entry
         self.arch.set_sp(cpu, image.sp)
-        th = Thread(self, cpu, threading.get_native_id())
+        th = Thread(self, cpu, threading.get_native_id(), self.opts.blocked_signals)
         self.threads[th.tid] = th
         if self.log.enabled("page"):
             self.log.write(f"guest address space:\n{self.maps_text()}\nstart_code entry 0x{image.entry:x}\n")
@@ -243,6 +250,7 @@ class Process:
                    os.fsdecode(argv[0]) if argv else path, host, *[os.fsdecode(a) for a in argv[1:]]]
             env = {os.fsdecode(k): os.fsdecode(v) for k, _, v in (e.partition(b"=") for e in envp)}
             env.update({k: v for k, v in os.environ.items() if k.startswith("PYTHON")})
+            env[EXEC_STATE_VAR] = f"{self.signals.ignored_mask():x}:{th.signals.blocked:x}"
             os.execve(sys.executable, cmd, env)
         try:
             os.execve(host, argv or [path.encode()], {k: v for k, _, v in (e.partition(b"=") for e in envp)})

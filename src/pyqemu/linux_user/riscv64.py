@@ -4,6 +4,8 @@ Linux arch/riscv/kernel/signal.c, uapi asm/ucontext.h and asm/sigcontext.h)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
 from typing import TYPE_CHECKING, Any
 
@@ -119,9 +121,13 @@ def cpu_loop(proc: Process, th: Thread) -> None:
         code, pc, tval = cpu_exec(cpu, tbc, stop)
         if code == rcpu.EXCP_U_ECALL:
             cpu.pc = pc + 4
-            ret = syscalls.dispatch(th, R[17], [R[10], R[11], R[12], R[13], R[14], R[15]])
+            orig_a0 = R[10]
+            ret = syscalls.dispatch(th, R[17], [orig_a0, R[11], R[12], R[13], R[14], R[15]])
             if ret is not None:
                 R[10] = ret
+                if ret == EINTR_RET and sigs.flag and restartable(proc, th):
+                    R[10] = orig_a0  # SA_RESTART: run the ecall again after the handler returns
+                    cpu.pc = pc
         elif code == rcpu.EXCP_FENCE_I:
             tbc.flush()
             cpu.pc = tval
@@ -133,6 +139,20 @@ def cpu_loop(proc: Process, th: Thread) -> None:
             force_signal(proc, th, signum, sig.siginfo(signum, si_code, addr=addr))
         if sigs.flag:
             process_pending_signals(proc, th)
+
+
+EINTR_RET = (1 << 64) - 4  # -EINTR
+
+
+def restartable(proc: Process, th: Thread) -> bool:
+    """Whether the next signal to deliver asks for interrupted system calls to be restarted."""
+    ts = th.signals
+    for q in (ts.pending, proc.signals.host_pending):
+        for signum, _info in q:
+            if not ts.blocked >> (signum - 1) & 1:
+                act = proc.signals.actions[signum]
+                return act.handler > sig.SIG_IGN and bool(act.flags & sig.SA_RESTART)
+    return False
 
 
 def force_signal(proc: Process, th: Thread, signum: int, info: bytes) -> None:
@@ -159,7 +179,11 @@ def deliver(proc: Process, th: Thread, signum: int, info: bytes) -> None:
         return
     if act.handler == sig.SIG_DFL:
         what = st.default_action(signum)
-        if what in ("ignore", "stop"):
+        if what == "stop":
+            proc.flush()
+            os.kill(os.getpid(), signal.SIGSTOP)
+            return
+        if what == "ignore":
             return
         sig.die_by_signal(signum, proc.flush)
     setup_frame(proc, th, signum, info, act)

@@ -59,6 +59,16 @@ def siginfo(sig: int, code: int, *, addr: int | None = None, pid: int = 0, uid: 
     return (head + body).ljust(128, b"\0")
 
 
+SIGRTMIN = 32
+
+
+def queue(q: deque[tuple[int, bytes]], sig: int, info: bytes) -> None:
+    """Queue a signal: standard signals are not queued twice (they coalesce), real-time ones are."""
+    if sig < SIGRTMIN and any(s == sig for s, _ in q):
+        return
+    q.append((sig, info))
+
+
 @dataclass
 class Action:
     handler: int = SIG_DFL
@@ -79,8 +89,10 @@ class ThreadSignals:
 class SignalState:
     """Process-wide dispositions plus the queue of signals that arrived from the host."""
 
-    def __init__(self) -> None:
+    def __init__(self, ignored: int = 0) -> None:
         self.actions = [Action() for _ in range(NSIG + 1)]
+        for s in range(1, NSIG + 1):
+            self.set_action(s, Action(SIG_IGN if ignored >> (s - 1) & 1 else SIG_DFL))
         self.host_pending: deque[tuple[int, bytes]] = deque()
         self.flag = False  # something is pending somewhere: checked by the exec loop
         self.lock = threading.Lock()
@@ -88,24 +100,35 @@ class SignalState:
     # -- dispositions ---------------------------------------------------------------------------
     def set_action(self, sig: int, act: Action) -> None:
         self.actions[sig] = act
-        if sig in _HOST_RESERVED or not 1 <= sig < host_signal.NSIG:
+        if sig in _HOST_RESERVED or not 1 <= sig < SIGRTMIN:
             return
         try:
             if act.handler == SIG_IGN:
                 host_signal.signal(sig, host_signal.SIG_IGN)
-            elif act.handler == SIG_DFL:
-                host_signal.signal(sig, host_signal.SIG_DFL if sig != SIGPIPE else host_signal.SIG_IGN)
+            elif sig == SIGPIPE:
+                # writes to a broken pipe fail with EPIPE and the syscall layer raises SIGPIPE
+                host_signal.signal(sig, host_signal.SIG_IGN)
             else:
+                # the default action is carried out by the emulator, at a point where it is safe
                 host_signal.signal(sig, self._host_handler)
         except (OSError, ValueError):
             pass
 
     def _host_handler(self, signum: int, frame: object) -> None:
-        self.host_pending.append((signum, siginfo(signum, SI_USER)))
+        info = siginfo(signum, SI_USER)
+        if signum == SIGCHLD:
+            try:  # who changed state: peek without reaping (the guest's wait4 reaps)
+                w = os.waitid(os.P_ALL, 0, os.WEXITED | os.WSTOPPED | os.WCONTINUED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                w = None
+            if w is not None:
+                info = struct.pack("<iii4xiIi", signum, 0, w.si_code, w.si_pid, w.si_uid,
+                                   w.si_status).ljust(128, b"\0")
+        queue(self.host_pending, signum, info)
         self.flag = True
 
     def queue_host(self, sig: int, info: bytes) -> None:
-        self.host_pending.append((sig, info))
+        queue(self.host_pending, sig, info)
         self.flag = True
 
     def default_action(self, sig: int) -> str:
@@ -127,6 +150,9 @@ class SignalState:
                     return sig, info
         self.flag = bool(ts.pending or self.host_pending)
         return None
+
+    def ignored_mask(self) -> int:
+        return sum(1 << (s - 1) for s in range(1, NSIG + 1) if self.actions[s].handler == SIG_IGN)
 
     def pending_mask(self, ts: ThreadSignals) -> int:
         m = 0

@@ -15,6 +15,7 @@ import stat as stat_mod
 import struct
 import sys
 import tempfile
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,8 @@ class Syscalls:
         for kind, a in zip(kinds, args, strict=False):
             if kind == "p":
                 hargs.append(self.hptr(a))
+            elif kind == "s" and a == 0:
+                hargs.append(0)
             elif kind == "s":
                 b = ctypes.create_string_buffer(os.fsencode(self.path(a)))
                 keep.append(b)
@@ -142,7 +145,7 @@ class Syscalls:
 
     def _strace_enter(self, nr: int, name: str | None, args: list[int]) -> None:
         if name is None:
-            sys.stderr.write(f"{os.getpid()} Unknown syscall {nr}")
+            sys.stderr.write(f"{threading.get_native_id()} Unknown syscall {nr}")
             return
         parts = []
         for kind, a in zip(ARG_KINDS.get(name, ""), args, strict=False):
@@ -155,7 +158,7 @@ class Syscalls:
                 parts.append(f"{a:#x}" if a else "NULL")
             else:
                 parts.append(str(_s64(a)))
-        sys.stderr.write(f"{os.getpid()} {name}({','.join(parts)})")
+        sys.stderr.write(f"{threading.get_native_id()} {name}({','.join(parts)})")
 
     @staticmethod
     def _strace_exit(ret: int) -> None:
@@ -177,7 +180,10 @@ class Syscalls:
                 os.write(fd, special)
                 os.lseek(fd, 0, os.SEEK_SET)
                 return fd
-        return os.open(path, _s32(flags), mode & 0o7777, dir_fd=self._dirfd(dirfd))
+        fd = os.open(path, _s32(flags), mode & 0o7777, dir_fd=self._dirfd(dirfd))
+        if not flags & os.O_CLOEXEC:
+            os.set_inheritable(fd, True)  # Python opens close-on-exec by default; the guest did not ask
+        return fd
 
     def sys_close(self, th, fd, *_):
         fd = _s32(fd)
@@ -341,8 +347,15 @@ class Syscalls:
                 name = ""
             if shared and not prot & 2:
                 shared = False
+        file_pages = length
+        if hfd >= 0:
+            file_pages = min(length, max(0, page_align(st.st_size - offset)))
+            if file_pages < length:
+                sp.map(start + file_pages, length - file_pages, prot, name=name, dev_ino=dev_ino)
+        if file_pages == 0:
+            return start
         try:
-            sp.map(start, length, prot, fd=hfd, offset=offset, name=name, shared=shared, dev_ino=dev_ino)
+            sp.map(start, file_pages, prot, fd=hfd, offset=offset, name=name, shared=shared, dev_ino=dev_ino)
         except OSError as e:
             if shared and e.errno == errno.EACCES:
                 return -errno.EACCES
@@ -462,7 +475,8 @@ class Syscalls:
         cmd = op & 0x7F
         # FUTEX_WAIT/WAIT_BITSET/LOCK_PI take a timespec pointer; others use the slot as a count
         tmo = self.hptr(timeout, 16) if cmd in (0, 9, 6, 11) else timeout
-        r = _host_syscall(202, self.hptr(uaddr, 4), op, _s32(val), tmo, self.hptr(uaddr2), _s32(val3), 0)
+        addr2 = self.hptr(uaddr2, 4) if cmd in (3, 4, 5, 11, 12) else uaddr2
+        r = _host_syscall(202, self.hptr(uaddr, 4), op, _s32(val), tmo, addr2, _s32(val3), 0)
         return -ctypes.get_errno() if r == -1 else r
 
     def sys_clone(self, th, flags, newsp, parent_tid, tls, child_tid, *_):
@@ -542,6 +556,8 @@ class Syscalls:
         ts = th.signals
         if old_ss:
             sp_, flags, size = ts.altstack
+            if size and sp_ <= th.cpu.R[2] < sp_ + size:
+                flags = 1  # SS_ONSTACK
             self.space.write(old_ss, struct.pack("<QiiQ", sp_, flags, 0, size))
         if ss:
             sp_, flags, _pad, size = struct.unpack("<QiiQ", self.space.read(ss, 24))
@@ -554,24 +570,37 @@ class Syscalls:
 
     def sys_kill(self, th, pid, signum, *_):
         pid = _s32(pid)
-        if pid == os.getpid() or pid == 0 and signum:
+        if not 0 <= signum <= sig.NSIG:
+            return -errno.EINVAL
+        if pid == os.getpid():
             if signum:
                 self.proc.signals.queue_host(signum, sig.siginfo(signum, sig.SI_USER, pid=os.getpid(),
                                                                  uid=os.getuid()))
-            if pid == os.getpid():
-                return 0
+            return 0
         os.kill(pid, signum)
+        return 0
+
+    def sys_rt_sigqueueinfo(self, th, tgid, signum, info, *_):
+        if not 1 <= signum <= sig.NSIG:
+            return -errno.EINVAL
+        if _s32(tgid) != os.getpid():
+            return -errno.EPERM
+        data = bytearray(self.space.read(info, 128))
+        struct.pack_into("<i", data, 0, signum)
+        self.proc.signals.queue_host(signum, bytes(data))
         return 0
 
     def sys_tkill(self, th, tid, signum, *_):
         return self.sys_tgkill(th, os.getpid(), tid, signum)
 
     def sys_tgkill(self, th, tgid, tid, signum, *_):
+        if not 0 <= signum <= sig.NSIG:
+            return -errno.EINVAL
         target = self.proc.threads.get(_s32(tid))
         if _s32(tgid) == os.getpid() and target is not None:
             if signum:
-                target.signals.pending.append((signum, sig.siginfo(signum, sig.SI_TKILL, pid=os.getpid(),
-                                                                   uid=os.getuid())))
+                sig.queue(target.signals.pending,
+                      signum, sig.siginfo(signum, sig.SI_TKILL, pid=os.getpid(), uid=os.getuid()))
                 self.proc.signals.flag = True
             return 0
         return self._passthrough_tgkill(tgid, tid, signum)

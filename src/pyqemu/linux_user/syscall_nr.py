@@ -67,9 +67,16 @@ TABLE = """
 113 clock_gettime    228  ip
 114 clock_getres     229  ip
 115 clock_nanosleep  230  iipp
+118 sched_setparam   142  ip
+119 sched_setscheduler 144 iip
+120 sched_getscheduler 145 i
+121 sched_getparam   143  ip
 122 sched_setaffinity 203 iip
 123 sched_getaffinity 204 iip
 124 sched_yield      24   -
+125 sched_get_priority_max 146 i
+126 sched_get_priority_min 147 i
+127 sched_rr_get_interval 148 ip
 129 kill             -    ii
 130 tkill            -    ii
 131 tgkill           -    iii
@@ -79,6 +86,7 @@ TABLE = """
 135 rt_sigprocmask   -    ippi
 136 rt_sigpending    -    pi
 137 rt_sigtimedwait  -    pppi
+138 rt_sigqueueinfo  -    iip
 139 rt_sigreturn     -    -
 140 setpriority      141  iii
 141 getpriority      140  ii
@@ -105,6 +113,7 @@ TABLE = """
 165 getrusage        98   ip
 166 umask            95   i
 167 prctl            -    iiiii
+168 getcpu           309  ppp
 169 gettimeofday     96   pp
 172 getpid           39   -
 173 getppid          110  -

@@ -14,7 +14,7 @@ from typing import Any
 from pyqemu import QEMU_VERSION, __version__
 from pyqemu.block.compare import compare
 from pyqemu.block.copy import commit, convert, rebase
-from pyqemu.block.driver import FIX_ERRORS, FIX_LEAKS, BlockDriver, CheckResult, ImageInfo
+from pyqemu.block.driver import BLOCK_DATA, FIX_ERRORS, FIX_LEAKS, BlockDriver, CheckResult, ImageInfo
 from pyqemu.block.errors import BlockError
 from pyqemu.block.measure import Measurement, measure_qcow2, measure_raw
 from pyqemu.block.registry import backing_path, create_image, find_format, open_image, probe_format
@@ -210,19 +210,12 @@ def cmd_create(args: Sequence[str]) -> int:
         options["backing_file"] = backing
     if backing_fmt is not None:
         options["backing_fmt"] = backing_fmt
+    def announce(final_size: int, final_options: dict[str, str]) -> None:
+        if not quiet:
+            print(formatting_line(filename, fmt, final_size, final_options))
+
     try:
-        find_format(fmt)
-        if size is None and "backing_file" in options:
-            base = open_image(backing_path(filename, options["backing_file"]), options.get("backing_fmt"),
-                              readonly=True, backing=False)
-            size = base.size
-            options.setdefault("backing_fmt", base.format_name)
-            base.close()
-        elif "backing_file" in options and "backing_fmt" not in options:
-            options["backing_fmt"] = probe_format(backing_path(filename, options["backing_file"]))
-        if not quiet and size is not None:
-            print(formatting_line(filename, fmt, size, options))
-        create_image(filename, fmt, size, options)
+        create_image(filename, fmt, size, options, announce)
     except BlockError as exc:
         raise Failure(f"{filename}: {exc}") from None
     return 0
@@ -501,8 +494,6 @@ def cmd_convert(args: Sequence[str]) -> int:
             sources.append(open_image(name, fmt, readonly=True))
         total = sum(src.size for src in sources)
         if not skip_create:
-            if backing is not None and "backing_fmt" not in options:
-                options["backing_fmt"] = probe_format(backing_path(out_name, backing))
             try:
                 create_image(out_name, out_fmt, total, options)
             except BlockError as exc:
@@ -872,7 +863,7 @@ def _allocated_bytes(drv: BlockDriver, cluster_size: int) -> int:
     pos = 0
     while pos < drv.size:
         status, _depth, _layer = chain_status(drv, pos, drv.size - pos)
-        if status.flags & 0x01:  # data
+        if status.flags & BLOCK_DATA:
             first = pos // cluster_size
             last = (pos + status.length - 1) // cluster_size
             total += (last - first + 1) * cluster_size

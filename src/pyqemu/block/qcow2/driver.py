@@ -60,7 +60,6 @@ class Qcow2(BlockDriver):
     """An open qcow2 image."""
 
     format_name = "qcow2"
-    supports_backing = True
     supports_compression = True
     create_options = qcreate.OPTIONS
 

@@ -90,10 +90,6 @@ class Refcounts:
             return 0
         return self._decode(self._block(self.table[ti]), bi)
 
-    def covered_clusters(self) -> int:
-        """Number of host clusters the refcount table can describe."""
-        return len(self.table) * self.per_block
-
     # -- updates ------------------------------------------------------------------------------
     def update(self, cluster: int, count: int, delta: int) -> None:
         """Add ``delta`` to the refcounts of ``count`` clusters starting at ``cluster``."""
@@ -166,24 +162,40 @@ class Refcounts:
     def ensure_blocks(self, cluster: int, count: int) -> bool:
         """Make sure refcount blocks exist for the range; True when any had to be created."""
         created = False
+        span = range(cluster, cluster + count) if count > 1 else None
         for ti in range(cluster // self.per_block, (cluster + count - 1) // self.per_block + 1):
             if ti >= len(self.table):
                 self._grow_table(ti + 1)
                 created = True
             if not self.table[ti]:
-                self._new_block(ti)
+                self._new_block(ti, span)
                 created = True
         return created
 
-    def _new_block(self, ti: int) -> None:
-        """Create the refcount block for range ``ti`` inside that range (self-describing)."""
+    def _new_block(self, ti: int, span: range | None) -> None:
+        """Create the refcount block for range ``ti``.
+
+        The block goes inside its own range (self-describing) unless that would cut into
+        ``span``, a contiguous allocation in progress; then it is allocated outside the span.
+        """
         first = ti * self.per_block
         cluster = max(first, 1)
         while self.reserved is not None and self.reserved(cluster):
             cluster += 1
         block = bytearray(self.cluster_size)
-        self._encode(block, cluster - first, 1)
-        offset = cluster << self.cluster_bits
+        if span is not None and cluster in span:
+            saved = self.reserved
+            self.reserved = lambda c: c in span or (saved is not None and saved(c))
+            try:
+                offset = self.alloc(1)
+            finally:
+                self.reserved = saved
+            if self.table[ti]:
+                self.free(offset)
+                return
+        else:
+            self._encode(block, cluster - first, 1)
+            offset = cluster << self.cluster_bits
         self.file.pwrite(offset, block)
         self.blocks[offset] = block
         self.barrier()
@@ -253,18 +265,6 @@ class Refcounts:
         if count == 1 or start == self.free_hint:
             self.free_hint = start + count
         return start << self.cluster_bits
-
-    def alloc_at(self, offset: int, count: int) -> int:
-        """Allocate ``count`` clusters at ``offset`` if they are all free; return how many were."""
-        first = offset >> self.cluster_bits
-        done = 0
-        while done < count and self.get(first + done) == 0:
-            self.ensure_blocks(first + done, 1)
-            if self.get(first + done) != 0:
-                break
-            self.update(first + done, 1, +1)
-            done += 1
-        return done
 
     def alloc_bytes(self, size: int) -> int:
         """Allocate ``size`` (< cluster size) bytes for compressed data, packing clusters."""

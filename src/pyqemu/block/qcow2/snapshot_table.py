@@ -72,9 +72,9 @@ def parse_table(data: bytes, count: int) -> tuple[list[Snapshot], int]:
         pos += id_len
         name = data[pos:pos + name_len].decode("utf-8", "replace")
         pos += name_len
-        pos += -pos % 8
         if pos > len(data):
             raise BlockError("Snapshot table is truncated")
+        pos += -pos % 8
         out.append(Snapshot(l1_off, l1_size, ident, name, dsec, dnsec, vmclock, vmsize, disk_size,
                             icount, bytes(extra[24:])))
     return out, pos

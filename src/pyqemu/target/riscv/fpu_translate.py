@@ -25,7 +25,7 @@ RM_DYN = 7
 def helper(name: str) -> Helper:
     """The Helper wrapping soft-float function ``name`` (flags accumulate into fflags)."""
     fn = getattr(fpu_helper, name)
-    if name.startswith("classify"):
+    if name.endswith("classify"):
         return Helper(name, fn, pure=True, pass_cpu=False)
     return Helper(name, fn, pass_cpu=False, accumulate="fflags")
 
@@ -192,7 +192,7 @@ def _classify(single: bool):
     prefix = "f32" if single else "f64"
 
     def trans(ctx: DisasContext, rd: int, rs1: int) -> bool:
-        ctx.op("mov", rd, _call(ctx, f"classify_{prefix}", _operand(ctx, rs1, single)))
+        ctx.op("mov", rd, _call(ctx, f"{prefix}_classify", _operand(ctx, rs1, single)))
         return True
     return trans
 

@@ -50,7 +50,7 @@ def make_helpers(space: Any, lock: Any) -> dict[str, Helper]:
                     space.st(addr, value, memop)
                 return 0 if ok else 1
             old_ext = _sext_mem(old, memop)
-            new = _AMO_OPS[op](old_ext, value)
+            new = _AMO_OPS[op](old_ext, _sext_mem(value, memop))
             space.st(addr, new, memop)
         return old_ext
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pyqemu.block.aio import AioPool
 from pyqemu.block.backend import CACHE_MODES, ERROR_ACTIONS, BlockBackend
 from pyqemu.block.errors import BlockError
+from pyqemu.block.options import parse_bool
 from pyqemu.block.registry import DRIVERS, create_image, open_image
 from pyqemu.block.throttle import BUCKETS, ThrottleConfig, ThrottleState
 
@@ -52,14 +53,6 @@ class DriveConfig:
     discard: str = "ignore"
     serial: str | None = None
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
-
-
-def _bool(name: str, value: str) -> bool:
-    if value in ("on", "yes", "true"):
-        return True
-    if value in ("off", "no", "false"):
-        return False
-    raise BlockError(f"Parameter '{name}' expects 'on' or 'off'")
 
 
 def _number(name: str, value: str) -> int:
@@ -110,8 +103,8 @@ def parse_drive(options: dict[str, str]) -> DriveConfig:
     if media not in ("disk", "cdrom"):
         raise BlockError(f"'{media}' invalid media")
     cfg.media = media
-    cfg.readonly = _bool("readonly", options.get("readonly", "off")) or media == "cdrom"
-    cfg.snapshot = _bool("snapshot", options.get("snapshot", "off"))
+    cfg.readonly = parse_bool("readonly", options.get("readonly", "off")) or media == "cdrom"
+    cfg.snapshot = parse_bool("snapshot", options.get("snapshot", "off"))
     cfg.cache = options.get("cache", "writeback")
     if cfg.cache not in CACHE_MODES:
         raise BlockError("invalid cache option")

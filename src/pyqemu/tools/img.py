@@ -17,6 +17,7 @@ from pyqemu.block.copy import commit, convert, rebase
 from pyqemu.block.driver import BLOCK_DATA, FIX_ERRORS, FIX_LEAKS, BlockDriver, CheckResult, ImageInfo
 from pyqemu.block.errors import BlockError
 from pyqemu.block.measure import Measurement, measure_qcow2, measure_raw
+from pyqemu.block.options import split_options
 from pyqemu.block.registry import backing_path, create_image, find_format, open_image, probe_format
 from pyqemu.block.sizes import SIZE_ERROR, parse_size, size_to_str
 from pyqemu.block.status import chain_status, map_extents
@@ -77,33 +78,6 @@ def parse_args(args: Sequence[str], short: str, long: Sequence[str] = ()) -> tup
             raise UsageError(f"option requires an argument -- '{opt}'") from None
         name = f"--{opt}" if len(opt) > 1 else f"-{opt}"
         raise UsageError(f"unrecognized option '{name}'") from None
-
-
-def parse_options(specs: list[str]) -> dict[str, str]:
-    """Split ``-o key=val,key2=val2`` (``,,`` escapes a comma) into a dict."""
-    out: dict[str, str] = {}
-    for spec in specs:
-        items: list[str] = []
-        cur = ""
-        i = 0
-        while i < len(spec):
-            if spec[i] == ",":
-                if spec[i + 1:i + 2] == ",":
-                    cur += ","
-                    i += 2
-                    continue
-                items.append(cur)
-                cur = ""
-            else:
-                cur += spec[i]
-            i += 1
-        items.append(cur)
-        for item in items:
-            if not item:
-                continue
-            key, sep, value = item.partition("=")
-            out[key] = value if sep else "on"
-    return out
 
 
 def output_format(value: str) -> str:
@@ -187,7 +161,7 @@ def cmd_create(args: Sequence[str]) -> int:
         elif opt == "-h":
             print(USAGE)
             return 0
-    if specs and "help" in parse_options(specs):
+    if specs and "help" in split_options(specs):
         print_option_help(fmt)
         return 0
     if not rest:
@@ -196,7 +170,7 @@ def cmd_create(args: Sequence[str]) -> int:
         raise UsageError("Unexpected argument: " + rest[2])
     filename = rest[0]
     size: int | None = None
-    options = parse_options(specs)
+    options = split_options(specs)
     if len(rest) == 2:
         size = parse_size(rest[1])
         if size is None:
@@ -475,7 +449,7 @@ def cmd_convert(args: Sequence[str]) -> int:
         elif opt == "-h":
             print(USAGE)
             return 0
-    options = parse_options(specs)
+    options = split_options(specs)
     if "help" in options:
         print_option_help(out_fmt)
         return 0
@@ -829,7 +803,7 @@ def cmd_measure(args: Sequence[str]) -> int:
     if size_arg is None and len(rest) != 1:
         raise Failure("Either --size N or one filename must be specified.")
     find_format(out_fmt)
-    options = parse_options(specs)
+    options = split_options(specs)
     cluster_size = parse_size(options.get("cluster_size", "65536")) or 65536
     refcount_bits = int(options.get("refcount_bits", "16"))
     if size_arg is not None:
@@ -887,13 +861,17 @@ def cmd_amend(args: Sequence[str]) -> int:
         raise UsageError("Must specify options (-o)")
     if len(rest) != 1:
         raise UsageError("Expecting one image file name")
-    options = parse_options(specs)
+    options = split_options(specs)
     drv = open_image(rest[0], fmt, readonly=False)
     try:
         if "help" in options:
             print_option_help(drv.format_name)
             return 0
-        drv.amend(options)
+        try:
+            drv.amend(options)
+        except BlockError as exc:
+            sys.stderr.write(f"{PROG}: {exc}\n")  # qemu-img prefixes only the first line here
+            return 1
     finally:
         drv.close()
     return 0

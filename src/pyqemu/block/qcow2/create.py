@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pyqemu.block.driver import CreateOption
 from pyqemu.block.errors import BlockError
 from pyqemu.block.file import HostFile
+from pyqemu.block.options import parse_bool
 from pyqemu.block.qcow2.clustermap import l1_entries_for
 from pyqemu.block.qcow2.format import (
     COMPAT_LAZY_REFCOUNTS,
@@ -44,15 +45,6 @@ OPTIONS = (
     CreateOption("compression_type", "str", "Compression method used for image cluster compression"),
 )
 PREALLOC_MODES = ("off", "metadata", "falloc", "full")
-
-
-def parse_bool(name: str, value: str) -> bool:
-    """QEMU's on/off option values."""
-    if value in ("on", "yes", "true"):
-        return True
-    if value in ("off", "no", "false"):
-        return False
-    raise BlockError(f"Parameter '{name}' expects 'on' or 'off'", errno.EINVAL)
 
 
 def parse_compat(value: str) -> int:
@@ -173,7 +165,8 @@ def amend(drv: Qcow2, options: dict[str, str]) -> None:
     for name in options:
         if name not in ("compat", "lazy_refcounts"):
             if name in {opt.name for opt in OPTIONS}:
-                raise BlockError(f"Changing the option '{name}' is not supported", errno.ENOTSUP)
+                raise BlockError(f"Invalid parameter '{name}'\nThis option is only supported for image "
+                                 "creation", errno.ENOTSUP)
             raise BlockError(f"Invalid parameter '{name}'", errno.EINVAL)
     version = parse_compat(options["compat"]) if "compat" in options else hdr.version
     lazy = (parse_bool("lazy_refcounts", options["lazy_refcounts"]) if "lazy_refcounts" in options

@@ -185,7 +185,7 @@ class Process:
                       child_tid: int) -> int:
         cpu = self.arch.CPU()
         cpu.copy_from(th.cpu)
-        cpu.pc = th.cpu.pc + 4  # after the ecall
+        cpu.pc = th.cpu.pc  # the parent's pc is already past the ecall
         self.arch.set_sp(cpu, newsp)
         self.arch.set_return(cpu, 0)
         if flags & CLONE_SETTLS:

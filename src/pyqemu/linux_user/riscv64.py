@@ -114,8 +114,10 @@ def cpu_loop(proc: Process, th: Thread) -> None:
     tbc = proc.tbc
     syscalls = proc.syscalls
 
+    thread_pending = th.signals.pending
+
     def stop() -> bool:
-        return sigs.flag
+        return sigs.flag or bool(thread_pending)
 
     while True:
         code, pc, tval = cpu_exec(cpu, tbc, stop)
@@ -125,7 +127,7 @@ def cpu_loop(proc: Process, th: Thread) -> None:
             ret = syscalls.dispatch(th, R[17], [orig_a0, R[11], R[12], R[13], R[14], R[15]])
             if ret is not None:
                 R[10] = ret
-                if ret == EINTR_RET and sigs.flag and restartable(proc, th):
+                if ret == EINTR_RET and restartable(proc, th):
                     R[10] = orig_a0  # SA_RESTART: run the ecall again after the handler returns
                     cpu.pc = pc
         elif code == rcpu.EXCP_FENCE_I:
@@ -137,7 +139,7 @@ def cpu_loop(proc: Process, th: Thread) -> None:
             signum, si_code, addr_kind = _FAULT_SIGNALS.get(code, (sig.SIGSEGV, sig.SEGV_MAPERR, "tval"))
             addr = pc if addr_kind == "pc" else tval
             force_signal(proc, th, signum, sig.siginfo(signum, si_code, addr=addr))
-        if sigs.flag:
+        if sigs.flag or thread_pending:
             process_pending_signals(proc, th)
 
 

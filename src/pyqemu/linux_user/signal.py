@@ -8,6 +8,7 @@ the architecture layer to build the signal frame.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import signal as host_signal
@@ -108,9 +109,15 @@ class SignalState:
             elif sig == SIGPIPE:
                 # writes to a broken pipe fail with EPIPE and the syscall layer raises SIGPIPE
                 host_signal.signal(sig, host_signal.SIG_IGN)
+            elif act.handler == SIG_DFL and self.default_action(sig) in ("term", "core"):
+                # the host kernel ends the process at once, even inside a blocking call
+                host_signal.signal(sig, host_signal.SIG_DFL)
             else:
-                # the default action is carried out by the emulator, at a point where it is safe
+                # guest handlers (and default ignore/stop actions) run in the emulator's own time;
+                # a blocking host call is interrupted so the guest handler can run (and the call be
+                # restarted afterwards when the guest asked for SA_RESTART)
                 host_signal.signal(sig, self._host_handler)
+                host_signal.siginterrupt(sig, act.handler != SIG_DFL)  # SA_RESTART: see cpu_loop
         except (OSError, ValueError):
             pass
 
@@ -148,7 +155,7 @@ class SignalState:
                 if not (ts.blocked >> (sig - 1)) & 1 or sig in (SIGKILL, SIGSTOP):
                     del q[i]
                     return sig, info
-        self.flag = bool(ts.pending or self.host_pending)
+        self.flag = bool(self.host_pending)
         return None
 
     def ignored_mask(self) -> int:
@@ -173,7 +180,7 @@ def die_by_signal(sig: int, flush=None) -> None:
     except (ValueError, OSError):
         pass
     if 1 <= sig < host_signal.NSIG and sig not in (SIGKILL, SIGSTOP):
-        host_signal.signal(sig, host_signal.SIG_DFL)
+        ctypes.CDLL(None).signal(sig, SIG_DFL)  # works from any thread, unlike signal.signal
         host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [sig])
         os.kill(os.getpid(), sig)
     os._exit(128 + sig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import stat as stat_mod
 import struct
@@ -54,6 +55,16 @@ def _s64(v: int) -> int:
 def _s32(v: int) -> int:
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v >> 31 else v
+
+
+def _space_locked(handler):
+    """Memory-map calls run under the address-space lock: threads share the guest address space."""
+
+    @functools.wraps(handler)
+    def locked(self, *args):
+        with self.space.lock:
+            return handler(self, *args)
+    return locked
 
 
 class NoReturn(Exception):
@@ -302,6 +313,7 @@ class Syscalls:
         return -ctypes.get_errno() if r == -1 else r
 
     # -- memory ------------------------------------------------------------------------------------
+    @_space_locked
     def sys_brk(self, th, addr, *_):
         sp = self.space
         if addr < sp.brk_start:
@@ -316,6 +328,7 @@ class Syscalls:
         sp.brk = addr
         return addr
 
+    @_space_locked
     def sys_mmap(self, th, addr, length, prot, flags, fd, offset):
         sp = self.space
         if length == 0 or offset & (PAGE_SIZE - 1):
@@ -362,6 +375,7 @@ class Syscalls:
             raise
         return start
 
+    @_space_locked
     def sys_munmap(self, th, addr, length, *_):
         if addr & (PAGE_SIZE - 1) or length == 0:
             return -errno.EINVAL
@@ -370,6 +384,7 @@ class Syscalls:
         self.space.unmap(addr, length)
         return 0
 
+    @_space_locked
     def sys_mprotect(self, th, addr, length, prot, *_):
         if addr & (PAGE_SIZE - 1):
             return -errno.EINVAL
@@ -378,6 +393,7 @@ class Syscalls:
         self.space.protect(addr, length, prot)
         return 0
 
+    @_space_locked
     def sys_mremap(self, th, old, old_size, new_size, flags, new_addr, *_):
         sp = self.space
         old_size, new_size = page_align(old_size), page_align(new_size)

@@ -55,7 +55,9 @@ class ProcessImage:
 
 
 def _prot(flags: int) -> int:
-    return (PROT_READ if flags & 4 else 0) | (PROT_WRITE if flags & 2 else 0) | (PROT_EXEC if flags & 1 else 0)
+    prot = PROT_READ if flags & 4 else 0
+    prot |= PROT_WRITE if flags & 2 else 0
+    return prot | (PROT_EXEC if flags & 1 else 0)
 
 
 def check_elf(path: str, machine: str) -> None:
@@ -98,7 +100,7 @@ def load_elf(space: AddressSpace, path: str, machine: str, *, base_hint: int = 0
             data = [(s["p_vaddr"], s["p_memsz"], s["p_offset"], s["p_filesz"], s["p_flags"]) for s in loads]
             file_size = os.fstat(f.fileno()).st_size
             contents = []
-            for vaddr, memsz, off, filesz, _flags in data:
+            for _vaddr, memsz, off, filesz, _flags in data:
                 if off + filesz > file_size or filesz > memsz:
                     raise LoadError(f"Error while loading {name}: Invalid argument")
                 f.seek(off)
@@ -150,7 +152,8 @@ def setup_process(space: AddressSpace, path: str, argv: list[str], envp: list[st
     if exe.interp:
         ipath = find_in_sysroot(exe.interp, sysroot)
         if not os.path.exists(ipath):
-            raise LoadError(f"Error while loading {path}: No such file or directory (interpreter {exe.interp})")
+            raise LoadError(f"Error while loading {path}: interpreter {exe.interp}: "
+                            "No such file or directory")
         interp_info = load_elf(space, ipath, machine, base_hint=INTERP_BASE_HINT, display_name=exe.interp)
         entry = interp_info.entry
     space.brk_start = space.brk = exe.start_brk

@@ -61,6 +61,7 @@ def _die(prog: str, msg: str) -> int:
 def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = f"pyqemu-{arch_name}"
+    default_prefix = "/etc/qemu-binfmt/" + arch_name
     opts: dict[str, list[str]] = {}
     for name, (_has_arg, env) in OPTIONS.items():
         if env and env in os.environ and name not in ("E", "U", "version"):
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
             i += 1
         opts.setdefault(name, []).append(value)
     if "h" in opts or "help" in opts:
-        print(USAGE.format(prog=prog, arch=arch_name, prefix=opts.get("L", ["/etc/qemu-binfmt/" + arch_name])[-1]))
+        print(USAGE.format(prog=prog, arch=arch_name, prefix=opts.get("L", [default_prefix])[-1]))
         return 0
     if "version" in opts:
         print(f"{prog} version {QEMU_VERSION} (pyqemu {__version__})")
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
         print("Log items (comma separated):\n" + help_text())
         return 0
     if i >= len(argv):
-        print(USAGE.format(prog=prog, arch=arch_name, prefix="/etc/qemu-binfmt/" + arch_name), file=sys.stderr)
+        print(USAGE.format(prog=prog, arch=arch_name, prefix=default_prefix), file=sys.stderr)
         return 1
     program = argv[i]
     guest_args = argv[i + 1:]

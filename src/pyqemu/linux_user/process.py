@@ -18,9 +18,18 @@ from ..accel.tcg.user_memory import UserMemory
 from . import signal as sig
 from .elfload import LoadError, check_elf, find_in_sysroot, setup_process
 from .memory import AddressSpace
-from .syscall import (CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_PARENT_SETTID, CLONE_SETTLS,
-                      CLONE_THREAD, CLONE_VM, FUTEX_WAKE, NoReturn, Syscalls, _host_syscall)
-
+from .syscall import (
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_PARENT_SETTID,
+    CLONE_SETTLS,
+    CLONE_THREAD,
+    CLONE_VM,
+    FUTEX_WAKE,
+    NoReturn,
+    Syscalls,
+    _host_syscall,
+)
 
 #: carries signal state across a guest execve into the new pyqemu process (removed before the guest
 #: sees its environment)
@@ -100,8 +109,10 @@ class Process:
         for v in self.space.vmas:
             dev, ino = v.dev_ino
             name = v.name
-            lines.append(f"{v.start:08x}-{v.end:08x} {v.perms()} {v.offset:08x} "
-                         f"{os.major(dev):02x}:{os.minor(dev):02x} {ino:<10d}{'  ' + name if name else ''}".rstrip())
+            tail = f"  {name}" if name else ""
+            line = (f"{v.start:08x}-{v.end:08x} {v.perms()} {v.offset:08x} "
+                    f"{os.major(dev):02x}:{os.minor(dev):02x} ")
+            lines.append(f"{line}{ino:<10d}{tail}".rstrip())
         return "\n".join(lines) + "\n"
 
     # -- start -----------------------------------------------------------------------------------

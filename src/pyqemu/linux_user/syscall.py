@@ -12,7 +12,6 @@ import ctypes
 import errno
 import functools
 import os
-import stat as stat_mod
 import struct
 import sys
 import tempfile

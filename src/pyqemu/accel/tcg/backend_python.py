@@ -14,8 +14,9 @@ raised back to the guest instruction).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from .ir import FOLD, MASK64, NEGATE_COND, SIGN, Block, Helper, is_temp
 

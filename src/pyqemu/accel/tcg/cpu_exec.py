@@ -78,10 +78,10 @@ class TBCache:
         if log.enabled("in_asm") and self.disas:
             log.write(f"IN: \n{self.disas(pc, block.size)}\n")
         if log.enabled("op"):
-            log.write(f"OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+            log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
         optimize(block)
         if log.enabled("op_opt"):
-            log.write(f"OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+            log.write("OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
         first = pc >> PAGE_BITS
         last = (pc + max(block.size, 1) - 1) >> PAGE_BITS
         pages = tuple(range(first, last + 1))

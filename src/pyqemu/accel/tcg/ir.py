@@ -39,8 +39,9 @@ exit_exc code pc   raise guest exception ``code`` at guest pc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 MASK64 = (1 << 64) - 1
 SIGN = 4  # memop flag: sign-extend the loaded value
@@ -64,7 +65,8 @@ PURE_OPS = BINARY_OPS | UNARY_OPS | {"setcond", "movcond"}
 class Helper:
     """A function translated code may call.
 
-    ``fn`` is called as ``fn(cpu, *args)`` (or ``fn(*args)`` when ``pass_cpu`` is false).  ``reads`` / ``writes`` name the globals the helper uses
+    ``fn`` is called as ``fn(cpu, *args)`` (or ``fn(*args)`` when ``pass_cpu`` is false).
+    ``reads`` / ``writes`` name the globals the helper uses
     through the CPU state buffer besides its arguments; the backend writes those back before the call
     and reloads them afterwards.  ``"*"`` means all globals.  A helper may raise a guest exception.
     """

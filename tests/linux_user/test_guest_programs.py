@@ -83,8 +83,6 @@ class GuestProgram:
         return f"{self.expected or self.name}-{'static' if self.static else 'dynamic'}"
 
 
-PROTECTION_GAP = "data accesses are not checked against page protections (PROT_NONE/read-only/beyond EOF)"
-
 PROGRAMS: list[GuestProgram] = [
     GuestProgram("asm_hello"),
     GuestProgram("asm_compressed"),
@@ -95,12 +93,12 @@ PROGRAMS: list[GuestProgram] = [
     GuestProgram("float_ops"),
     GuestProgram("float_ops", static=False),
     GuestProgram("atomics"),
-    GuestProgram("memory", pyqemu_gap=PROTECTION_GAP),
+    GuestProgram("memory"),
     GuestProgram("files", args=("{tmp}",)),
     GuestProgram("files", args=("{tmp}",), static=False),
     GuestProgram("time"),
     GuestProgram("process_ids"),
-    GuestProgram("signals", pyqemu_gap=PROTECTION_GAP),
+    GuestProgram("signals"),
     GuestProgram("threads"),
     GuestProgram("threads", static=False),
     GuestProgram("fork_wait"),

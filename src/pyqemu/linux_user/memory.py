@@ -5,8 +5,8 @@ host address ``base + A`` and translated code reaches it with ``struct`` ``unpac
 on the mapping: no per-access translation.  Guest ``mmap``/``munmap`` remap parts of it (file mappings
 are real host file mappings, so MAP_SHARED works).  The virtual memory areas are tracked for
 ``/proc/self/maps``, instruction fetch permission checks and ``mprotect`` invalidation of translated
-code.  Data accesses are not checked against page permissions; accesses below ``mmap_min_addr`` or
-beyond TASK_SIZE fault.
+code.  Page permissions are enforced through per-page tables that translated code consults inline
+(see :class:`AddressSpace`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from ..accel.tcg.backend_python import GuestFault
 from ..accel.tcg.ir import MASK64, SIGN
 
-PAGE_SIZE = 4096
+PAGE_BITS = 12
+PAGE_SIZE = 1 << PAGE_BITS
+GUARD_TOP = 16 * PAGE_SIZE
 PAGE_MASK = ~(PAGE_SIZE - 1)
 TASK_SIZE = 1 << 38
 MMAP_MIN_ADDR = 0x10000
@@ -36,6 +38,9 @@ EXCP_STORE_PAGE_FAULT = 15
 EXCP_INST_PAGE_FAULT = 12
 EXCP_LOAD_ADDR_MIS = 4
 EXCP_STORE_ADDR_MIS = 6
+EXCP_LOAD_ACCESS_FAULT = 5
+EXCP_STORE_ACCESS_FAULT = 7
+EXCP_BUS_ADRERR = 0x101  # not architectural: an access past the end of a mapped file (SIGBUS)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -61,6 +66,7 @@ class Vma:
     name: str = ""
     offset: int = 0
     dev_ino: tuple[int, int] = (0, 0)
+    beyond_eof: bool = False  # pages of a file mapping past the end of the file
 
     def perms(self) -> str:
         p = self.prot
@@ -69,19 +75,34 @@ class Vma:
 
 
 class AddressSpace:
-    """A user-mode guest address space."""
+    """A user-mode guest address space.
+
+    Besides the areas, two page tables of one byte per guest page say whether translated code may
+    read (``rp``) or write (``wp``) the page on its fast path.  A page that is unmapped, protected or
+    past the end of its file has 0 there, so the access takes the slow path, which raises the right
+    fault.  Pages holding translated code are write-protected the same way (QEMU's page_protect), so
+    a store into them comes to :meth:`store_slow`, which invalidates the stale translations.
+    """
 
     def __init__(self, size: int = TASK_SIZE):
         self.size = size
+        # the top pages are never mapped: small negative offsets (base + negative immediate, not yet
+        # wrapped to 64 bits) index the page tables from the end and must find 0 there
+        self.top = size - GUARD_TOP
         self.mm = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE)
         self._anchor = (ctypes.c_char * size).from_buffer(self.mm)
         self.base = ctypes.addressof(self._anchor)
+        npages = size >> PAGE_BITS
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | MAP_NORESERVE
+        self.rp = mmap.mmap(-1, npages, flags=flags)
+        self.wp = mmap.mmap(-1, npages, flags=flags)
         self.vmas: list[Vma] = []
+        self.code_pages: set[int] = set()
         self.brk_start = 0
         self.brk = 0
         self.mmap_top = 0x3F00000000  # top-down mmap allocation starts below here (under the stack)
         self.lock = threading.RLock()
-        self.on_code_change = None  # callback(start, end) when executable mappings change
+        self.on_code_change = None  # callback(start, end) when mappings change (drops translations)
 
     # -- area bookkeeping ----------------------------------------------------------------------------
     def _starts(self) -> list[int]:
@@ -101,15 +122,39 @@ class AddressSpace:
                 out.append(v)
                 continue
             if v.start < start:
-                out.append(Vma(v.start, start, v.prot, v.flags, v.name, v.offset, v.dev_ino))
+                out.append(Vma(v.start, start, v.prot, v.flags, v.name, v.offset, v.dev_ino, v.beyond_eof))
             if v.end > end:
                 off = v.offset + (end - v.start) if v.name else 0
-                out.append(Vma(end, v.end, v.prot, v.flags, v.name, off, v.dev_ino))
+                out.append(Vma(end, v.end, v.prot, v.flags, v.name, off, v.dev_ino, v.beyond_eof))
         self.vmas = out
 
     def _insert(self, vma: Vma) -> None:
         self._carve(vma.start, vma.end)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
+        self._set_tables(vma.start, vma.end, vma)
+
+    def _set_tables(self, start: int, end: int, vma: Vma | None) -> None:
+        first, last = start >> PAGE_BITS, end >> PAGE_BITS
+        n = last - first
+        ok = vma is not None and not vma.beyond_eof
+        readable = ok and bool(vma.prot & (PROT_READ | PROT_WRITE))
+        writable = ok and bool(vma.prot & PROT_WRITE)
+        self.rp[first:last] = (b"\1" if readable else b"\0") * n
+        self.wp[first:last] = (b"\1" if writable else b"\0") * n
+        for page in self.code_pages:
+            if first <= page < last:
+                self.wp[page] = 0
+
+    def protect_code_page(self, page: int, on: bool) -> None:
+        """Write-protect (``on``) a page that holds translated code, or lift that protection."""
+        with self.lock:
+            if on:
+                self.code_pages.add(page)
+                self.wp[page] = 0
+            else:
+                self.code_pages.discard(page)
+                v = self.find_vma(page << PAGE_BITS)
+                self.wp[page] = 1 if v is not None and v.prot & PROT_WRITE and not v.beyond_eof else 0
 
     def is_free(self, start: int, length: int) -> bool:
         end = start + length
@@ -118,7 +163,7 @@ class AddressSpace:
     def find_free(self, length: int, hint: int = 0) -> int | None:
         """A free, page-aligned range of ``length`` bytes: at ``hint`` if free, else top-down."""
         length = page_align(length)
-        if hint and hint >= MMAP_MIN_ADDR and hint + length <= self.size and self.is_free(hint, length):
+        if hint and hint >= MMAP_MIN_ADDR and hint + length <= self.top and self.is_free(hint, length):
             return hint
         top = self.mmap_top
         for v in sorted(self.vmas, key=lambda v: -v.end):
@@ -142,12 +187,14 @@ class AddressSpace:
             raise OSError(ctypes.get_errno(), "mmap failed")
 
     def map(self, start: int, length: int, prot: int, *, flags: int = 0, fd: int = -1, offset: int = 0,
-            name: str = "", shared: bool = False, dev_ino: tuple[int, int] = (0, 0)) -> int:
+            name: str = "", shared: bool = False, dev_ino: tuple[int, int] = (0, 0),
+            beyond_eof: bool = False) -> int:
         """Map [start, start+length) (page aligned) as anonymous zero memory or a file."""
         length = page_align(length)
         with self.lock:
             self._host_map(start, length, fd, offset, shared)
-            self._insert(Vma(start, start + length, prot, 1 if shared else 0, name, offset, dev_ino))
+            self._insert(Vma(start, start + length, prot, 1 if shared else 0, name, offset, dev_ino,
+                             beyond_eof))
         self._code_changed(start, start + length)
         return start
 
@@ -156,6 +203,7 @@ class AddressSpace:
         with self.lock:
             self._host_map(start, length)
             self._carve(start, start + length)
+            self._set_tables(start, start + length, None)
         self._code_changed(start, start + length)
 
     def protect(self, start: int, length: int, prot: int) -> None:
@@ -167,7 +215,7 @@ class AddressSpace:
                     continue
                 s, e = max(v.start, start), min(v.end, end)
                 off = v.offset + (s - v.start) if v.name else 0
-                pieces.append(Vma(s, e, prot, v.flags, v.name, off, v.dev_ino))
+                pieces.append(Vma(s, e, prot, v.flags, v.name, off, v.dev_ino, v.beyond_eof))
             for p in pieces:
                 self._insert(p)
         self._code_changed(start, end)
@@ -188,7 +236,7 @@ class AddressSpace:
 
     # -- data access (loader, syscalls, slow paths) ---------------------------------------------------
     def check(self, addr: int, length: int) -> bool:
-        return 0 <= addr and addr + length <= self.size
+        return 0 <= addr and addr + length <= self.top
 
     def read(self, addr: int, length: int) -> bytes:
         if not self.check(addr, length):
@@ -208,18 +256,40 @@ class AddressSpace:
             raise GuestFault(EXCP_LOAD_PAGE_FAULT, addr)
         return self.mm[addr:end]
 
+    def _fault(self, addr: int, write: bool) -> GuestFault:
+        """The fault a slow-path access to ``addr`` raises (unmapped, protected, past EOF)."""
+        v = self.find_vma(addr) if 0 <= addr < self.top else None
+        if v is not None and v.beyond_eof:
+            return GuestFault(EXCP_BUS_ADRERR, addr)
+        if v is None:
+            return GuestFault(EXCP_STORE_PAGE_FAULT if write else EXCP_LOAD_PAGE_FAULT, addr)
+        return GuestFault(EXCP_STORE_ACCESS_FAULT if write else EXCP_LOAD_ACCESS_FAULT, addr)
+
     def ld(self, addr: int, memop: int) -> int:
-        size = 1 << (memop & 3)
-        if not MMAP_MIN_ADDR <= addr <= self.size - size:
-            raise GuestFault(EXCP_LOAD_PAGE_FAULT, addr & MASK64)
+        """A guest load with the fast path's permission check (slow path and interpreter)."""
+        addr &= MASK64
+        if not (addr < self.top and self.rp[addr >> PAGE_BITS]):
+            raise self._fault(addr, False)
         u, s = UNPACK[memop & 3]
         return (s(self.mm, addr)[0] & MASK64) if memop & SIGN else u(self.mm, addr)[0]
 
-    def st(self, addr: int, value: int, memop: int) -> None:
+    def st(self, addr: int, value: int, memop: int) -> bool:
+        """A guest store (slow path and interpreter).  Returns True when it wrote translated code,
+        whose translations were dropped: the caller must not run on in its current block."""
+        addr &= MASK64
         size = 1 << (memop & 3)
-        if not MMAP_MIN_ADDR <= addr <= self.size - size:
-            raise GuestFault(EXCP_STORE_PAGE_FAULT, addr & MASK64)
-        PACK[memop & 3](self.mm, addr, value & ((1 << (8 * size)) - 1))
+        pack = PACK[memop & 3]
+        value &= (1 << (8 * size)) - 1
+        if addr < self.top and self.wp[addr >> PAGE_BITS]:
+            pack(self.mm, addr, value)
+            return False
+        page = addr >> PAGE_BITS if addr < self.top else -1
+        v = self.find_vma(addr) if page >= 0 else None
+        if page not in self.code_pages or v is None or not v.prot & PROT_WRITE:
+            raise self._fault(addr, True)
+        pack(self.mm, addr, value)
+        self._code_changed(addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE)
+        return True
 
     def fetch16(self, pc: int) -> int:
         """Instruction fetch (translation time): needs an executable mapping."""

@@ -84,6 +84,7 @@ class Process:
         self.tbc.backend = PythonBackend(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
         self.tbc.interp = Interpreter(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
         self.space.on_code_change = self.tbc.invalidate_range
+        self.tbc.page_listener = self.space.protect_code_page
         self.helpers = arch.make_helpers(self.space, self.atomic_lock)
         self.syscalls = Syscalls(self)
 

@@ -14,7 +14,7 @@ from ..target.riscv import cpu as rcpu
 from ..target.riscv import translate
 from ..target.riscv.op_helper import make_helpers  # noqa: F401 - part of the arch interface
 from . import signal as sig
-from .memory import PROT_EXEC, PROT_READ
+from .memory import EXCP_BUS_ADRERR, PROT_EXEC, PROT_READ
 
 if TYPE_CHECKING:
     from .process import Process, Thread
@@ -25,7 +25,7 @@ CPU = rcpu.RISCVCPU
 GLOBAL_SLOTS = rcpu.GLOBAL_SLOTS
 SLOT_ICOUNT = rcpu.SLOT_ICOUNT
 
-SIGTRAMP_ADDR = 0x3FFFFF8000  # a page of its own, like the kernel's vDSO rt_sigreturn
+SIGTRAMP_ADDR = 0x3FFF7EE000  # a page of its own below the stack, like the kernel's vDSO rt_sigreturn
 _SIGTRAMP_CODE = struct.pack("<II", 0x08B00893, 0x00000073)  # li a7, 139 (rt_sigreturn); ecall
 _UC = 128  # ucontext offset in the frame (after siginfo)
 _MCONTEXT = _UC + 176  # uc_mcontext offset (16-byte aligned after 1024-bit sigmask area)
@@ -43,6 +43,7 @@ _FAULT_SIGNALS = {
     rcpu.EXCP_LOAD_ADDR_MIS: (sig.SIGBUS, sig.BUS_ADRALN, "tval"),
     rcpu.EXCP_STORE_ADDR_MIS: (sig.SIGBUS, sig.BUS_ADRALN, "tval"),
     rcpu.EXCP_INST_ADDR_MIS: (sig.SIGBUS, sig.BUS_ADRALN, "tval"),
+    EXCP_BUS_ADRERR: (sig.SIGBUS, sig.BUS_ADRERR, "tval"),
 }
 
 

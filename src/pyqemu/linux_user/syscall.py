@@ -362,8 +362,9 @@ class Syscalls:
         file_pages = length
         if hfd >= 0:
             file_pages = min(length, max(0, page_align(st.st_size - offset)))
-            if file_pages < length:
-                sp.map(start + file_pages, length - file_pages, prot, name=name, dev_ino=dev_ino)
+            if file_pages < length:  # pages past EOF: SIGBUS on access, as Linux does
+                sp.map(start + file_pages, length - file_pages, prot, name=name, dev_ino=dev_ino,
+                       beyond_eof=True)
         if file_pages == 0:
             return start
         try:

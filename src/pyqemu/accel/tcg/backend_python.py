@@ -44,8 +44,7 @@ class MemoryModel(Protocol):
 
     def namespace(self) -> dict[str, Any]: ...
     def load(self, dest: str, addr: str, memop: int) -> str: ...
-    def store(self, value: str, addr: str, memop: int) -> str: ...
-    def smc_check(self, addr: str) -> str | None: ...
+    def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]: ...
     def entry_lines(self) -> list[str]: ...
 
 
@@ -340,15 +339,16 @@ class PythonBackend:
                 if size < 8:
                     val = (val & ((1 << 8 * size) - 1)) if isinstance(val, int) else \
                         f"{val} & {hex((1 << 8 * size) - 1)}"
-                em.add(ind, self.memory.store(_lit(val) if isinstance(val, int) else val,
-                                              _lit(op[2]), op[3] & ~SIGN))
-                chk = self.memory.smc_check(_lit(op[2]))
-                if chk:
-                    nxt_pc = insn_pcs[em.cur[1] + 1] if em.cur[1] + 1 < len(insn_pcs) else b.pc + b.size
-                    em.add(ind, f"if {chk}:")
-                    em.add(ind + 1, f"pc = {hex(nxt_pc)}")
-                    em.add(ind + 1, f"ic += {em.cur[1] + 1}")
-                    em.add(ind + 1, "break")
+                cond, fast, slow = self.memory.store(_lit(val) if isinstance(val, int) else val,
+                                                     _lit(op[2]), op[3] & ~SIGN)
+                # the slow path is true when the store hit translated code: leave after this insn
+                nxt_pc = insn_pcs[em.cur[1] + 1] if em.cur[1] + 1 < len(insn_pcs) else b.pc + b.size
+                em.add(ind, f"if {cond}:")
+                em.add(ind + 1, fast)
+                em.add(ind, f"elif {slow}:")
+                em.add(ind + 1, f"pc = {hex(nxt_pc)}")
+                em.add(ind + 1, f"ic += {em.cur[1] + 1}")
+                em.add(ind + 1, "break")
                 continue
             if name == "call":
                 h: Helper = op[2]

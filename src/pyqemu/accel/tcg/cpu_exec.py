@@ -46,8 +46,9 @@ class TBCache:
         self.entry: dict[int, Callable[..., int]] = {}  # pc -> compiled region (hot code)
         self.cold: dict[int, Callable[..., int]] = {}  # pc -> one-block region
         self.pages: dict[int, set[int]] = {}  # guest page -> pcs of blocks on it
-        self.code_lo = 1 << 64  # address range holding translated code (for the SMC store check)
-        self.code_hi = 0
+        #: told (page, True) when a page first holds translated code and (page, False) when it no
+        #: longer does: user mode write-protects such pages so stores into them invalidate
+        self.page_listener: Callable[[int, bool], None] | None = None
         self.lock = threading.RLock()
         self.translations = 0
         self.regions = 0
@@ -88,9 +89,11 @@ class TBCache:
         info = TBInfo(block, pages)
         self.tbs[pc] = info
         for p in pages:
-            self.pages.setdefault(p, set()).add(pc)
-        self.code_lo = min(self.code_lo, first << PAGE_BITS)
-        self.code_hi = max(self.code_hi, (last + 1) << PAGE_BITS)
+            if p not in self.pages:
+                self.pages[p] = set()
+                if self.page_listener is not None:
+                    self.page_listener(p, True)
+            self.pages[p].add(pc)
         self.translations += 1
         return info
 
@@ -124,8 +127,6 @@ class TBCache:
     def invalidate_range(self, start: int, end: int) -> bool:
         """Drop translations of guest code in [start, end).  Returns True if any were dropped."""
         with self.lock:
-            if end <= self.code_lo or start >= self.code_hi:
-                return False
             hit = any(p in self.pages for p in range(start >> PAGE_BITS, ((end - 1) >> PAGE_BITS) + 1))
             if hit:
                 self.flush()
@@ -137,8 +138,10 @@ class TBCache:
             self.tbs.clear()
             self.entry.clear()
             self.cold.clear()
+            if self.page_listener is not None:
+                for p in self.pages:
+                    self.page_listener(p, False)
             self.pages.clear()
-            self.code_lo, self.code_hi = 1 << 64, 0
 
     def stats(self) -> dict[str, Any]:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}

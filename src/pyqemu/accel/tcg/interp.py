@@ -20,7 +20,6 @@ class Interpreter:
     def __init__(self, slots: dict[str, int], memory: Any, icount_slot: int):
         self.slots = slots
         self.space = memory.space
-        self.tbc = memory.tbc
         self.icount_slot = icount_slot
 
     def run(self, block: Block, cpu: Any, R: Any) -> int:
@@ -63,11 +62,8 @@ class Interpreter:
                 elif name == "ld":
                     put(op[1], space.ld(get(op[2]), op[3]))
                 elif name == "st":
-                    addr = get(op[2])
-                    space.st(addr, get(op[1]), op[3] & ~SIGN)
-                    tbc = self.tbc
-                    if tbc.code_lo <= addr < tbc.code_hi and (addr >> 12) in tbc.pages \
-                            and tbc.invalidate_range(addr & ~7, (addr & ~7) + 8):
+                    if space.st(get(op[2]), get(op[1]), op[3] & ~SIGN):
+                        # wrote translated code (maybe this very block): continue from a fresh one
                         R[self.icount_slot] += done + 1
                         return self._next_insn(block, insn_pc)
                 elif name == "call":

@@ -1,70 +1,56 @@
 """How translated code reaches guest memory in user mode (QEMU accel/tcg/user-exec.c).
 
-Fast path, inline in the generated Python: one range check and a precompiled ``struct`` call on the
-flat mapping of the guest address space.  Slow path (out-of-range address): a call that wraps the
-address to 64 bits and faults.  Stores also compare the address against the range holding translated
-code; a hit calls :meth:`UserMemory.smc`, which invalidates the stale translations (self-modifying
-code) and makes the region leave after the store.
+Fast path, inline in the generated Python: a bound check, one byte of the address space's read or
+write page table, and a precompiled ``struct`` call on the flat mapping of the guest address space.
+Anything else takes the slow path (:meth:`AddressSpace.ld` / :meth:`AddressSpace.st`): faults for
+unmapped, protected or past-EOF pages, and stores into pages holding translated code, which drop the
+stale translations and make the region leave after the store (self-modifying code).
 """
 
 from __future__ import annotations
 
 import struct
-import threading
 from typing import Any
 
-from .ir import MASK64, SIGN
+from .ir import SIGN
 
 
 class UserMemory:
     """The backend's MemoryModel for a user-mode address space."""
 
-    def __init__(self, space: Any, tbcache_ref: Any):
+    def __init__(self, space: Any, tbc: Any):
         self.space = space  # linux_user.memory.AddressSpace
-        self.tbc = tbcache_ref  # object with code_lo / code_hi / invalidate_range
-        self.low = 0x10000
-        self.high = space.size - 8
-        self.atomic_lock = threading.Lock()
+        self.tbc = tbc
 
     def namespace(self) -> dict[str, Any]:
-        ns: dict[str, Any] = {"mm": self.space.mm, "TBC": self.tbc}
+        space = self.space
+        ns: dict[str, Any] = {"mm": space.mm, "RP": space.rp, "WP": space.wp, "TOP": space.top}
         for size, (u, s) in enumerate((("B", "b"), ("H", "h"), ("I", "i"), ("Q", "q"))):
             bits = 8 << size
             ns[f"U{bits}"] = struct.Struct("<" + u).unpack_from
             ns[f"S{bits}"] = struct.Struct("<" + s).unpack_from
             ns[f"P{bits}"] = struct.Struct("<" + u).pack_into
-        space = self.space
 
         def lds(cpu: Any, addr: int, memop: int) -> int:
-            return space.ld(addr & MASK64, memop)
+            return space.ld(addr, memop)
 
-        def sts(cpu: Any, addr: int, value: int, memop: int) -> None:
-            space.st(addr & MASK64, value, memop)
+        def sts(cpu: Any, addr: int, value: int, memop: int) -> bool:
+            return space.st(addr, value, memop)
 
         ns["LDS"] = lds
         ns["STS"] = sts
-        ns["SMC"] = self.smc
         return ns
 
     def entry_lines(self) -> list[str]:
-        return ["CLO = TBC.code_lo", "CHI = TBC.code_hi", "CP = TBC.pages"]
+        return []
 
     def load(self, dest: str, addr: str, memop: int) -> str:
         bits = 8 << (memop & 3)
-        if memop & SIGN:
-            fast = f"S{bits}(mm, {addr})[0] & M"
-        else:
-            fast = f"U{bits}(mm, {addr})[0]"
-        return f"{dest} = {fast} if {self.low} <= {addr} < {self.high} else LDS(cpu, {addr}, {memop})"
+        fast = f"S{bits}(mm, {addr})[0] & M" if memop & SIGN else f"U{bits}(mm, {addr})[0]"
+        return f"{dest} = {fast} if {addr} < TOP and RP[{addr} >> 12] else LDS(cpu, {addr}, {memop})"
 
-    def store(self, value: str, addr: str, memop: int) -> str:
+    def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]:
+        """(fast-path condition, fast store, slow call that is true when translated code was hit)."""
         bits = 8 << (memop & 3)
-        return (f"P{bits}(mm, {addr}, {value}) if {self.low} <= {addr} < {self.high} "
-                f"else STS(cpu, {addr}, {value}, {memop})")
-
-    def smc_check(self, addr: str) -> str:
-        return f"CLO <= {addr} < CHI and ({addr} >> 12) in CP and SMC(cpu, {addr})"
-
-    def smc(self, cpu: Any, addr: int) -> bool:
-        """A store hit the translated-code range: drop stale translations; True if any were."""
-        return self.tbc.invalidate_range(addr & ~7, (addr & ~7) + 8)
+        return (f"{addr} < TOP and WP[{addr} >> 12]", f"P{bits}(mm, {addr}, {value})",
+                f"STS(cpu, {addr}, {value}, {memop})")

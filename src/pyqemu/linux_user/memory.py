@@ -141,20 +141,24 @@ class AddressSpace:
         writable = ok and bool(vma.prot & PROT_WRITE)
         self.rp[first:last] = (b"\1" if readable else b"\0") * n
         self.wp[first:last] = (b"\1" if writable else b"\0") * n
-        for page in self.code_pages:
+        for page in list(self.code_pages):  # a snapshot: translating threads add to the set
             if first <= page < last:
                 self.wp[page] = 0
 
     def protect_code_page(self, page: int, on: bool) -> None:
-        """Write-protect (``on``) a page that holds translated code, or lift that protection."""
-        with self.lock:
-            if on:
-                self.code_pages.add(page)
-                self.wp[page] = 0
-            else:
-                self.code_pages.discard(page)
-                v = self.find_vma(page << PAGE_BITS)
-                self.wp[page] = 1 if v is not None and v.prot & PROT_WRITE and not v.beyond_eof else 0
+        """Write-protect (``on``) a page that holds translated code, or lift that protection.
+
+        Called by the translation cache under its own lock, so it must not take ``self.lock`` (the
+        map calls hold that one while they invalidate translations): one-byte table updates are
+        atomic enough, and the area list is only ever replaced whole.
+        """
+        if on:
+            self.code_pages.add(page)
+            self.wp[page] = 0
+        else:
+            self.code_pages.discard(page)
+            v = self.find_vma(page << PAGE_BITS)
+            self.wp[page] = 1 if v is not None and v.prot & PROT_WRITE and not v.beyond_eof else 0
 
     def is_free(self, start: int, length: int) -> bool:
         end = start + length

@@ -53,6 +53,7 @@ class TBCache:
         self.translations = 0
         self.regions = 0
         self.interp: Interpreter | None = None  # set by the owner once the memory model exists
+        self.tracing = log.enabled("exec") or log.enabled("cpu")
 
     # -- lookup ------------------------------------------------------------------------------------
     def lookup(self, pc: int) -> Callable[..., int]:
@@ -65,6 +66,9 @@ class TBCache:
             if info is None:
                 info = self._translate(pc)
             info.execs += 1
+            if self.tracing:
+                # -d exec/cpu: every block execution is logged, so nothing is chained into regions
+                return functools.partial(_run_traced, self, info.block)
             if info.execs >= HOT_THRESHOLD:
                 return self._build_region(pc)
             fn = self.cold.get(pc)
@@ -178,6 +182,15 @@ def cpu_exec(cpu: Any, tbc: TBCache, stop: Callable[[], bool] | None = None) -> 
 
 def _run_cold(interp: Interpreter, block: Block, cpu: Any, R: Any, pc: int) -> int:
     return interp.run(block, cpu, R)
+
+
+def _run_traced(tbc: TBCache, block: Block, cpu: Any, R: Any, pc: int) -> int:
+    """Run one block in the interpreter with ``-d exec`` / ``-d cpu`` logging (QEMU's format)."""
+    if tbc.log.enabled("cpu"):
+        tbc.log.write(cpu.dump() + "\n")
+    if tbc.log.enabled("exec"):
+        tbc.log.write(f"Trace 0x{id(block):x} [{block.pc:016x}] \n")
+    return tbc.interp.run(block, cpu, R)
 
 
 class GuestFetchFault(Exception):

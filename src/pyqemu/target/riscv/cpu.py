@@ -85,6 +85,7 @@ class RISCVCPU:
     def dump(self) -> str:
         """Register dump in the style of QEMU's ``-d cpu``."""
         lines = [f" pc       {self.pc:016x}"]
-        for i in range(32):
-            lines.append(f" x{i:<2}/{ABI_NAMES[i]:<4} {self.x(i):016x}")
+        for row in range(0, 32, 4):
+            cells = (f" {f'x{i}/{ABI_NAMES[i]}':<8} {self.x(i):016x}" for i in range(row, row + 4))
+            lines.append("".join(cells))
         return "\n".join(lines)

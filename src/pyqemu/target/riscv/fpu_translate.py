@@ -22,11 +22,17 @@ RM_DYN = 7
 
 
 @cache
-def helper(name: str) -> Helper:
-    """The Helper wrapping soft-float function ``name`` (flags accumulate into fflags)."""
+def helper(name: str, dynamic_rm: bool = False) -> Helper:
+    """The Helper wrapping soft-float function ``name`` (flags accumulate into fflags).
+
+    With ``dynamic_rm`` the rounding mode (the last argument) comes from ``frm`` at run time and an
+    invalid one (5..7) is an illegal instruction, as the ISA specifies.
+    """
     fn = getattr(fpu_helper, name)
     if name.endswith("classify"):
         return Helper(name, fn, pure=True, pass_cpu=False)
+    if dynamic_rm:
+        return Helper(name + "_dyn", fpu_helper.with_dynamic_rm(fn), pass_cpu=False, accumulate="fflags")
     return Helper(name, fn, pass_cpu=False, accumulate="fflags")
 
 
@@ -59,7 +65,7 @@ def _operand(ctx: DisasContext, r: int, single: bool) -> str:
 
 def _call(ctx: DisasContext, name: str, *args) -> str:
     t = ctx.block.temp()
-    ctx.block.emit("call", t, helper(name), *args)
+    ctx.block.emit("call", t, helper(name, bool(args) and args[-1] == "frm"), *args)
     return t
 
 

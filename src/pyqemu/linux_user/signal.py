@@ -170,9 +170,10 @@ class SignalState:
 
 def die_by_signal(sig: int, flush=None) -> None:
     """End this process the way the guest would have ended: by ``sig`` (QEMU's dump_core_and_abort)."""
-    core = sig in _CORE
-    print(f"pyqemu: uncaught target signal {sig} ({sig_name(sig)}) - "
-          f"{'core dumped' if core else 'exiting'}", file=sys.stderr, flush=True)
+    if sig in _CORE:
+        # QEMU reports the signals that dump core (it writes a guest core file; pyqemu does not)
+        print(f"pyqemu: uncaught target signal {sig} ({sig_name(sig)}) - exiting", file=sys.stderr,
+              flush=True)
     if flush:
         flush()
     try:

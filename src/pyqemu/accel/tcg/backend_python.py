@@ -79,6 +79,11 @@ def _signed(a: int | str) -> str:
     return f"(({a} ^ {hex(S64)}) - {hex(S64)})"
 
 
+#: ops that read each operand once in the generated code (a temp may be folded into them)
+FOLD_ONCE = frozenset(FOLD) - {"min", "max", "minu", "maxu", "rotl", "rotr"}
+_ONCE_CONSUMERS = frozenset({"setcond", "movcond", "brcond", "exit", "call"})
+PURE_WRITERS = frozenset(FOLD) | {"setcond", "movcond"}
+
 _FN_OPS = {"divs": "DIVS", "divu": "DIVU", "rems": "REMS", "remu": "REMU", "rotl32": "ROTL32",
            "rotr32": "ROTR32", "bswap64": "BSWAP", "orcb": "ORCB", "ctz": "CTZ"}
 
@@ -241,6 +246,54 @@ class PythonBackend:
                     consumers.setdefault(v, set()).add("low" if ok else "other")
         return {t for t, c in consumers.items() if c == {"low"}}
 
+    @staticmethod
+    def _inlinable_temps(block: Block) -> set[str]:
+        """Temps worth folding into the expression of their single consumer.
+
+        A temp qualifies when a pure op defines it, exactly one later op in the same straight-line
+        stretch (no label in between) uses it in a place the generated code evaluates once, and none
+        of its sources is redefined in between.  Saves a store and a load of a Python local per op.
+        """
+        ops = block.ops
+        defs: dict[str, int] = {}
+        uses: dict[str, list[int]] = {}
+        for i, op in enumerate(ops):
+            name = op[0]
+            if name in ("set_label", "br", "insn_start"):
+                continue
+            if name in FOLD or name in ("setcond", "movcond"):
+                if is_temp(op[1]):
+                    defs[op[1]] = i
+                srcs = op[2:]
+            elif name == "call":
+                srcs = op[3:]
+            else:
+                srcs = op[1:]
+            for v in srcs:
+                if is_temp(v):
+                    uses.setdefault(v, []).append(i)
+        result: set[str] = set()
+        for t, d in defs.items():
+            u = uses.get(t, [])
+            if len(u) != 1 or u[0] <= d:
+                continue
+            user = ops[u[0]]
+            if user[0] not in _ONCE_CONSUMERS and user[0] not in FOLD_ONCE:
+                continue
+            srcs = {v for v in ops[d][2:] if isinstance(v, str)}
+            between = ops[d + 1:u[0]]
+            if any(o[0] in ("set_label", "brcond", "br") for o in between):
+                continue
+            if any(o[0] in PURE_WRITERS and o[1] in srcs for o in between):
+                continue
+            if any(o[0] == "call" and (o[1] in srcs or srcs & set(o[2].writes) or "*" in o[2].writes)
+                   for o in between):
+                continue
+            if any(o[0] == "ld" and o[1] in srcs for o in between):
+                continue
+            result.add(t)
+        return result
+
     # -- code generation ---------------------------------------------------------------------------
     def compile_region(self, blocks: list[Block], hot_first: bool = True) -> CompiledRegion:
         slots = self.slots
@@ -289,6 +342,11 @@ class PythonBackend:
         labels: list[int] = []
         addr_only = self._addr_only_temps(b)
         low_only = self._low_only_temps(b)
+        inlinable = self._inlinable_temps(b)
+        inline: dict[str, str] = {}
+
+        def operand(v: int | str) -> int | str:
+            return inline.pop(v) if isinstance(v, str) and v in inline else v
         insn_pcs = [pc for pc, _ in b.guest_insns] + [b.pc + b.size]
         insn_index = {pc: i for i, pc in enumerate(insn_pcs)}
         ops = b.ops
@@ -315,20 +373,27 @@ class PythonBackend:
                     continue
                 raise ValueError("python backend: unsupported br shape")
             if name == "brcond":
-                a, c, lab = op[1], op[3], op[4]
-                em.add(ind, f"if {_cond(NEGATE_COND[c], a, op[2])}:")
+                a, c, lab = operand(op[1]), op[3], op[4]
+                em.add(ind, f"if {_cond(NEGATE_COND[c], a, operand(op[2]))}:")
                 labels.append(lab)
                 ind += 1
                 continue
             if name in FOLD or name in ("setcond", "movcond"):
                 d = op[1]
                 if name == "setcond":
-                    e = f"1 if {_cond(op[4], op[2], op[3])} else 0"
+                    e = f"1 if {_cond(op[4], operand(op[2]), operand(op[3]))} else 0"
                 elif name == "movcond":
-                    e = f"{_lit(op[5])} if {_cond(op[4], op[2], op[3])} else {_lit(op[6])}"
+                    cond = _cond(op[4], operand(op[2]), operand(op[3]))
+                    e = f"{_lit(operand(op[5]))} if {cond} else {_lit(operand(op[6]))}"
+                elif name in FOLD_ONCE:
+                    e = _expr(name, *[operand(v) for v in op[2:]], addr_only=d in addr_only,
+                              low_only=d in low_only)
                 else:
                     e = _expr(name, *op[2:], addr_only=d in addr_only, low_only=d in low_only)
-                em.add(ind, f"{d} = {e}")
+                if d in inlinable:
+                    inline[d] = f"({e})"
+                else:
+                    em.add(ind, f"{d} = {e}")
                 continue
             if name == "ld":
                 em.add(ind, self.memory.load(op[1], _lit(op[2]), op[3]))
@@ -361,7 +426,7 @@ class PythonBackend:
                                      set(h.reads) | set(h.writes)) if g in slots]
                 for g in sorted(syncs, key=lambda n: slots[n]):
                     em.add(ind, f"R[{slots[g]}] = {g}")
-                args = ", ".join((["cpu"] if h.pass_cpu else []) + [_lit(a) for a in op[3:]])
+                args = ", ".join((["cpu"] if h.pass_cpu else []) + [_lit(operand(a)) for a in op[3:]])
                 d = op[1]
                 if h.accumulate:
                     em.add(ind, f"{d or '_'}, _fl = {hname}({args})")
@@ -375,7 +440,7 @@ class PythonBackend:
                     em.add(ind, f"{g} = R[{slots[g]}]")
                 continue
             if name == "exit":
-                target = op[1]
+                target = operand(op[1])
                 n = b.n_insns
                 em.add(ind, f"pc = {_lit(target)}")
                 em.add(ind, f"ic += {n}")

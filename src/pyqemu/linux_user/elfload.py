@@ -69,10 +69,10 @@ def check_elf(path: str, machine: str) -> None:
         raise LoadError(f"Error while loading {path}: {e.strerror}") from None
     if head[:4] != b"\x7fELF":
         raise LoadError(f"Error while loading {path}: Exec format error")
-    if len(head) < 64 or head[4] != 2 or head[5] != 1:
+    if len(head) < 64:
         raise LoadError(f"Error while loading {path}: Exec format error")
-    if struct.unpack_from("<H", head, 18)[0] != {"EM_RISCV": 243}[machine]:
-        raise LoadError(f"Error while loading {path}: Exec format error")
+    if head[4] != 2 or head[5] != 1 or struct.unpack_from("<H", head, 18)[0] != {"EM_RISCV": 243}[machine]:
+        raise LoadError(f"Error while loading {path}: Invalid ELF image for this architecture")
 
 
 def load_elf(space: AddressSpace, path: str, machine: str, *, base_hint: int = 0,
@@ -105,8 +105,8 @@ def load_elf(space: AddressSpace, path: str, machine: str, *, base_hint: int = 0
                     raise LoadError(f"Error while loading {name}: Invalid argument")
                 f.seek(off)
                 contents.append(f.read(filesz))
-        except (ELFError, struct.error, ValueError, KeyError) as e:
-            raise LoadError(f"Error while loading {name}: Exec format error ({e})") from None
+        except (ELFError, struct.error, ValueError, KeyError):
+            raise LoadError(f"Error while loading {name}: Exec format error") from None
     if not data:
         raise LoadError(f"Error while loading {name}: no loadable segments")
     lo = min(v & PAGE_MASK for v, *_ in data)

@@ -81,7 +81,7 @@ class TBCache:
         block = self.gen_block(pc)
         log = self.log
         if log.enabled("in_asm") and self.disas:
-            log.write(f"IN: \n{self.disas(pc, block.size)}\n")
+            log.write(f"----------------\nIN: \n{self.disas(pc, block.size)}\n")
         if log.enabled("op"):
             log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
         optimize(block)

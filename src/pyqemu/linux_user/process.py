@@ -138,6 +138,10 @@ class Process:
             self.arch.cpu_loop(self, th)
         except ExitProcess as e:
             return e.status
+        except ThreadExit:
+            # the main thread called exit() while others run on: the process lives until the last
+            # thread exits (its exit_thread ends the process) or one calls exit_group
+            threading.Event().wait()
         return 0
 
     # -- threads and processes ---------------------------------------------------------------------

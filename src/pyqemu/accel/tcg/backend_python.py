@@ -23,6 +23,8 @@ from .ir import FOLD, MASK64, NEGATE_COND, SIGN, Block, Helper, is_temp
 S64 = 1 << 63
 #: instructions a region may run before it returns to the exec loop (signals, other vCPUs, icount)
 BUDGET = 1 << 18
+#: blocks of a region tested one by one (hottest first) before the binary search over the others
+HOT_LINEAR = 4
 
 _counter = itertools.count()
 
@@ -295,12 +297,18 @@ class PythonBackend:
         return result
 
     # -- code generation ---------------------------------------------------------------------------
-    def compile_region(self, blocks: list[Block], hot_first: bool = True) -> CompiledRegion:
+    def compile_region(self, blocks: list[Block],
+                       on_leave: Callable[[int], None] | None = None) -> CompiledRegion:
+        """Compile ``blocks`` (hottest first) into one function.  ``on_leave(pc)`` is called whenever
+        the region leaves for a pc that is not one of its blocks."""
         slots = self.slots
         members = {b.pc for b in blocks}
         used, written = self._globals_used(blocks, slots)
         ns: dict[str, Any] = dict(RUNTIME)
         ns.update(self.memory.namespace())
+        self._leave = on_leave is not None
+        if on_leave is not None:
+            ns["LEAVE"] = on_leave
         helpers: dict[int, str] = {}
         em = _Emitter()
         params = ", ".join(f"{k}={k}" for k in sorted(ns) if k != "M")
@@ -312,12 +320,18 @@ class PythonBackend:
         em.add(1, "ic = 0")
         em.add(1, "try:")
         em.add(2, "while True:")
-        for i, b in enumerate(blocks):
+        # the hottest blocks are tested first; the rest through a binary search on pc
+        hot, rest = blocks[:HOT_LINEAR], sorted(blocks[HOT_LINEAR:], key=lambda b: b.pc)
+        for i, b in enumerate(hot):
             em.cur = (b.pc, 0)
             em.add(3, f"{'if' if i == 0 else 'elif'} pc == {hex(b.pc)}:")
-            self._emit_block(em, b, members, helpers, ns)
-        em.add(3, "else:")
-        em.add(4, "break")
+            self._emit_block(em, b, members, helpers, ns, 4)
+        if rest:
+            em.add(3, "else:")
+            self._emit_dispatch(em, rest, members, helpers, ns, 4)
+        else:
+            em.add(3, "else:")
+            self._emit_leave(em, 4)
         em.add(1, "except GuestFault as e:")
         em.add(2, "pc, n = LINEPC[e.__traceback__.tb_lineno]")
         em.add(2, "ic += n")
@@ -335,10 +349,31 @@ class PythonBackend:
         exec(code, ns)
         return CompiledRegion(ns["region"], source, tuple(b.pc for b in blocks))
 
+    def _emit_leave(self, em: _Emitter, ind: int) -> None:
+        if self._leave:
+            em.add(ind, "LEAVE(pc)")
+        em.add(ind, "break")
+
+    def _emit_dispatch(self, em: _Emitter, blocks: list[Block], members: set[int], helpers: dict[int, str],
+                       ns: dict[str, Any], ind: int) -> None:
+        """Emit a pc switch over ``blocks`` (sorted by pc): a binary search down to short chains."""
+        if len(blocks) <= 3:
+            for i, b in enumerate(blocks):
+                em.cur = (b.pc, 0)
+                em.add(ind, f"{'if' if i == 0 else 'elif'} pc == {hex(b.pc)}:")
+                self._emit_block(em, b, members, helpers, ns, ind + 1)
+            em.add(ind, "else:")
+            self._emit_leave(em, ind + 1)
+            return
+        mid = len(blocks) // 2
+        em.add(ind, f"if pc < {hex(blocks[mid].pc)}:")
+        self._emit_dispatch(em, blocks[:mid], members, helpers, ns, ind + 1)
+        em.add(ind, "else:")
+        self._emit_dispatch(em, blocks[mid:], members, helpers, ns, ind + 1)
+
     def _emit_block(self, em: _Emitter, b: Block, members: set[int], helpers: dict[int, str],
-                    ns: dict[str, Any]) -> None:
+                    ns: dict[str, Any], ind: int) -> None:
         slots = self.slots
-        ind = 4
         labels: list[int] = []
         addr_only = self._addr_only_temps(b)
         low_only = self._low_only_temps(b)
@@ -445,7 +480,7 @@ class PythonBackend:
                 em.add(ind, f"pc = {_lit(target)}")
                 em.add(ind, f"ic += {n}")
                 if isinstance(target, int) and target not in members:
-                    em.add(ind, "break")
+                    self._emit_leave(em, ind)
                 elif isinstance(target, int) and target > b.pc:
                     em.add(ind, "continue")
                 else:

@@ -22,7 +22,8 @@ from .log import Log
 from .optimize import optimize
 
 HOT_THRESHOLD = 16
-MAX_REGION_BLOCKS = 48
+MAX_REGION_BLOCKS = 128
+GROW_AFTER = 32
 PAGE_BITS = 12
 
 
@@ -101,27 +102,35 @@ class TBCache:
         self.translations += 1
         return info
 
-    def _compile(self, blocks: list[Block]) -> CompiledRegion:
-        region = self.backend.compile_region(blocks)
+    def _compile(self, blocks: list[Block], on_leave: Callable[[int], None] | None = None) -> CompiledRegion:
+        region = self.backend.compile_region(blocks, on_leave)
         if self.log.enabled("out_asm"):
             self.log.write(f"OUT: [region {blocks[0].pc:#x}, {len(blocks)} blocks]\n{region.source}\n")
         return region
 
-    def _build_region(self, head: int) -> Callable[..., int]:
-        """Collect translated blocks reachable from ``head`` by direct exits; compile them as one."""
-        order = [head]
-        seen = {head}
+    def _build_region(self, head: int, seeds: tuple[int, ...] = ()) -> Callable[..., int]:
+        """Collect translated blocks reachable from ``head`` (and ``seeds``) by direct exits and the
+        frontend's hints, such as return addresses; compile them as one.
+
+        The region counts the pcs it leaves for; one it keeps leaving for (an indirect jump target,
+        a successor translated after the region was built) is taken in by rebuilding the region.
+        """
+        order = [head] + [s for s in dict.fromkeys(seeds) if s != head and s in self.tbs]
+        seen = set(order)
         i = 0
         while i < len(order) and len(order) < MAX_REGION_BLOCKS:
-            for op in self.tbs[order[i]].block.ops:
-                if op[0] == "exit" and isinstance(op[1], int):
-                    t = op[1]
-                    if t not in seen and t in self.tbs and len(order) < MAX_REGION_BLOCKS:
-                        seen.add(t)
-                        order.append(t)
+            block = self.tbs[order[i]].block
+            targets = [op[1] for op in block.ops if op[0] == "exit" and isinstance(op[1], int)]
+            for t in targets + block.hints:
+                if t not in seen and t in self.tbs and len(order) < MAX_REGION_BLOCKS:
+                    seen.add(t)
+                    order.append(t)
             i += 1
         blocks = sorted((self.tbs[p].block for p in order), key=lambda b: -self.tbs[b.pc].execs)
-        region = self._compile(blocks)
+        grow = None
+        if len(order) < MAX_REGION_BLOCKS:
+            grow = _GrowthCounter(self, head, tuple(order))
+        region = self._compile(blocks, grow)
         self.regions += 1
         for pc in order:
             self.entry[pc] = region.fn
@@ -178,6 +187,27 @@ def cpu_exec(cpu: Any, tbc: TBCache, stop: Callable[[], bool] | None = None) -> 
         if stop is not None and stop():
             cpu.pc = pc
             return (-1, pc, 0)
+
+
+class _GrowthCounter:
+    """Called by a region each time it leaves for a pc outside it; rebuilds it to take that pc in
+    once it has left for it GROW_AFTER times and the pc has been translated."""
+
+    __slots__ = ("tbc", "head", "members", "counts")
+
+    def __init__(self, tbc: TBCache, head: int, members: tuple[int, ...]):
+        self.tbc = tbc
+        self.head = head
+        self.members = members
+        self.counts: dict[int, int] = {}
+
+    def __call__(self, pc: int) -> None:
+        n = self.counts.get(pc, 0) + 1
+        self.counts[pc] = n
+        if n == GROW_AFTER and pc in self.tbc.tbs:
+            with self.tbc.lock:
+                if all(p in self.tbc.tbs for p in self.members):  # nothing invalidated meanwhile
+                    self.tbc._build_region(self.head, (*self.members, pc))
 
 
 def _run_cold(interp: Interpreter, block: Block, cpu: Any, R: Any, pc: int) -> int:

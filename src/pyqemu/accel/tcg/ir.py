@@ -91,6 +91,9 @@ class Block:
     ntemps: int = 0
     nlabels: int = 0
     guest_insns: list[tuple[int, int]] = field(default_factory=list)  # (pc, raw encoding)
+    #: guest pcs the frontend expects to run soon after this block although no direct exit names
+    #: them (e.g. the return address of a call): region formation takes them in
+    hints: list[int] = field(default_factory=list)
 
     # -- builder API ---------------------------------------------------------------------------------
     def temp(self) -> str:

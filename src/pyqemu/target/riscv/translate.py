@@ -83,8 +83,15 @@ def trans_auipc(ctx: DisasContext, rd: int, imm: int) -> bool:
     return True
 
 
-def trans_jal(ctx: DisasContext, rd: int, imm: int) -> bool:
+def _link(ctx: DisasContext, rd: int) -> None:
+    """rd = return address; a call (rd = ra or t0) will likely come back there."""
     ctx.op("mov", rd, ctx.pc_next)
+    if rd in (1, 5):
+        ctx.block.hints.append(ctx.pc_next)
+
+
+def trans_jal(ctx: DisasContext, rd: int, imm: int) -> bool:
+    _link(ctx, rd)
     ctx.exit((ctx.pc + imm) & MASK64)
     return True
 
@@ -92,7 +99,7 @@ def trans_jal(ctx: DisasContext, rd: int, imm: int) -> bool:
 def trans_jalr(ctx: DisasContext, rd: int, rs1: int, imm: int) -> bool:
     target = ctx.tmp("add", ctx.gpr(rs1), imm) if imm else ctx.gpr(rs1)
     target = ctx.tmp("andc", target, 1)
-    ctx.op("mov", rd, ctx.pc_next)
+    _link(ctx, rd)
     ctx.exit(target)
     return True
 

@@ -37,8 +37,9 @@ def build(source: Path = SOURCE) -> Path:
     return out
 
 
-def run_in_process(binary: Path, args: list[str]) -> tuple[int, float, str]:
-    """Run under pyqemu in this process: (guest instructions, seconds in guest code, stdout)."""
+def run_in_process(binary: Path, args: list[str]) -> tuple[int, float, float, str]:
+    """Run under pyqemu in this process: (guest instructions, wall and CPU seconds spent running the
+    guest, stdout)."""
     read_fd, write_fd = os.pipe()
     saved = os.dup(1)
     os.dup2(write_fd, 1)
@@ -46,18 +47,18 @@ def run_in_process(binary: Path, args: list[str]) -> tuple[int, float, str]:
     try:
         proc = Process(riscv64, Options())
         th = proc.load(str(binary), [str(binary), *args], [])
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             riscv64.cpu_loop(proc, th)
         except ExitProcess:
             pass
-        elapsed = time.perf_counter() - start
+        elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     finally:
         os.dup2(saved, 1)
         os.close(saved)
     out = os.read(read_fd, 1 << 16).decode()
     os.close(read_fd)
-    return th.cpu.icount, elapsed, out
+    return th.cpu.icount, elapsed, cpu_s, out
 
 
 def wall(cmd: list[str], repeat: int) -> tuple[float, str]:
@@ -80,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pyqemu-bench: {CROSS_CC} not found (apt-get install gcc-riscv64-linux-gnu)", file=sys.stderr)
         return 1
     binary = build()
-    insns, exec_s, out = run_in_process(binary, [args.scale])
+    insns, exec_s, cpu_s, out = run_in_process(binary, [args.scale])
     py_wall, py_out = wall([sys.executable, "-m", "pyqemu.linux_user", str(binary), args.scale], args.repeat)
     print(f"guest program      : {SOURCE.name} (scale {args.scale}), output: {out.strip()}")
     print(f"guest instructions : {insns:,}")
-    print(f"pyqemu-riscv64     : {exec_s:.3f} s in guest code -> {insns / exec_s / 1e6:.2f} guest MIPS; "
+    print(f"pyqemu-riscv64     : {exec_s:.3f} s wall ({cpu_s:.3f} s CPU) running the guest -> "
+          f"{insns / exec_s / 1e6:.2f} guest MIPS ({insns / cpu_s / 1e6:.2f} per CPU second); "
           f"{py_wall:.3f} s wall for the whole process")
     qemu = shutil.which("qemu-riscv64")
     if qemu:

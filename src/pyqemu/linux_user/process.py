@@ -7,6 +7,7 @@ import os
 import struct
 import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,8 @@ class Process:
             self.arch.cpu_loop(self, th)
         except ExitProcess as e:
             return e.status
+        except Exception as e:  # an emulator bug: report it the way QEMU's cpu_abort does
+            self.internal_error(th, e)
         except ThreadExit:
             # the main thread called exit() while others run on: the process lives until the last
             # thread exits (its exit_thread ends the process) or one calls exit_group
@@ -168,6 +171,19 @@ class Process:
             self.log.stream.flush()
         except (OSError, ValueError):
             pass
+
+    def internal_error(self, th: Thread, exc: BaseException) -> None:
+        """End the process after a bug in pyqemu itself (QEMU: "qemu: fatal: ..." then abort)."""
+        self.flush()
+        print(f"pyqemu: fatal: internal error at guest pc 0x{th.cpu.pc:x}: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        print(th.cpu.dump(), file=sys.stderr)
+        if os.environ.get("PYQEMU_DEBUG"):
+            traceback.print_exception(exc)
+        else:
+            print("(set PYQEMU_DEBUG=1 to see the Python traceback)", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(134)
 
     def clone(self, th: Thread, flags: int, newsp: int, parent_tid: int, tls: int, child_tid: int) -> int:
         if flags & CLONE_VM and flags & CLONE_THREAD:
@@ -226,6 +242,8 @@ class Process:
                 pass
             except ExitProcess as e:
                 os._exit(e.status)
+            except Exception as e:
+                self.internal_error(child, e)
 
         t = threading.Thread(target=body, daemon=True)
         t.start()

@@ -134,6 +134,22 @@ def load_elf(space: AddressSpace, path: str, machine: str, *, base_hint: int = 0
     return info
 
 
+def read_symbols(path: str, bias: int) -> list[tuple[int, int, str]]:
+    """Function symbols of an ELF file as sorted (address, size, name), for log output."""
+    out: list[tuple[int, int, str]] = []
+    try:
+        with open(path, "rb") as f:
+            for section in ELFFile(f).iter_sections():
+                if section["sh_type"] not in ("SHT_SYMTAB", "SHT_DYNSYM"):
+                    continue
+                for sym in section.iter_symbols():
+                    if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"] and sym.name:
+                        out.append((sym["st_value"] + bias, sym["st_size"], sym.name))
+    except (OSError, ELFError, ValueError):
+        return []
+    return sorted(set(out))
+
+
 def find_in_sysroot(path: str, sysroot: str | None) -> str:
     """QEMU's path(): an absolute path is looked up under the -L prefix first."""
     if sysroot and path.startswith("/"):
@@ -144,7 +160,8 @@ def find_in_sysroot(path: str, sysroot: str | None) -> str:
 
 
 def setup_process(space: AddressSpace, path: str, argv: list[str], envp: list[str], *, machine: str,
-                  hwcap: int, sysroot: str | None, execfn: str | None = None) -> ProcessImage:
+                  hwcap: int, sysroot: str | None, execfn: str | None = None,
+                  stack_size: int | None = None) -> ProcessImage:
     """Load the program (and its interpreter) and build the initial stack."""
     exe = load_elf(space, path, machine, base_hint=PIE_BASE)
     interp_info = None
@@ -158,8 +175,11 @@ def setup_process(space: AddressSpace, path: str, argv: list[str], envp: list[st
         entry = interp_info.entry
     space.brk_start = space.brk = exe.start_brk
     # brk area follows the highest segment, as the kernel does
-    stack_lo = STACK_TOP - STACK_SIZE
-    space.map(stack_lo, STACK_SIZE, PROT_READ | PROT_WRITE, name="[stack]")
+    size = page_align(stack_size or STACK_SIZE)
+    stack_lo = STACK_TOP - size
+    if stack_lo < space.mmap_top // 2:
+        raise LoadError(f"Error while loading {path}: stack size too large")
+    space.map(stack_lo, size, PROT_READ | PROT_WRITE, name="[stack]")
     space.mmap_top = stack_lo - 16 * PAGE_SIZE
     sp, auxv = _build_stack(space, exe, interp_info, argv, envp, hwcap, execfn or path)
     return ProcessImage(exe, interp_info, entry, sp, auxv, stack_lo)

@@ -58,14 +58,41 @@ def _die(prog: str, msg: str) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    prog = f"pyqemu-{arch_name}"
-    default_prefix = "/etc/qemu-binfmt/" + arch_name
+class UsageError(Exception):
+    """A bad option value: qemu-user prints its usage and exits with status 1."""
+
+
+class OptionError(Exception):
+    """An unknown option or a missing argument: qemu-user prints one line and exits with status 1."""
+
+
+def parse_size(text: str) -> int:
+    """A size with an optional k/M/G suffix (qemu-user's -s)."""
+    units = {"k": 1 << 10, "K": 1 << 10, "m": 1 << 20, "M": 1 << 20, "g": 1 << 30, "G": 1 << 30}
+    mult = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    if not digits.isdigit() or int(digits) == 0:
+        raise UsageError(f"invalid stack size '{text}'")
+    return int(digits) * mult
+
+
+def _env_changes(sets: list[str], unsets: list[str]) -> tuple[dict[str, str], list[str]]:
+    """-E var=value[,var=value] and -U var[,var] (also QEMU_SET_ENV / QEMU_UNSET_ENV)."""
+    new: dict[str, str] = {}
+    for item in (x for spec in sets for x in spec.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise UsageError(f"invalid environment setting '{item}'")
+        new[key] = value
+    return new, [u for spec in unsets for u in spec.split(",") if u]
+
+
+def parse_args(argv: list[str], environ: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """QEMU_* variables first, then options up to the program name."""
     opts: dict[str, list[str]] = {}
-    for name, (_has_arg, env) in OPTIONS.items():
-        if env and env in os.environ and name not in ("E", "U", "version"):
-            opts.setdefault(name, []).append(os.environ[env] if _has_arg else "")
+    for name, (has_arg, env) in OPTIONS.items():
+        if env and env in environ and name != "version":
+            opts.setdefault(name, []).append(environ[env] if has_arg else "")
     i = 0
     while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
         raw = argv[i]
@@ -74,52 +101,65 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
             break
         name = raw.lstrip("-")
         if name not in OPTIONS:
-            return _die(prog, f"unknown option '{name}'")
+            raise OptionError(f"unknown option '{name}'")
         has_arg, _env = OPTIONS[name]
         value = ""
         if has_arg:
             if i >= len(argv):
-                return _die(prog, f"option '{name}' needs an argument")
+                raise OptionError(f"missing argument for option '{name}'")
             value = argv[i]
             i += 1
         opts.setdefault(name, []).append(value)
-    if "h" in opts or "help" in opts:
-        print(USAGE.format(prog=prog, arch=arch_name, prefix=opts.get("L", [default_prefix])[-1]))
-        return 0
-    if "version" in opts:
-        print(f"{prog} version {QEMU_VERSION} (pyqemu {__version__})")
-        return 0
-    if "cpu" in opts and opts["cpu"][-1] not in CPU_MODELS:
-        if opts["cpu"][-1] == "help":
-            print("\n".join(f"  {m}" for m in CPU_MODELS))
+    return opts, argv[i:]
+
+
+def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = f"pyqemu-{arch_name}"
+    default_prefix = "/etc/qemu-binfmt/" + arch_name
+    env = dict(os.environ)
+    exec_state = env.pop(EXEC_STATE_VAR, "")
+    try:
+        opts, rest = parse_args(argv, env)
+        if "h" in opts or "help" in opts:
+            print(USAGE.format(prog=prog, arch=arch_name, prefix=opts.get("L", [default_prefix])[-1]))
             return 0
-        return _die(prog, f"unable to find CPU model '{opts['cpu'][-1]}'")
-    if "d" in opts and "help" in opts["d"][-1].split(","):
-        print("Log items (comma separated):\n" + help_text())
-        return 0
-    if i >= len(argv):
+        if "version" in opts:
+            print(f"{prog} version {QEMU_VERSION} (pyqemu {__version__})")
+            return 0
+        if "cpu" in opts and opts["cpu"][-1] not in CPU_MODELS:
+            if opts["cpu"][-1] == "help":
+                print("\n".join(f"  {m}" for m in CPU_MODELS))
+                return 0
+            return _die(prog, f"unable to find CPU model '{opts['cpu'][-1]}'")
+        log_items = ",".join(opts.get("d", []))
+        if "help" in log_items.split(","):
+            print("Log items (comma separated):\n" + help_text())
+            return 0
+        stack_size = parse_size(opts["s"][-1]) if "s" in opts else None
+        env_set, env_unset = _env_changes(opts.get("E", []), opts.get("U", []))
+    except OptionError as e:
+        return _die(prog, str(e))
+    except UsageError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
         print(USAGE.format(prog=prog, arch=arch_name, prefix=default_prefix), file=sys.stderr)
         return 1
-    program = argv[i]
-    guest_args = argv[i + 1:]
+    if not rest:
+        return _die(prog, "no user program specified")
+    program, guest_args = rest[0], rest[1:]
+    strace = "strace" in opts or "strace" in log_items.split(",")
     extra: list[str] = []
-    for key in ("L", "d", "D"):
+    for key in ("L", "d", "D", "s"):
         for v in opts.get(key, []):
             extra += [f"-{key}", v]
-    if "strace" in opts:
+    if strace:
         extra.append("-strace")
-    options = Options(sysroot=opts.get("L", [None])[-1], strace="strace" in opts,
-                      log_items=opts.get("d", [""])[-1], log_file=opts.get("D", [None])[-1], extra_argv=extra)
-    env = dict(os.environ)
-    ignored = blocked = 0
-    state = env.pop(EXEC_STATE_VAR, "")
-    if state:
-        ignored, blocked = (int(x, 16) for x in state.split(":"))
-    options.ignored_signals, options.blocked_signals = ignored, blocked
-    for e in opts.get("E", []):
-        k, _, v = e.partition("=")
-        env[k] = v
-    for u in opts.get("U", []):
+    options = Options(sysroot=opts.get("L", [None])[-1], strace=strace, log_items=log_items,
+                      log_file=opts.get("D", [None])[-1], extra_argv=extra, stack_size=stack_size)
+    if exec_state:
+        options.ignored_signals, options.blocked_signals = (int(x, 16) for x in exec_state.split(":"))
+    env.update(env_set)
+    for u in env_unset:
         env.pop(u, None)
     envp = [f"{k}={v}" for k, v in env.items()]
     guest_argv = [opts["0"][-1] if "0" in opts else program, *guest_args]
@@ -132,9 +172,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
         print(str(e), file=sys.stderr)
         return 1
     except OSError as e:
-        return _die(prog, f"{e.filename or ''}: {e.strerror}" if e.filename else str(e))
-    if not os.path.exists(program):
-        return _die(prog, f"Error while loading {program}: No such file or directory")
+        return _die(prog, f"{e.filename}: {e.strerror}" if e.filename else str(e))
     try:
         th = proc.load(program, guest_argv, envp)
     except LoadError as e:

@@ -3,6 +3,7 @@ and the process-level system calls (clone, execve, exit) that need all of them."
 
 from __future__ import annotations
 
+import bisect
 import os
 import struct
 import sys
@@ -17,7 +18,7 @@ from ..accel.tcg.interp import Interpreter
 from ..accel.tcg.log import Log
 from ..accel.tcg.user_memory import UserMemory
 from . import signal as sig
-from .elfload import LoadError, check_elf, find_in_sysroot, setup_process
+from .elfload import LoadError, check_elf, find_in_sysroot, read_symbols, setup_process
 from .memory import AddressSpace
 from .syscall import (
     CLONE_CHILD_CLEARTID,
@@ -46,6 +47,7 @@ class Options:
     log_items: str = ""
     log_file: str | None = None
     extra_argv: list[str] = field(default_factory=list)  # options to pass on to exec'd guests
+    stack_size: int | None = None  # -s
     ignored_signals: int = 0  # inherited across execve, as the kernel does
     blocked_signals: int = 0
 
@@ -78,9 +80,11 @@ class Process:
         self.exe_path = ""
         self.auxv = b""
         self.reserved_fds: set[int] = set()
+        self.sigtramp = 0
         self.atomic_lock = threading.Lock()
         self.tbc = TBCache(lambda pc: arch.gen_block(self, pc), None, self.log,  # type: ignore[arg-type]
-                           disas=lambda pc, size: arch.disas(self.space, pc, size))
+                           disas=lambda pc, size: arch.disas(self.space, pc, size), symbol=self.symbol)
+        self.symbols: list[tuple[int, int, str]] = []
         memory = UserMemory(self.space, self.tbc)
         self.tbc.backend = PythonBackend(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
         self.tbc.interp = Interpreter(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
@@ -117,13 +121,31 @@ class Process:
             lines.append(f"{line}{ino:<10d}{tail}".rstrip())
         return "\n".join(lines) + "\n"
 
+    def symbol(self, pc: int) -> str:
+        """The function containing ``pc``, or "" (for -d in_asm / exec)."""
+        i = bisect.bisect_right(self.symbols, (pc, 1 << 64, "")) - 1
+        if i >= 0:
+            addr, size, name = self.symbols[i]
+            if addr <= pc < addr + max(size, 1):
+                return name
+        return ""
+
     # -- start -----------------------------------------------------------------------------------
     def load(self, path: str, argv: list[str], envp: list[str]) -> Thread:
         self.exe_path = os.path.abspath(path)
+        if os.path.isdir(path):
+            raise LoadError(f"Error while loading {path}: Is a directory")
+        if os.path.exists(path) and not os.access(path, os.X_OK):
+            raise LoadError(f"Error while loading {path}: Permission denied")
         image = setup_process(self.space, path, argv, envp, machine=self.arch.ELF_MACHINE,
-                              hwcap=self.arch.HWCAP, sysroot=self.opts.sysroot)
+                              hwcap=self.arch.HWCAP, sysroot=self.opts.sysroot,
+                              stack_size=self.opts.stack_size)
         self.auxv = image.auxv
-        self.arch.map_sigtramp(self.space)
+        if self.log.items & {"in_asm", "exec"}:
+            self.symbols = read_symbols(path, image.exe.load_bias)
+            if image.interp:
+                self.symbols = sorted(self.symbols + read_symbols(image.interp.path, image.interp.load_bias))
+        self.sigtramp = self.arch.map_sigtramp(self.space)
         cpu = self.arch.CPU()
         cpu.pc = image.entry
         self.arch.set_sp(cpu, image.sp)

@@ -25,7 +25,6 @@ CPU = rcpu.RISCVCPU
 GLOBAL_SLOTS = rcpu.GLOBAL_SLOTS
 SLOT_ICOUNT = rcpu.SLOT_ICOUNT
 
-SIGTRAMP_ADDR = 0x3FFF7EE000  # a page of its own below the stack, like the kernel's vDSO rt_sigreturn
 _SIGTRAMP_CODE = struct.pack("<II", 0x08B00893, 0x00000073)  # li a7, 139 (rt_sigreturn); ecall
 _UC = 128  # ucontext offset in the frame (after siginfo)
 _MCONTEXT = _UC + 176  # uc_mcontext offset (16-byte aligned after 1024-bit sigmask area)
@@ -100,9 +99,12 @@ def set_return(cpu: Any, value: int) -> None:
     cpu.R[10] = value
 
 
-def map_sigtramp(space: Any) -> None:
-    space.map(SIGTRAMP_ADDR, 4096, PROT_READ | PROT_EXEC, name="[vdso]")
-    space.write(SIGTRAMP_ADDR, _SIGTRAMP_CODE)
+def map_sigtramp(space: Any) -> int:
+    """Map the signal return trampoline (a page of its own, like the kernel's vDSO rt_sigreturn)."""
+    addr = space.find_free(4096)
+    space.map(addr, 4096, PROT_READ | PROT_EXEC, name="[vdso]")
+    space.write(addr, _SIGTRAMP_CODE)
+    return addr
 
 
 # -- the CPU loop ---------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def setup_frame(proc: Process, th: Thread, signum: int, info: bytes, act: sig.Ac
     mctx = struct.pack("<32Q", *regs) + struct.pack("<32QI", *fregs, fcsr).ljust(528, b"\0")
     space.write(frame, info + uc + mctx)
     R[2] = frame
-    R[1] = SIGTRAMP_ADDR
+    R[1] = proc.sigtramp
     R[10] = signum
     R[11] = frame
     R[12] = frame + _UC

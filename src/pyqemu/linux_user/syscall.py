@@ -13,7 +13,6 @@ import errno
 import functools
 import os
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -21,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..accel.tcg.backend_python import GuestFault
 from . import signal as sig
+from . import strace as strace_fmt
 from .memory import MAP_FIXED, MMAP_MIN_ADDR, PAGE_SIZE, page_align
-from .syscall_nr import ARG_KINDS, HOST_PASSTHROUGH, NAMES
+from .syscall_nr import HOST_PASSTHROUGH, NAMES
 
 if TYPE_CHECKING:
     from .process import Process, Thread
@@ -126,7 +126,10 @@ class Syscalls:
         name = NAMES.get(nr)
         strace = self.proc.strace
         if strace:
-            self._strace_enter(nr, name, args)
+            log = self.proc.log
+            log.write(strace_fmt.format_call(threading.get_native_id(), nr, name, args,
+                                             self.space.read_cstring))
+            log.stream.flush()  # before the call's own output, as qemu's unbuffered stderr
         handler = self.handlers.get(nr) if name else None
         try:
             if handler is not None:
@@ -138,44 +141,20 @@ class Syscalls:
                     self.proc.log.write(f"Unsupported syscall: {nr}\n")
                 ret = -ENOSYS
         except NoReturn:
-            if strace:
-                sys.stderr.write("\n" if name != "exit" else "")
+            if strace and name not in ("exit", "exit_group"):
+                self.proc.log.write("\n")
             return None
         except OSError as e:
             ret = -(e.errno or errno.EIO)
         except GuestFault:
             ret = -errno.EFAULT
         if strace:
-            self._strace_exit(ret)
+            self.proc.log.write(strace_fmt.format_result(name, ret))
         if ret == -errno.EPIPE and name in ("write", "writev", "pwrite64", "sendto"):
             th.signals.pending.append((sig.SIGPIPE, sig.siginfo(sig.SIGPIPE, sig.SI_USER,
                                                                  pid=os.getpid())))
             self.proc.signals.flag = True
         return ret & ((1 << 64) - 1)
-
-    def _strace_enter(self, nr: int, name: str | None, args: list[int]) -> None:
-        if name is None:
-            sys.stderr.write(f"{threading.get_native_id()} Unknown syscall {nr}")
-            return
-        parts = []
-        for kind, a in zip(ARG_KINDS.get(name, ""), args, strict=False):
-            if kind == "s":
-                try:
-                    parts.append('"' + os.fsdecode(self.space.read_cstring(a)) + '"')
-                except GuestFault:
-                    parts.append(hex(a))
-            elif kind == "p":
-                parts.append(f"{a:#x}" if a else "NULL")
-            else:
-                parts.append(str(_s64(a)))
-        sys.stderr.write(f"{threading.get_native_id()} {name}({','.join(parts)})")
-
-    @staticmethod
-    def _strace_exit(ret: int) -> None:
-        if -4096 < ret < 0:
-            sys.stderr.write(f" = -1 errno={-ret} ({os.strerror(-ret)})\n")
-        else:
-            sys.stderr.write(f" = {ret if ret < 4096 or ret >= 1 << 63 else hex(ret)}\n")
 
     # -- files -------------------------------------------------------------------------------------
     def sys_openat(self, th, dirfd, pathname, flags, mode, *_):

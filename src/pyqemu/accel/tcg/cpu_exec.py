@@ -38,11 +38,12 @@ class TBCache:
     """Translated code for one guest address space (shared by its vCPUs)."""
 
     def __init__(self, gen_block: Callable[[int], Block], backend: PythonBackend, log: Log,
-                 disas: Callable[[int, int], str] | None = None):
+                 disas: Callable[[int, int], str] | None = None, symbol: Callable[[int], str] | None = None):
         self.gen_block = gen_block
         self.backend = backend
         self.log = log
         self.disas = disas
+        self.symbol = symbol or (lambda pc: "")
         self.tbs: dict[int, TBInfo] = {}
         self.entry: dict[int, Callable[..., int]] = {}  # pc -> compiled region (hot code)
         self.cold: dict[int, Callable[..., int]] = {}  # pc -> one-block region
@@ -82,7 +83,7 @@ class TBCache:
         block = self.gen_block(pc)
         log = self.log
         if log.enabled("in_asm") and self.disas:
-            log.write(f"----------------\nIN: \n{self.disas(pc, block.size)}\n")
+            log.write(f"----------------\nIN: {self.symbol(pc)}\n{self.disas(pc, block.size)}\n")
         if log.enabled("op"):
             log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
         optimize(block)
@@ -219,7 +220,8 @@ def _run_traced(tbc: TBCache, block: Block, cpu: Any, R: Any, pc: int) -> int:
     if tbc.log.enabled("cpu"):
         tbc.log.write(cpu.dump() + "\n")
     if tbc.log.enabled("exec"):
-        tbc.log.write(f"Trace 0x{id(block):x} [{block.pc:016x}] \n")
+        tbc.log.write(f"Trace 0: 0x{id(block):x} [00000000/{block.pc:016x}/00000000/00000000] "
+                      f"{tbc.symbol(block.pc)}\n")
     return tbc.interp.run(block, cpu, R)
 
 

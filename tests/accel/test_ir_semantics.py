@@ -277,9 +277,6 @@ def test_unary_op_on_constants(eng: Engines, op: str) -> None:
     check_all(eng, block_of(ops), [{}], lambda i: {f"r{k}": FOLD[op](c) for k, c in enumerate(consts)})
 
 
-@pytest.mark.xfail(strict=True, reason="python backend emits '64 - 5.bit_length()' for clz/cpop of a decimal "
-                   "constant below 10: SyntaxError 'invalid decimal literal' (only the optimizer's folding "
-                   "hides it)")
 @pytest.mark.parametrize("op", ["clz", "cpop"])
 def test_unary_bit_count_of_small_constant(eng: Engines, op: str) -> None:
     ops = [(op, "r0", 5), (op, "r1", 0x30)]
@@ -586,8 +583,6 @@ def test_nested_ifs_and_exits_inside_branches(eng: Engines) -> None:
     run_branchy(eng, ops, expect, _branch_inits(random.Random(f"{SEED}-nest")))
 
 
-@pytest.mark.xfail(strict=True, reason="python backend: two brconds to one label close only one 'if', so the "
-                   "code after the label (here the block exit) stays nested: the region loops forever")
 def test_two_branches_to_one_label(eng: Engines) -> None:
     ops = [("brcond", "a", 1, "eq", 1), ("brcond", "b", 5, "eq", 1), ("mov", "r0", 7), ("set_label", 1),
            ("mov", "r1", 9)]
@@ -595,8 +590,6 @@ def test_two_branches_to_one_label(eng: Engines) -> None:
                 [{"a": a, "b": b} for a in (0, 1) for b in (0, 5)])
 
 
-@pytest.mark.xfail(strict=True, reason="python backend: overlapping (non-nested) forward branches are "
-                   "silently miscompiled (labels that are not the innermost open one are ignored)")
 def test_overlapping_forward_branches(eng: Engines) -> None:
     ops = [("brcond", "a", 1, "ne", 1), ("brcond", "b", 5, "ne", 2), ("mov", "r0", 7), ("set_label", 1),
            ("mov", "r1", 9), ("set_label", 2), ("mov", "r2", 3)]
@@ -609,8 +602,6 @@ def test_overlapping_forward_branches(eng: Engines) -> None:
     run_branchy(eng, ops, expect, [{"a": a, "b": b} for a in (0, 1) for b in (0, 5)])
 
 
-@pytest.mark.xfail(strict=True, reason="python backend emits an 'if' with an empty body (IndentationError) "
-                   "when a brcond's label follows directly or the then-part of an if/else is empty")
 @pytest.mark.parametrize("shape", ["empty-if", "empty-then"])
 def test_empty_branch_bodies(eng: Engines, shape: str) -> None:
     if shape == "empty-if":
@@ -708,9 +699,6 @@ def test_helpers_see_and_update_globals_they_declare(eng: Engines) -> None:
             assert out.regs["r4"] == 0x100 | 1 << (a & 3) | 1 << (b & 3)
 
 
-@pytest.mark.xfail(strict=True, reason="python backend: the writes-back before and the reloads after a "
-                   "helper call cover the helper's declared reads/writes (or every global for '*'), but only "
-                   "globals the region's ops mention are loaded into locals: NameError / UnboundLocalError")
 @pytest.mark.parametrize("decl", ["reads", "writes", "all"])
 def test_helper_globals_not_otherwise_used_in_the_region(eng: Engines, decl: str) -> None:
     def touch(cpu: Any) -> int:
@@ -756,9 +744,6 @@ def test_folded_branch_taken_skips_its_body(eng: Engines) -> None:
     check_all(eng, block, [{}], lambda i: {"r0": 0, "r1": 2})
 
 
-@pytest.mark.xfail(strict=True, reason="an if/else whose condition folds to false leaves 'br L2; "
-                   "set_label L1; <dead else>; set_label L2', which the python backend rejects as an "
-                   "unsupported br shape")
 def test_folded_if_else_not_taken(eng: Engines) -> None:
     ops = [("mov", "t1", 4), ("brcond", "t1", 5, "eq", 1), ("mov", "r0", 10), ("br", 2), ("set_label", 1),
            ("mov", "r0", 20), ("set_label", 2)]
@@ -767,8 +752,6 @@ def test_folded_if_else_not_taken(eng: Engines) -> None:
     check_all(eng, block, [{}], lambda i: {"r0": 10})
 
 
-@pytest.mark.xfail(strict=True, reason="an if/else whose then-part only computes dead temps becomes "
-                   "'brcond L1; br L2; set_label L1; ...' after DCE: the python backend emits an empty 'if'")
 def test_if_else_with_dead_then_part(eng: Engines) -> None:
     ops = [("brcond", "a", 5, "eq", 1), ("add", "t1", "a", 1), ("br", 2), ("set_label", 1),
            ("mov", "r0", 20), ("set_label", 2)]
@@ -777,9 +760,6 @@ def test_if_else_with_dead_then_part(eng: Engines) -> None:
     check_all(eng, block, [{"a": 5}, {"a": 6}], lambda i: {"r0": 20 if i["a"] == 5 else 0})
 
 
-@pytest.mark.xfail(strict=True, reason="optimize.fold keeps a known constant for a helper's 'accumulate' "
-                   "global across the call (it only kills Helper.writes), so later reads see the stale value "
-                   "(RISC-V: 'fsflags zero; fsqrt.d; frflags a1' in one block gives a1 = 0)")
 def test_optimizer_forgets_constants_of_accumulated_globals(eng: Engines) -> None:
     h = Helper("fop", lambda a: (a * 2, 1), pass_cpu=False, accumulate="r4")
     ops = [("mov", "r4", 0), ("call", "t1", h, "a"), ("mov", "r0", "t1"), ("mov", "r1", "r4")]
@@ -912,7 +892,6 @@ INLINE_BUG = ("python backend: a temp folded into its single consumer (_inlinabl
               "reads the new value (RISC-V: 'jalr ra, 8(ra)' jumps to pc_next + 8 once compiled)")
 
 
-@pytest.mark.xfail(strict=True, reason=INLINE_BUG)
 def test_inlined_temp_chain_reads_sources_before_they_change(eng: Engines) -> None:
     # the shape trans_jalr emits for "jalr a, 8(a)": target = (a + 8) & ~1; a = link; exit target
     ops = [("add", "t1", "a", 8), ("andc", "t2", "t1", 1), ("mov", "a", 0x1004)]
@@ -921,7 +900,6 @@ def test_inlined_temp_chain_reads_sources_before_they_change(eng: Engines) -> No
         assert (out.ret, out.regs["a"]) == (0x2008, 0x1004)
 
 
-@pytest.mark.xfail(strict=True, reason=INLINE_BUG)
 def test_random_programs_that_reread_results_backend_matches_interpreter(eng: Engines) -> None:
     # a fixed seed (not PYQEMU_IR_SEED): a strict xfail must fail for sure, and this one finds the bug
     rng = random.Random("0x5eed-backend-reread")
@@ -931,9 +909,6 @@ def test_random_programs_that_reread_results_backend_matches_interpreter(eng: En
             _compare(eng.run_compiled(fn, init), eng.run_interp(block, init), "backend", n, block, opt, init)
 
 
-@pytest.mark.xfail(strict=True, reason="python backend: a temp inlined into its consumer reads a helper's "
-                   "'accumulate' global after the call updated it (_inlinable_temps only checks "
-                   "Helper.writes)")
 def test_temp_read_of_accumulated_global_before_helper_call(eng: Engines) -> None:
     h = Helper("fop", lambda a: (a * 2, 1), pass_cpu=False, accumulate="r4")
     ops = [("mov", "t1", "r4"), ("call", "r1", h, "a"), ("mov", "r0", "t1")]

@@ -272,8 +272,10 @@ class AddressSpace:
     def ld(self, addr: int, memop: int) -> int:
         """A guest load with the fast path's permission check (slow path and interpreter)."""
         addr &= MASK64
-        if not (addr < self.top and self.rp[addr >> PAGE_BITS]):
-            raise self._fault(addr, False)
+        last = addr + (1 << (memop & 3)) - 1
+        if not (last < self.top and self.rp[addr >> PAGE_BITS] and self.rp[last >> PAGE_BITS]):
+            first_ok = addr < self.top and self.rp[addr >> PAGE_BITS]
+            raise self._fault(last & PAGE_MASK if first_ok else addr, False)
         u, s = UNPACK[memop & 3]
         return (s(self.mm, addr)[0] & MASK64) if memop & SIGN else u(self.mm, addr)[0]
 
@@ -284,15 +286,22 @@ class AddressSpace:
         size = 1 << (memop & 3)
         pack = PACK[memop & 3]
         value &= (1 << (8 * size)) - 1
-        if addr < self.top and self.wp[addr >> PAGE_BITS]:
+        last = addr + size - 1
+        if last < self.top and self.wp[addr >> PAGE_BITS] and self.wp[last >> PAGE_BITS]:
             pack(self.mm, addr, value)
             return False
-        page = addr >> PAGE_BITS if addr < self.top else -1
-        v = self.find_vma(addr) if page >= 0 else None
-        if page not in self.code_pages or v is None or not v.prot & PROT_WRITE:
-            raise self._fault(addr, True)
+        code_hit: list[int] = []
+        for a in (addr, last):  # the page of the first byte, then of the last
+            page = a >> PAGE_BITS if a < self.top else -1
+            if page >= 0 and self.wp[page] or page in code_hit:
+                continue
+            v = self.find_vma(a) if page >= 0 else None
+            if page not in self.code_pages or v is None or not v.prot & PROT_WRITE:
+                raise self._fault(a if a == addr else a & PAGE_MASK, True)
+            code_hit.append(page)
         pack(self.mm, addr, value)
-        self._code_changed(addr & PAGE_MASK, (addr & PAGE_MASK) + PAGE_SIZE)
+        for page in code_hit:
+            self._code_changed(page << PAGE_BITS, (page + 1) << PAGE_BITS)
         return True
 
     def fetch16(self, pc: int) -> int:

@@ -426,9 +426,6 @@ def test_edge_case_programs_match_unicorn(tmp_path: Path) -> None:
 
 
 @needs_unicorn
-@pytest.mark.xfail(strict=True, reason="python backend inlines the jump target (a + 8) & ~1 of "
-                   "'jalr a, 8(a)' into the exit after the link write to a, so compiled code jumps to "
-                   "pc_next + 8 (the interpreter gets it right: runs 1-15 pass, the hot runs fail)")
 def test_jalr_rd_equals_rs1(tmp_path: Path) -> None:
     rng = random.Random(f"{SEED}-jalr")
     # the jump ends the block, so the jalr starts one where ra is not a known constant
@@ -527,9 +524,6 @@ def test_double_precision_programs_match_unicorn(tmp_path: Path) -> None:
 
 
 @needs_unicorn
-@pytest.mark.xfail(strict=True, reason="optimizer keeps 'fflags' known as the constant written by fsflags "
-                   "across FP helper calls (accumulate globals are not killed), so a later frflags in the "
-                   "same block reads the stale value")
 def test_fflags_read_after_fp_op_in_same_block(tmp_path: Path) -> None:
     rng = random.Random(f"{SEED}-fflags")
     lines = ["fsflags zero", "fdiv.d f1, f2, f3", "frflags a0", "fsqrt.d f4, f5", "frcsr a1"]

@@ -133,8 +133,8 @@ def _expr(name: str, a: int | str, b: int | str | None = None, addr_only: bool =
         "max": f"{lb} if {_cond('lt', a, b)} else {la}",
         "neg": f"-{la} & M",
         "not": f"{la} ^ M",
-        "clz": f"64 - {la}.bit_length()",
-        "cpop": f"{la}.bit_count()",
+        "clz": f"64 - ({la}).bit_length()",
+        "cpop": f"({la}).bit_count()",
         "ext8u": f"{la} & 0xff",
         "ext16u": f"{la} & 0xffff",
         "ext32u": f"{la} & 0xffffffff",
@@ -206,6 +206,8 @@ class PythonBackend:
                     if h.accumulate:
                         read.add(h.accumulate)
                         written.add(h.accumulate)
+                    read |= _helper_globals(h, slots, h.reads + h.writes)
+                    written |= _helper_globals(h, slots, h.writes)
                 elif op[0] not in ("st", "brcond", "exit", "exit_exc", "insn_start", "br",
                                    "set_label") and len(op) > 1 and op[1] in slots:
                     written.add(op[1])
@@ -275,23 +277,20 @@ class PythonBackend:
                 if is_temp(v):
                     uses.setdefault(v, []).append(i)
         result: set[str] = set()
+        reads: dict[str, set[str]] = {}  # temp -> every name its (inlined) expression reads
         for t, d in defs.items():
+            srcs: set[str] = set()
+            for v in ops[d][2:]:
+                if isinstance(v, str):
+                    srcs |= reads[v] if v in result else {v}
+            reads[t] = srcs
             u = uses.get(t, [])
             if len(u) != 1 or u[0] <= d:
                 continue
             user = ops[u[0]]
             if user[0] not in _ONCE_CONSUMERS and user[0] not in FOLD_ONCE:
                 continue
-            srcs = {v for v in ops[d][2:] if isinstance(v, str)}
-            between = ops[d + 1:u[0]]
-            if any(o[0] in ("set_label", "brcond", "br") for o in between):
-                continue
-            if any(o[0] in PURE_WRITERS and o[1] in srcs for o in between):
-                continue
-            if any(o[0] == "call" and (o[1] in srcs or srcs & set(o[2].writes) or "*" in o[2].writes)
-                   for o in between):
-                continue
-            if any(o[0] == "ld" and o[1] in srcs for o in between):
+            if any(_clobbers(o, srcs) or o[0] in ("set_label", "brcond", "br") for o in ops[d + 1:u[0]]):
                 continue
             result.add(t)
         return result
@@ -373,130 +372,234 @@ class PythonBackend:
 
     def _emit_block(self, em: _Emitter, b: Block, members: set[int], helpers: dict[int, str],
                     ns: dict[str, Any], ind: int) -> None:
-        slots = self.slots
-        labels: list[int] = []
-        addr_only = self._addr_only_temps(b)
-        low_only = self._low_only_temps(b)
-        inlinable = self._inlinable_temps(b)
-        inline: dict[str, str] = {}
+        """Emit one block.  Forward branches become nested ``if``s when they nest (the shapes
+        translators produce); any other shape is emitted with one skip flag per label."""
+        mark = (len(em.lines), em.cur)
+        ctx = _BlockContext(self, em, b, members, helpers, ns)
+        if not ctx.emit_structured(ind):
+            del em.lines[mark[0]:]
+            for line in [n for n in em.linepc if n > mark[0]]:
+                del em.linepc[line]
+            em.cur = mark[1]
+            _BlockContext(self, em, b, members, helpers, ns).emit_with_flags(ind)
 
-        def operand(v: int | str) -> int | str:
-            return inline.pop(v) if isinstance(v, str) and v in inline else v
-        insn_pcs = [pc for pc, _ in b.guest_insns] + [b.pc + b.size]
-        insn_index = {pc: i for i, pc in enumerate(insn_pcs)}
-        ops = b.ops
+
+class _Unstructured(Exception):
+    """The block's branches do not nest: emit it with skip flags instead."""
+
+
+class _BlockContext:
+    """Code generation state for one block."""
+
+    def __init__(self, backend: PythonBackend, em: _Emitter, b: Block, members: set[int],
+                 helpers: dict[int, str], ns: dict[str, Any]):
+        self.backend = backend
+        self.em = em
+        self.b = b
+        self.members = members
+        self.helpers = helpers
+        self.ns = ns
+        self.addr_only = backend._addr_only_temps(b)
+        self.low_only = backend._low_only_temps(b)
+        self.inlinable = backend._inlinable_temps(b)
+        self.inline: dict[str, str] = {}
+        self.insn_pcs = [pc for pc, _ in b.guest_insns] + [b.pc + b.size]
+        self.insn_index = {pc: i for i, pc in enumerate(self.insn_pcs)}
+
+    def operand(self, v: int | str) -> int | str:
+        return self.inline.pop(v) if isinstance(v, str) and v in self.inline else v
+
+    # -- control-flow shapes ---------------------------------------------------------------------
+    def emit_structured(self, ind: int) -> bool:
+        em, ops = self.em, self.b.ops
+        labels: list[int] = []
         if not ops:
             em.add(ind, "pass")
-        for k, op in enumerate(ops):
-            name = op[0]
-            if name == "insn_start":
-                em.cur = (op[1], insn_index.get(op[1], 0))
-                continue
-            if name == "set_label":
-                if labels and labels[-1] == op[1]:
-                    labels.pop()
-                    ind -= 1
-                continue
-            if name == "br":
-                # the if/else shape: "brcond L1; A; br L2; set_label L1; B; set_label L2"
-                nxt = ops[k + 1] if k + 1 < len(ops) else None
-                if nxt and nxt[0] == "set_label" and nxt[1] == op[1]:
-                    continue  # a jump to the very next op (left by branch folding)
-                if nxt and nxt[0] == "set_label" and labels and labels[-1] == nxt[1]:
+        try:
+            for k, op in enumerate(ops):
+                name = op[0]
+                if name == "set_label":
+                    if op[1] in labels and labels[-1] != op[1]:
+                        raise _Unstructured
+                    while labels and labels[-1] == op[1]:  # several branches may share a label
+                        labels.pop()
+                        self._close(ind)
+                        ind -= 1
+                elif name == "br":
+                    nxt = ops[k + 1] if k + 1 < len(ops) else None
+                    if nxt and nxt[0] == "set_label" and nxt[1] == op[1]:
+                        continue  # a jump to the very next op (left by branch folding)
+                    # the if/else shape: "brcond L1; A; br L2; set_label L1; B; set_label L2"
+                    if not (nxt and nxt[0] == "set_label" and labels and labels[-1] == nxt[1]
+                            and labels.count(nxt[1]) == 1):
+                        raise _Unstructured
+                    self._close(ind)
                     labels[-1] = op[1]
                     em.add(ind - 1, "else:")
-                    continue
-                raise ValueError("python backend: unsupported br shape")
+                elif name == "brcond":
+                    cond = _cond(NEGATE_COND[op[3]], self.operand(op[1]), self.operand(op[2]))
+                    em.add(ind, f"if {cond}:")
+                    labels.append(op[4])
+                    ind += 1
+                else:
+                    self.emit_op(op, ind)
+        except _Unstructured:
+            return False
+        if labels:
+            return False
+        return True
+
+    def _close(self, ind: int) -> None:
+        """Before leaving an indented body: Python needs at least one statement in it."""
+        last = self.em.lines[-1].strip()
+        if last.endswith(":") and (last.startswith(("if ", "elif ")) or last == "else:"):
+            self.em.add(ind, "pass")
+
+    def emit_with_flags(self, ind: int) -> None:
+        """Any forward-branch shape: ``_jL`` is set when a branch to label L is taken; every op sits
+        under a guard that none of the labels still ahead of it is being jumped to."""
+        em, ops = self.em, self.b.ops
+        all_labels = sorted({op[1] for op in ops if op[0] in ("br", "set_label")}
+                            | {op[4] for op in ops if op[0] == "brcond"})
+        em.add(ind, "; ".join(f"_j{lab} = 0" for lab in all_labels) or "pass")
+        pending: set[int] = set()
+        for op in ops:
+            name = op[0]
+            if name == "set_label":
+                pending.discard(op[1])
+                continue
+            if name == "insn_start":
+                self.emit_op(op, ind)
+                continue
+            body = ind
+            if pending:
+                em.add(ind, f"if not ({' or '.join(f'_j{lab}' for lab in sorted(pending))}):")
+                body = ind + 1
             if name == "brcond":
-                a, c, lab = operand(op[1]), op[3], op[4]
-                em.add(ind, f"if {_cond(NEGATE_COND[c], a, operand(op[2]))}:")
-                labels.append(lab)
-                ind += 1
-                continue
-            if name in FOLD or name in ("setcond", "movcond"):
-                d = op[1]
-                if name == "setcond":
-                    e = f"1 if {_cond(op[4], operand(op[2]), operand(op[3]))} else 0"
-                elif name == "movcond":
-                    cond = _cond(op[4], operand(op[2]), operand(op[3]))
-                    e = f"{_lit(operand(op[5]))} if {cond} else {_lit(operand(op[6]))}"
-                elif name in FOLD_ONCE:
-                    e = _expr(name, *[operand(v) for v in op[2:]], addr_only=d in addr_only,
-                              low_only=d in low_only)
-                else:
-                    e = _expr(name, *op[2:], addr_only=d in addr_only, low_only=d in low_only)
-                if d in inlinable:
-                    inline[d] = f"({e})"
-                else:
-                    em.add(ind, f"{d} = {e}")
-                continue
-            if name == "ld":
-                em.add(ind, self.memory.load(op[1], _lit(op[2]), op[3]))
-                continue
-            if name == "st":
-                val = op[1]
-                size = 1 << (op[3] & 3)
-                if size < 8:
-                    val = (val & ((1 << 8 * size) - 1)) if isinstance(val, int) else \
-                        f"{val} & {hex((1 << 8 * size) - 1)}"
-                cond, fast, slow = self.memory.store(_lit(val) if isinstance(val, int) else val,
-                                                     _lit(op[2]), op[3] & ~SIGN)
-                # the slow path is true when the store hit translated code: leave after this insn
-                nxt_pc = insn_pcs[em.cur[1] + 1] if em.cur[1] + 1 < len(insn_pcs) else b.pc + b.size
-                em.add(ind, f"if {cond}:")
-                em.add(ind + 1, fast)
-                em.add(ind, f"elif {slow}:")
-                em.add(ind + 1, f"pc = {hex(nxt_pc)}")
-                em.add(ind + 1, f"ic += {em.cur[1] + 1}")
-                em.add(ind + 1, "break")
-                continue
-            if name == "call":
-                h: Helper = op[2]
-                key = id(h)
-                if key not in helpers:
-                    helpers[key] = f"H_{h.name}_{len(helpers)}"
-                    ns[helpers[key]] = h.fn
-                hname = helpers[key]
-                syncs = [g for g in (slots if "*" in h.reads or "*" in h.writes else
-                                     set(h.reads) | set(h.writes)) if g in slots]
-                for g in sorted(syncs, key=lambda n: slots[n]):
-                    em.add(ind, f"R[{slots[g]}] = {g}")
-                args = ", ".join((["cpu"] if h.pass_cpu else []) + [_lit(operand(a)) for a in op[3:]])
-                d = op[1]
-                if h.accumulate:
-                    em.add(ind, f"{d or '_'}, _fl = {hname}({args})")
-                    em.add(ind, f"{h.accumulate} |= _fl")
-                elif d is not None:
-                    em.add(ind, f"{d} = {hname}({args})")
-                else:
-                    em.add(ind, f"{hname}({args})")
-                reloads = [g for g in (slots if "*" in h.writes else h.writes) if g in slots]
-                for g in sorted(reloads, key=lambda n: slots[n]):
-                    em.add(ind, f"{g} = R[{slots[g]}]")
-                continue
-            if name == "exit":
-                target = operand(op[1])
-                n = b.n_insns
-                em.add(ind, f"pc = {_lit(target)}")
-                em.add(ind, f"ic += {n}")
-                if isinstance(target, int) and target not in members:
-                    self._emit_leave(em, ind)
-                elif isinstance(target, int) and target > b.pc:
-                    em.add(ind, "continue")
-                else:
-                    em.add(ind, f"if ic < {BUDGET}:")
-                    em.add(ind + 1, "continue")
-                    em.add(ind, "break")
-                continue
-            if name == "exit_exc":
-                code, pcv = op[1], op[2]
-                tval = op[3] if len(op) > 3 else 0
-                em.add(ind, f"cpu.exception = ({_lit(code)}, {_lit(pcv)}, {_lit(tval)})")
-                em.add(ind, f"ic += {em.cur[1]}")
-                em.add(ind, "pc = -1")
+                em.add(body, f"if {_cond(op[3], self.operand(op[1]), self.operand(op[2]))}:")
+                em.add(body + 1, f"_j{op[4]} = 1")
+                pending.add(op[4])
+            elif name == "br":
+                em.add(body, f"_j{op[1]} = 1")
+                pending.add(op[1])
+            else:
+                mark = len(em.lines)
+                self.emit_op(op, body)
+                if len(em.lines) == mark:
+                    em.add(body, "pass")
+
+    # -- ops -----------------------------------------------------------------------------------------
+    def emit_op(self, op: tuple, ind: int) -> None:
+        em, b = self.em, self.b
+        operand = self.operand
+        name = op[0]
+        if name == "insn_start":
+            em.cur = (op[1], self.insn_index.get(op[1], 0))
+            return
+        if name in FOLD or name in ("setcond", "movcond"):
+            d = op[1]
+            if name == "setcond":
+                e = f"1 if {_cond(op[4], operand(op[2]), operand(op[3]))} else 0"
+            elif name == "movcond":
+                cond = _cond(op[4], operand(op[2]), operand(op[3]))
+                e = f"{_lit(operand(op[5]))} if {cond} else {_lit(operand(op[6]))}"
+            elif name in FOLD_ONCE:
+                e = _expr(name, *[operand(v) for v in op[2:]], addr_only=d in self.addr_only,
+                          low_only=d in self.low_only)
+            else:
+                e = _expr(name, *op[2:], addr_only=d in self.addr_only, low_only=d in self.low_only)
+            if d in self.inlinable:
+                self.inline[d] = f"({e})"
+            else:
+                em.add(ind, f"{d} = {e}")
+            return
+        if name == "ld":
+            em.add(ind, self.backend.memory.load(op[1], _lit(op[2]), op[3]))
+            return
+        if name == "st":
+            val = op[1]
+            size = 1 << (op[3] & 3)
+            if size < 8:
+                val = (val & ((1 << 8 * size) - 1)) if isinstance(val, int) else \
+                    f"{val} & {hex((1 << 8 * size) - 1)}"
+            cond, fast, slow = self.backend.memory.store(_lit(val) if isinstance(val, int) else val,
+                                                         _lit(op[2]), op[3] & ~SIGN)
+            # the slow path is true when the store hit translated code: leave after this insn
+            k = em.cur[1] + 1
+            nxt_pc = self.insn_pcs[k] if k < len(self.insn_pcs) else b.pc + b.size
+            em.add(ind, f"if {cond}:")
+            em.add(ind + 1, fast)
+            em.add(ind, f"elif {slow}:")
+            em.add(ind + 1, f"pc = {hex(nxt_pc)}")
+            em.add(ind + 1, f"ic += {k}")
+            em.add(ind + 1, "break")
+            return
+        if name == "call":
+            self._emit_call(op, ind)
+            return
+        if name == "exit":
+            target = operand(op[1])
+            em.add(ind, f"pc = {_lit(target)}")
+            em.add(ind, f"ic += {b.n_insns}")
+            if isinstance(target, int) and target not in self.members:
+                self.backend._emit_leave(em, ind)
+            elif isinstance(target, int) and target > b.pc:
+                em.add(ind, "continue")
+            else:
+                em.add(ind, f"if ic < {BUDGET}:")
+                em.add(ind + 1, "continue")
                 em.add(ind, "break")
-                continue
-            raise ValueError(f"python backend: unknown op {name}")
+            return
+        if name == "exit_exc":
+            code, pcv = op[1], op[2]
+            tval = op[3] if len(op) > 3 else 0
+            em.add(ind, f"cpu.exception = ({_lit(code)}, {_lit(pcv)}, {_lit(tval)})")
+            em.add(ind, f"ic += {em.cur[1]}")
+            em.add(ind, "pc = -1")
+            em.add(ind, "break")
+            return
+        raise ValueError(f"python backend: unknown op {name}")
+
+    def _emit_call(self, op: tuple, ind: int) -> None:
+        em, slots, helpers = self.em, self.backend.slots, self.helpers
+        h: Helper = op[2]
+        key = id(h)
+        if key not in helpers:
+            helpers[key] = f"H_{h.name}_{len(helpers)}"
+            self.ns[helpers[key]] = h.fn
+        hname = helpers[key]
+        for g in sorted(_helper_globals(h, slots, h.reads + h.writes), key=lambda n: slots[n]):
+            em.add(ind, f"R[{slots[g]}] = {g}")
+        args = ", ".join((["cpu"] if h.pass_cpu else []) + [_lit(self.operand(a)) for a in op[3:]])
+        d = op[1]
+        if h.accumulate:
+            em.add(ind, f"{d or '_'}, _fl = {hname}({args})")
+            em.add(ind, f"{h.accumulate} |= _fl")
+        elif d is not None:
+            em.add(ind, f"{d} = {hname}({args})")
+        else:
+            em.add(ind, f"{hname}({args})")
+        for g in sorted(_helper_globals(h, slots, h.writes) - {d}, key=lambda n: slots[n]):
+            em.add(ind, f"{g} = R[{slots[g]}]")
+
+
+def _clobbers(op: tuple, names: set[str]) -> bool:
+    """Whether ``op`` assigns any of ``names`` (a helper call: its result, its declared writes -
+    "*" being every global - and the global it accumulates flags into)."""
+    name = op[0]
+    if name in PURE_WRITERS or name == "ld":
+        return op[1] in names
+    if name == "call":
+        h: Helper = op[2]
+        if op[1] in names or h.accumulate in names or names & set(h.writes):
+            return True
+        return "*" in h.writes and any(not is_temp(n) for n in names)
+    return False
+
+
+def _helper_globals(h: Helper, slots: dict[str, int], names: tuple[str, ...]) -> set[str]:
+    """The globals among ``names`` ("*" meaning all of them)."""
+    return set(slots) if "*" in names else {g for g in names if g in slots}
 
 
 def disassemble_source(region: CompiledRegion) -> str:

@@ -7,8 +7,8 @@ A target writes one line per instruction::
 The bit pattern is the instruction from its most significant bit down, written with ``0``, ``1`` and
 ``.`` (a bit the pattern does not fix); spaces are ignored.  The format names a field extractor that
 turns the raw instruction into the argument tuple handed to the instruction's translator.  The builder
-checks the table (widths, duplicates, patterns that can never match) and produces a dispatcher that
-groups patterns by a fixed set of bits and tries the most specific pattern first.
+checks the table (widths, characters, duplicate patterns, unknown formats or handlers) and produces a
+dispatcher that groups patterns by a fixed set of bits and tries the most specific pattern first.
 """
 
 from __future__ import annotations

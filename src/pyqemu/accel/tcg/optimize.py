@@ -151,6 +151,8 @@ def fold(block: Block) -> None:
             else:
                 for g in helper.writes:
                     kill(g)
+            if helper.accumulate:
+                kill(helper.accumulate)
         out.append(op)
         if name in ("exit", "exit_exc"):
             # nothing after an exit is reachable until the next label
@@ -224,9 +226,20 @@ def merge_moves(block: Block) -> None:
     block.ops = out
 
 
+def remove_unused_labels(block: Block) -> bool:
+    """Drop labels no branch targets any more (after branch folding).  True if any went."""
+    used = {op[1] for op in block.ops if op[0] == "br"} | {op[4] for op in block.ops if op[0] == "brcond"}
+    ops = [op for op in block.ops if op[0] != "set_label" or op[1] in used]
+    changed = len(ops) != len(block.ops)
+    block.ops = ops
+    return changed
+
+
 def optimize(block: Block) -> None:
     """Run all passes over a block."""
     fold(block)
+    if remove_unused_labels(block):
+        fold(block)  # code after an unconditional jump now runs on to the next live label: dead
     eliminate_dead_code(block)
     eliminate_dead_global_writes(block)
     eliminate_dead_code(block)

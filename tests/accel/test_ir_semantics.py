@@ -456,9 +456,6 @@ def test_accesses_at_the_top_of_the_address_space(eng: Engines) -> None:
               setup=lambda: eng.space.write(top - 8, bytes(range(0xF1, 0xF9))))
 
 
-@pytest.mark.xfail(strict=True, reason="user-mode memory checks only the page of an access's first byte: a "
-                   "misaligned access that straddles into a read-only, PROT_NONE or unmapped page (or past "
-                   "the top of the address space) succeeds instead of faulting")
 @pytest.mark.parametrize("kind,addr,memop", [
     ("st", RO - 4, 3),        # last 4 bytes of a read/write page, first 4 of a read-only one
     ("st", RO - 1, 1),

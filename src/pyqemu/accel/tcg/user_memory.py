@@ -1,7 +1,8 @@
 """How translated code reaches guest memory in user mode (QEMU accel/tcg/user-exec.c).
 
 Fast path, inline in the generated Python: a bound check, one byte of the address space's read or
-write page table, and a precompiled ``struct`` call on the flat mapping of the guest address space.
+write page table, a check that a multi-byte access stays within that page, and a precompiled
+``struct`` call on the flat mapping of the guest address space.
 Anything else takes the slow path (:meth:`AddressSpace.ld` / :meth:`AddressSpace.st`): faults for
 unmapped, protected or past-EOF pages, and stores into pages holding translated code, which drop the
 stale translations and make the region leave after the store (self-modifying code).
@@ -44,13 +45,20 @@ class UserMemory:
     def entry_lines(self) -> list[str]:
         return []
 
+    @staticmethod
+    def _in_page(addr: str, memop: int) -> str:
+        """Condition that the access does not run into the next page (only that page is checked)."""
+        size = 1 << (memop & 3)
+        return "" if size == 1 else f" and {addr} & 0xfff <= {4096 - size}"
+
     def load(self, dest: str, addr: str, memop: int) -> str:
         bits = 8 << (memop & 3)
         fast = f"S{bits}(mm, {addr})[0] & M" if memop & SIGN else f"U{bits}(mm, {addr})[0]"
-        return f"{dest} = {fast} if {addr} < TOP and RP[{addr} >> 12] else LDS(cpu, {addr}, {memop})"
+        return (f"{dest} = {fast} if {addr} < TOP and RP[{addr} >> 12]{self._in_page(addr, memop)} "
+                f"else LDS(cpu, {addr}, {memop})")
 
     def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]:
         """(fast-path condition, fast store, slow call that is true when translated code was hit)."""
         bits = 8 << (memop & 3)
-        return (f"{addr} < TOP and WP[{addr} >> 12]", f"P{bits}(mm, {addr}, {value})",
-                f"STS(cpu, {addr}, {value}, {memop})")
+        return (f"{addr} < TOP and WP[{addr} >> 12]{self._in_page(addr, memop)}",
+                f"P{bits}(mm, {addr}, {value})", f"STS(cpu, {addr}, {value}, {memop})")

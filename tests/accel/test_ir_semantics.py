@@ -17,10 +17,10 @@ address space), the self-modifying-code path of stores, branch shapes, precise g
 helpers, helper register syncing, multi-block regions, and the optimizer (random programs must compute
 the same results before and after :func:`~pyqemu.accel.tcg.optimize.optimize`).
 
-Bugs found this way are pinned by strict xfails (their reasons describe them): branch shapes the
-backend miscompiles or rejects, constants and inlined temps that go stale across helper calls with an
-``accumulate`` global, inlined temp chains that read overwritten sources, accesses straddling into a
-protected page, and ``clz``/``cpop`` of small constants.
+Regression tests pin the bugs found this way: branch shapes the backend once miscompiled or
+rejected, constants and inlined temps that went stale across helper calls with an ``accumulate``
+global, inlined temp chains that read overwritten sources, accesses straddling into a protected page,
+and ``clz``/``cpop`` of small constants.
 
 The random seed can be changed with ``PYQEMU_IR_SEED``.
 """
@@ -873,7 +873,7 @@ def test_random_programs_optimizer_preserves_semantics(eng: Engines) -> None:
 def test_random_programs_backend_matches_interpreter(eng: Engines) -> None:
     """Compiled code, unoptimized and optimized, matches the interpreter on random programs.
 
-    The result globals are never read back here: see the xfail below for what goes wrong otherwise.
+    The result globals are never read back here; the next tests cover programs that re-read them.
     """
     rng = random.Random(f"{SEED}-backend")
     for n, block, opt, inits in _random_cases(rng, False, 300):
@@ -882,11 +882,6 @@ def test_random_programs_backend_matches_interpreter(eng: Engines) -> None:
             ref = eng.run_interp(block, init)
             _compare(eng.run_compiled(fn, init), ref, "backend", n, block, opt, init)
             _compare(eng.run_compiled(fn_opt, init), ref, "backend+opt", n, block, opt, init)
-
-
-INLINE_BUG = ("python backend: a temp folded into its single consumer (_inlinable_temps) may itself contain "
-              "an inlined temp whose sources are overwritten before the consumer runs, so the expression "
-              "reads the new value (RISC-V: 'jalr ra, 8(ra)' jumps to pc_next + 8 once compiled)")
 
 
 def test_inlined_temp_chain_reads_sources_before_they_change(eng: Engines) -> None:
@@ -898,7 +893,7 @@ def test_inlined_temp_chain_reads_sources_before_they_change(eng: Engines) -> No
 
 
 def test_random_programs_that_reread_results_backend_matches_interpreter(eng: Engines) -> None:
-    # a fixed seed (not PYQEMU_IR_SEED): a strict xfail must fail for sure, and this one finds the bug
+    # a fixed seed (not PYQEMU_IR_SEED): this one found the inlining bug, so it must keep running
     rng = random.Random("0x5eed-backend-reread")
     for n, block, opt, inits in _random_cases(rng, True, 300):
         fn = eng.compile(block)

@@ -31,7 +31,7 @@ Atomics (A) are compared too (AMOs of both widths, LR/SC of one width per progra
 which neither Unicorn 2 nor capstone 5 knows, are checked against a Python model written from the
 bit-manipulation specification instead, through the same cold and hot runs.
 
-Known bugs are pinned by strict xfails (``test_jalr_rd_equals_rs1``,
+Regression tests pin bugs found this way (``test_jalr_rd_equals_rs1``,
 ``test_fflags_read_after_fp_op_in_same_block``).  ``PYQEMU_DIFF_SEED`` changes the random programs
 (the default seed is fixed).  Needs the pip package ``unicorn`` (skipped without it) and riscv64
 binutils.

@@ -79,7 +79,6 @@ class Process:
         self.threads: dict[int, Thread] = {}
         self.exe_path = ""
         self.auxv = b""
-        self.reserved_fds: set[int] = set()
         self.sigtramp = 0
         self.atomic_lock = threading.Lock()
         self.tbc = TBCache(lambda pc: arch.gen_block(self, pc), None, self.log,  # type: ignore[arg-type]

@@ -175,10 +175,7 @@ class Syscalls:
         return fd
 
     def sys_close(self, th, fd, *_):
-        fd = _s32(fd)
-        if fd in self.proc.reserved_fds:
-            return 0
-        os.close(fd)
+        os.close(_s32(fd))
         return 0
 
     def sys_write(self, th, fd, buf, count, *_):

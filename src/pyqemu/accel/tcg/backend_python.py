@@ -600,8 +600,3 @@ def _clobbers(op: tuple, names: set[str]) -> bool:
 def _helper_globals(h: Helper, slots: dict[str, int], names: tuple[str, ...]) -> set[str]:
     """The globals among ``names`` ("*" meaning all of them)."""
     return set(slots) if "*" in names else {g for g in names if g in slots}
-
-
-def disassemble_source(region: CompiledRegion) -> str:
-    """The generated Python, for ``-d out_asm``."""
-    return region.source

@@ -21,9 +21,9 @@ from .ir import Block, format_op
 from .log import Log
 from .optimize import optimize
 
-HOT_THRESHOLD = 16
-MAX_REGION_BLOCKS = 128
-GROW_AFTER = 32
+HOT_THRESHOLD = 64
+MAX_REGION_BLOCKS = 64
+GROW_AFTER = 64
 PAGE_BITS = 12
 
 

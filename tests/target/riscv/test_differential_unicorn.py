@@ -8,8 +8,8 @@ independent implementation), then run
   ``ebreak``, and
 * on pyqemu, through ``cpu_exec`` on a linux-user ``Process``: each sequence runs 20 times from the
   same initial state, so the first runs go through the IR interpreter (cold code) and the later ones
-  through compiled regions (``HOT_THRESHOLD`` in cpu_exec.py); every run must stop with a breakpoint
-  exception (code 3) at the ``ebreak``,
+  through compiled regions (the cache's ``hot_threshold``, lowered here); every run must stop with
+  a breakpoint exception (code 3) at the ``ebreak``,
 
 from the same initial registers and scratch memory; all 31 integer registers and the scratch memory
 (and for F/D the 32 float registers and fcsr) must then agree.
@@ -50,7 +50,7 @@ from pathlib import Path
 
 import pytest
 
-from pyqemu.accel.tcg.cpu_exec import HOT_THRESHOLD, cpu_exec
+from pyqemu.accel.tcg.cpu_exec import cpu_exec
 from pyqemu.linux_user import riscv64
 from pyqemu.linux_user.process import Options, Process
 from pyqemu.target.riscv.cpu import SLOT_FFLAGS, SLOT_FRM
@@ -73,6 +73,7 @@ M = (1 << 64) - 1
 CODE = 0x100000
 DATA = 0x200000
 SCRATCH = 0x400  # bytes compared after each run
+HOT_THRESHOLD = 16  # the translation cache's threshold in these tests (the default is higher)
 RUNS = 20  # > HOT_THRESHOLD: later runs execute compiled regions
 EXCP_BREAKPOINT = 3
 
@@ -178,6 +179,7 @@ class UnicornRunner:
 class PyqemuRunner:
     def __init__(self, image: bytes):
         self.proc = Process(riscv64, Options())
+        self.proc.tbc.hot_threshold = HOT_THRESHOLD
         self.proc.space.map(CODE, len(image), 5)  # PROT_READ | PROT_EXEC
         self.proc.space.write(CODE, image)
         self.proc.space.map(DATA, 0x1000, 3)  # PROT_READ | PROT_WRITE

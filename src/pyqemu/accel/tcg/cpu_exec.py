@@ -55,6 +55,7 @@ class TBCache:
         self.translations = 0
         self.regions = 0
         self.interp: Interpreter | None = None  # set by the owner once the memory model exists
+        self.hot_threshold = HOT_THRESHOLD
         self.tracing = log.enabled("exec") or log.enabled("cpu")
 
     # -- lookup ------------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ class TBCache:
             if self.tracing:
                 # -d exec/cpu: every block execution is logged, so nothing is chained into regions
                 return functools.partial(_run_traced, self, info.block)
-            if info.execs >= HOT_THRESHOLD:
+            if info.execs >= self.hot_threshold:
                 return self._build_region(pc)
             fn = self.cold.get(pc)
             if fn is None:

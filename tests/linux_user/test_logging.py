@@ -246,8 +246,6 @@ def test_strace_environment_variable(probe: Path, run_pyqemu) -> None:
     assert "exit_group(0)" in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="-strace prints flags and special values as numbers: pyqemu "
-                   "'openat(-100,\"/path\",0,0)', qemu-riscv64 'openat(AT_FDCWD,\"/path\",O_RDONLY)'")
 def test_strace_names_flags(probe: Path, tmp_path: Path, run_pyqemu) -> None:
     missing = tmp_path / "missing-file"
     proc = run_pyqemu("-strace", probe, "open", missing)

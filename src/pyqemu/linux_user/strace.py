@@ -59,7 +59,7 @@ def _map_flags(v: int) -> str:
 
 #: per call, the argument index -> formatter for the arguments qemu prints symbolically
 _SYMBOLIC: dict[str, dict[int, Callable[[int], str]]] = {
-    "openat": {2: _open_flags},
+    "openat": {2: _open_flags, 3: lambda mode: f"{mode:#o}"},
     "mmap": {2: _prot, 3: _map_flags},
     "mprotect": {2: _prot},
 }
@@ -72,6 +72,8 @@ def format_call(pid: int, nr: int, name: str | None, args: list[int],
         return f"{pid} Unknown syscall {nr}"
     parts = []
     symbolic = _SYMBOLIC.get(name, {})
+    if name == "openat" and not args[2] & 0o20100100:  # the mode only matters with O_CREAT/O_TMPFILE
+        args = args[:3]
     for i, (kind, a) in enumerate(zip(ARG_KINDS.get(name, ""), args, strict=False)):
         if i in symbolic:
             parts.append(symbolic[i](a))

@@ -102,6 +102,7 @@ PROGRAMS: list[GuestProgram] = [
     GuestProgram("threads"),
     GuestProgram("threads", static=False),
     GuestProgram("fork_wait"),
+    GuestProgram("sockets"),
     GuestProgram("exec", needs_guest_exec=True),
     GuestProgram("selfmod"),
     GuestProgram("fatal_signal", expected_exit=-6),

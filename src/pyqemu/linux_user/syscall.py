@@ -213,6 +213,28 @@ class Syscalls:
     def sys_pwritev(self, th, fd, iov, cnt, off, *_):
         return self._iov_call(296, fd, iov, cnt, off, 0)
 
+    def _msg_call(self, hnr: int, fd: int, msg: int, flags: int) -> int:
+        """sendmsg/recvmsg: struct msghdr has the same layout on both sides but guest pointers."""
+        name, namelen, iov, iovlen, control, controllen, mflags = struct.unpack(
+            "<QI4xQQQQi4x", self.space.read(msg, 56))
+        vec = self._iov(iov, iovlen)
+        hmsg = struct.pack("<QI4xQQQQi4x", self.hptr(name, namelen), namelen, ctypes.addressof(vec), iovlen,
+                           self.hptr(control, controllen), controllen, mflags)
+        buf = ctypes.create_string_buffer(hmsg, 56)
+        r = _host_syscall(hnr, _s64(fd), ctypes.addressof(buf), _s64(flags), 0, 0, 0, 0)
+        if r == -1:
+            return -ctypes.get_errno()
+        _n, namelen, _i, _l, _c, controllen, mflags = struct.unpack("<QI4xQQQQi4x", buf.raw)
+        self.space.write(msg + 8, struct.pack("<I", namelen))
+        self.space.write(msg + 40, struct.pack("<Qi", controllen, mflags))
+        return r
+
+    def sys_sendmsg(self, th, fd, msg, flags, *_):
+        return self._msg_call(46, fd, msg, flags)
+
+    def sys_recvmsg(self, th, fd, msg, flags, *_):
+        return self._msg_call(47, fd, msg, flags)
+
     def _pack_stat(self, st: os.stat_result) -> bytes:
         return _STAT.pack(st.st_dev, st.st_ino, st.st_mode, st.st_nlink, st.st_uid, st.st_gid,
                           st.st_rdev, 0, st.st_size, st.st_blksize, 0, st.st_blocks,

@@ -136,6 +136,8 @@ TABLE = """
 208 setsockopt       54   iiipi
 209 getsockopt       55   iiipp
 210 shutdown         48   ii
+211 sendmsg          -    ipi
+212 recvmsg          -    ipi
 214 brk              -    p
 215 munmap           -    pi
 216 mremap           -    piiip

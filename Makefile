@@ -26,7 +26,7 @@ test: guests
 
 bench: setup
 	$(PY) -m pyqemu.tools.bench
-	@if [ -f src/pyqemu/tools/bench_img.py ]; then $(PY) -m pyqemu.tools.bench_img; fi
+	$(PY) -m pyqemu.tools.bench_img
 
 lint: setup
 	$(VENV)/bin/ruff check src tests

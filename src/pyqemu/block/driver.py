@@ -139,8 +139,13 @@ class BlockDriver(ABC):
     def write(self, offset: int, data: bytes) -> None:
         """Write guest data."""
 
-    def write_compressed(self, offset: int, data: bytes) -> None:
-        """Write one whole cluster compressed (``convert -c``)."""
+    def deflate(self, data: bytes) -> bytes:
+        """Compress one cluster for :meth:`write_compressed` (thread-safe; no I/O)."""
+        raise BlockError("Compression not supported for this file format", 95)
+
+    def write_compressed(self, offset: int, data: bytes, deflated: bytes | None = None) -> None:
+        """Write one whole cluster compressed (``convert -c``); ``deflated`` is ``deflate(data)``
+        when the caller compressed it already (e.g. in parallel)."""
         raise BlockError("Compression not supported for this file format", 95)
 
     def write_zeroes(self, offset: int, length: int) -> None:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 from pyqemu.block.errors import BlockError, os_error_message
+
+MAX_FILE_OFFSET = (1 << 63) - 1
+
+
+def _check_range(offset: int, length: int) -> None:
+    """Refuse host requests no file can satisfy (negative or beyond the 63-bit offset range)."""
+    if offset < 0 or length < 0 or offset + length > MAX_FILE_OFFSET:
+        raise BlockError("Invalid argument", errno.EINVAL)
 
 
 class HostFile:
@@ -12,6 +21,7 @@ class HostFile:
 
     Reads past the end of the file return zeros, as QEMU's file protocol does for image
     formats that reference data beyond EOF (e.g. preallocated metadata on a sparse file).
+    Host errors surface as :class:`BlockError` carrying the errno.
     """
 
     def __init__(self, path: str, readonly: bool = False, create: bool = False) -> None:
@@ -30,34 +40,50 @@ class HostFile:
 
     def pread(self, offset: int, length: int) -> bytes:
         """Read ``length`` bytes at ``offset``; the part beyond EOF reads as zeros."""
-        data = os.pread(self.fd, length, offset)
+        data = self.pread_short(offset, length)
         if len(data) < length:
-            chunks = [data]
-            got = len(data)
-            while got < length:
-                more = os.pread(self.fd, length - got, offset + got)
-                if not more:
-                    break
-                chunks.append(more)
-                got += len(more)
-            data = b"".join(chunks)
-            if got < length:
-                data += bytes(length - got)
+            buf = bytearray(length)
+            buf[:len(data)] = data
+            self.readinto(offset + len(data), memoryview(buf)[len(data):])  # a short read, not EOF?
+            data = bytes(buf)
         return data
+
+    def readinto(self, offset: int, buf: bytearray | memoryview) -> int:
+        """Fill ``buf`` from ``offset``; return the byte count read (less only at EOF)."""
+        view = memoryview(buf).cast("B")
+        _check_range(offset, len(view))
+        got = 0
+        try:
+            while got < len(view):
+                n = os.preadv(self.fd, [view[got:]], offset + got)
+                if n <= 0:
+                    break
+                got += n
+        except OSError as exc:
+            raise BlockError(os_error_message(exc), exc.errno) from exc
+        return got
 
     def pread_short(self, offset: int, length: int) -> bytes:
         """Read up to ``length`` bytes at ``offset`` without zero-filling past EOF."""
-        return os.pread(self.fd, length, offset)
+        _check_range(offset, length)
+        try:
+            return os.pread(self.fd, length, offset)
+        except OSError as exc:
+            raise BlockError(os_error_message(exc), exc.errno) from exc
 
     def pwrite(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         """Write all of ``data`` at ``offset``."""
         if self.readonly:
             raise BlockError("Block node is read-only", 1)
-        view = memoryview(data)
-        while view:
-            done = os.pwrite(self.fd, view, offset)
-            view = view[done:]
-            offset += done
+        view = memoryview(data).cast("B")
+        _check_range(offset, len(view))
+        try:
+            while view:
+                done = os.pwrite(self.fd, view, offset)
+                view = view[done:]
+                offset += done
+        except OSError as exc:
+            raise BlockError(os_error_message(exc), exc.errno) from exc
 
     def size(self) -> int:
         """Current length of the host file in bytes."""
@@ -65,7 +91,11 @@ class HostFile:
 
     def truncate(self, size: int) -> None:
         """Set the host file length."""
-        os.ftruncate(self.fd, size)
+        _check_range(size, 0)
+        try:
+            os.ftruncate(self.fd, size)
+        except OSError as exc:
+            raise BlockError(os_error_message(exc), exc.errno) from exc
 
     def fallocate(self, offset: int, length: int) -> None:
         """Reserve host blocks for ``[offset, offset+length)`` (posix_fallocate)."""
@@ -78,7 +108,10 @@ class HostFile:
     def flush(self) -> None:
         """Make previous writes durable (fdatasync)."""
         if not self.readonly:
-            os.fdatasync(self.fd)
+            try:
+                os.fdatasync(self.fd)
+            except OSError as exc:
+                raise BlockError(os_error_message(exc), exc.errno) from exc
 
     def is_data(self, offset: int) -> tuple[bool, int]:
         """Return (is_data, end) for the run of data or hole starting at ``offset`` (SEEK_DATA)."""

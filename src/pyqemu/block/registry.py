@@ -48,10 +48,12 @@ def backing_path(image: str, backing: str) -> str:
 
 
 def open_image(path: str, fmt: str | None = None, readonly: bool = False, *, backing: bool = True,
-               cache: str = "writeback", check_mode: bool = False, _depth: int = 0) -> BlockDriver:
+               cache: str = "writeback", check_mode: bool = False,
+               _chain: tuple[str, ...] = ()) -> BlockDriver:
     """Open ``path`` (probing the format unless ``fmt``) and, with ``backing``, its backing chain.
 
-    Errors are BlockError with QEMU's "Could not open 'PATH': REASON" wording.
+    Errors are BlockError with QEMU's "Could not open 'PATH': REASON" wording; a backing chain
+    that leads back to one of its own images is refused instead of followed.
     """
     try:
         name = fmt or probe_format(path)
@@ -59,12 +61,18 @@ def open_image(path: str, fmt: str | None = None, readonly: bool = False, *, bac
     except BlockError as exc:
         raise BlockError(f"Could not open '{path}': {exc}", exc.errno) from None
     if backing and drv.backing_filename:
-        if _depth >= MAX_CHAIN_DEPTH:
+        chain = (*_chain, os.path.realpath(path))
+        target = backing_path(path, drv.backing_filename)
+        problem = None
+        if os.path.realpath(target) in chain:
+            problem = BlockError(f"Backing file '{target}' creates an infinite loop", errno.ELOOP)
+        elif len(chain) > MAX_CHAIN_DEPTH:
+            problem = BlockError("Backing file chain too deep", errno.ELOOP)
+        if problem is not None:
             drv.close()
-            raise BlockError(f"Could not open '{path}': Backing file chain too deep", errno.ELOOP)
+            raise BlockError(f"Could not open '{path}': {problem}", problem.errno)
         try:
-            drv.backing = open_image(backing_path(path, drv.backing_filename), drv.backing_format,
-                                     readonly=True, _depth=_depth + 1)
+            drv.backing = open_image(target, drv.backing_format, readonly=True, _chain=chain)
         except BlockError as exc:
             drv.close()
             raise BlockError(f"Could not open backing file: {exc}", exc.errno) from None

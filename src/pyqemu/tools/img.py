@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import getopt
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -292,12 +293,12 @@ def cmd_info(args: Sequence[str]) -> int:
     if len(rest) != 1:
         raise UsageError("Expecting one image file name")
     infos = [image_info(rest[0], fmt)]
-    seen = {rest[0]}
+    seen = {os.path.realpath(rest[0])}
     while chain and infos[-1].backing_filename:
         path = infos[-1].full_backing_filename or ""
-        if path in seen:
+        if os.path.realpath(path) in seen:
             raise Failure(f"Backing file '{path}' creates an infinite loop.")
-        seen.add(path)
+        seen.add(os.path.realpath(path))
         infos.append(image_info(path, infos[-1].backing_format))
     if output == "json":
         if chain:
@@ -660,6 +661,9 @@ def cmd_rebase(args: Sequence[str]) -> int:
                     new_backing = open_image(backing_path(filename, new_name), new_fmt, readonly=True)
                 except BlockError as exc:
                     raise Failure(f"Could not open new backing file '{new_name}': {exc}") from None
+                if any(os.path.realpath(node.filename) == os.path.realpath(filename)
+                       for node in new_backing.chain()):
+                    raise Failure(f"Backing file '{new_name}' creates an infinite loop.")
             progress = Progress(show_progress and not quiet)
             rebase(drv, new_backing, progress)
             progress.finish()

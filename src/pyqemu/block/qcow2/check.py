@@ -121,11 +121,11 @@ class _Checker:
                 self.report(f"ERROR refcount block {index} is not cluster aligned; "
                             "refcount table entry corrupted")
                 self.res.corruptions += 1
-                table[index] = 0
+                drv.refcounts.forget_block(index)
             elif block >= self.nb_clusters * self.cs:
                 self.report(f"ERROR refcount block {index} is outside image")
                 self.res.corruptions += 1
-                table[index] = 0
+                drv.refcounts.forget_block(index)
             else:
                 self.inc(block, self.cs)
 

@@ -3,6 +3,8 @@
 Spec section "Cluster mapping".  L2 updates go straight to the file (one entry or one run
 of entries per write) so that a mapping is only ever linked after the data and refcounts it
 depends on were written; L2 tables shared with snapshots are copied before modification.
+Table offsets read from the image are validated (aligned, inside the file) before use, and
+every write passes the driver's metadata overlap guard.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Callable
 
 from pyqemu.block.errors import BlockError
 from pyqemu.block.file import HostFile
-from pyqemu.block.qcow2.format import MAX_L1_BYTES, OFFSET_MASK, OFLAG_COPIED, Header
+from pyqemu.block.qcow2.format import MAX_L1_BYTES, OFFSET_MASK, OFLAG_COPIED, Header, table_in_file
+from pyqemu.block.qcow2.overlap import ACTIVE_L1, ACTIVE_L2, Corrupt, Guard, corruption_error, no_guard
 from pyqemu.block.qcow2.refcount import Refcounts
 
 L2_CACHE_TABLES = 512
@@ -40,6 +43,9 @@ class ClusterMap:
         self.l2_size = 1 << self.l2_bits
         self.l2_cache: OrderedDict[int, list[int]] = OrderedDict()
         self.l1: list[int] = []
+        self.generation = 0  # bumped whenever an L1 entry or the L1 table itself changes
+        self.guard: Guard = no_guard
+        self.corrupt: Corrupt = corruption_error
         self.load_l1()
 
     def load_l1(self) -> None:
@@ -49,18 +55,22 @@ class ClusterMap:
             raise BlockError("Active L1 table too large")
         if hdr.l1_size < l1_entries_for(hdr.size, hdr.cluster_bits):
             raise BlockError("L1 table is too small")
-        if hdr.l1_size and (hdr.l1_table_offset & (self.cluster_size - 1) or not hdr.l1_table_offset):
+        if hdr.l1_size and not table_in_file(hdr.l1_table_offset, hdr.l1_size * 8, self.cluster_size,
+                                             self.file.size()):
             raise BlockError("Active L1 table offset invalid")
         raw = self.file.pread(hdr.l1_table_offset, hdr.l1_size * 8) if hdr.l1_size else b""
         self.l1 = list(struct.unpack(f">{hdr.l1_size}Q", raw))
         self.l2_cache.clear()
+        self.generation += 1
 
     def read_l2(self, offset: int) -> list[int]:
         """Decoded L2 table at host ``offset`` (cached)."""
         table = self.l2_cache.get(offset)
         if table is None:
             if offset & (self.cluster_size - 1):
-                raise BlockError(f"L2 table offset {offset:#x} unaligned")
+                raise self.corrupt(f"L2 table offset {offset:#x} unaligned")
+            if offset + self.cluster_size > self.file.size():
+                raise self.corrupt(f"L2 table offset {offset:#x} beyond the end of the image file")
             raw = self.file.pread(offset, self.cluster_size)
             table = list(struct.unpack(f">{self.l2_size}Q", raw))
             self.l2_cache[offset] = table
@@ -70,8 +80,9 @@ class ClusterMap:
             self.l2_cache.move_to_end(offset)
         return table
 
-    def write_l2(self, offset: int, table: list[int]) -> None:
-        """Write a whole L2 table and cache it."""
+    def write_l2(self, offset: int, table: list[int], fresh: bool = False) -> None:
+        """Write a whole L2 table (``fresh``: to a newly allocated cluster) and cache it."""
+        self.guard(offset, self.cluster_size, 0 if fresh else ACTIVE_L2)
         self.file.pwrite(offset, struct.pack(f">{self.l2_size}Q", *table))
         self.l2_cache[offset] = table
 
@@ -98,6 +109,7 @@ class ClusterMap:
         l2_off = self._writable_l2(l1i)
         table = self.read_l2(l2_off)
         old = table[l2i:l2i + len(values)]
+        self.guard(l2_off + l2i * 8, len(values) * 8, ACTIVE_L2)
         table[l2i:l2i + len(values)] = values
         self.file.pwrite(l2_off + l2i * 8, struct.pack(f">{len(values)}Q", *values))
         return old
@@ -111,7 +123,7 @@ class ClusterMap:
             return old
         new = self.refcounts.alloc(1)
         table = list(self.read_l2(old)) if old else [0] * self.l2_size
-        self.write_l2(new, table)
+        self.write_l2(new, table, fresh=True)
         self.barrier()
         self.set_l1(l1i, new | OFLAG_COPIED)
         if old:
@@ -122,8 +134,11 @@ class ClusterMap:
 
     def set_l1(self, index: int, value: int) -> None:
         """Store one active L1 entry."""
+        offset = self.header.l1_table_offset + index * 8
+        self.guard(offset, 8, ACTIVE_L1)
         self.l1[index] = value
-        self.file.pwrite(self.header.l1_table_offset + index * 8, struct.pack(">Q", value))
+        self.generation += 1
+        self.file.pwrite(offset, struct.pack(">Q", value))
 
     def grow_l1(self, min_size: int, exact: bool = False) -> None:
         """Move the active L1 table to a larger place holding at least ``min_size`` entries."""
@@ -137,6 +152,7 @@ class ClusterMap:
         new_off = self.refcounts.alloc(nclusters)
         table = self.l1 + [0] * (new_size - old_size)
         raw = struct.pack(f">{new_size}Q", *table)
+        self.guard(new_off, nclusters * self.cluster_size, 0)
         self.file.pwrite(new_off, raw.ljust(nclusters * self.cluster_size, b"\0"))
         self.barrier()
         old_off = self.header.l1_table_offset
@@ -144,5 +160,6 @@ class ClusterMap:
         self.file.pwrite(36, struct.pack(">IQ", new_size, new_off))
         self.barrier()
         self.l1 = table
+        self.generation += 1
         if old_size:
             self.refcounts.free(old_off, -(-old_size * 8 // self.cluster_size))

@@ -150,6 +150,7 @@ def preallocate(drv: Qcow2, start: int, end: int, mode: str) -> None:
     file_end = max((h + n for h, n in runs), default=0)
     if mode == "full":
         for host, nbytes in runs:
+            drv.overlap.guard(host, nbytes, 0)
             for off in range(0, nbytes, 1 << 20):
                 drv.file.pwrite(host + off, bytes(min(1 << 20, nbytes - off)))
     elif mode == "falloc":
@@ -215,10 +216,12 @@ def _expand_zero_clusters(drv: Qcow2) -> None:
                 drv.refcounts.free(host)
         else:
             if host and entry & OFLAG_COPIED:
+                drv.overlap.guard(host, cs, 0)
                 drv.file.pwrite(host, bytes(cs))
                 drv.map.set_entries(cluster, [entry & ~OFLAG_ZERO])
                 continue
             new = drv.refcounts.alloc(1)
+            drv.overlap.guard(new, cs, 0)
             drv.file.pwrite(new, bytes(cs))
             drv.file.flush()
             drv.map.set_entries(cluster, [new | OFLAG_COPIED])

@@ -4,6 +4,11 @@ Spec sections "Cluster mapping" (standard, compressed and zero cluster descripto
 "Header" (dirty bit, lazy refcounts, corrupt bit) and "Snapshots".  Allocating writes follow
 QEMU's crash-safe ordering: refcounts, then data, then a flush barrier, then the L2/L1 link,
 and only then the release of what the old mapping pointed to.
+
+Damaged images: the header and the table offsets are validated at open; metadata found corrupt
+while running (misaligned or out-of-file tables and clusters, writes that would land on other
+metadata) fails the request with EIO and, on a writable v3 image, sets the corrupt bit as QEMU
+does, after which the image refuses further writes.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import errno
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pyqemu.block.driver import (
     BLOCK_ALLOCATED,
@@ -40,6 +45,7 @@ from pyqemu.block.qcow2.format import (
     INCOMPAT_CORRUPT,
     INCOMPAT_DIRTY,
     MAGIC,
+    MAX_L1_BYTES,
     NORMAL,
     OFFSET_MASK,
     OFLAG_COMPRESSED,
@@ -48,12 +54,15 @@ from pyqemu.block.qcow2.format import (
     UNALLOCATED,
     ZERO,
     Header,
+    table_in_file,
 )
+from pyqemu.block.qcow2.overlap import MetadataMap
 from pyqemu.block.qcow2.refcount import Refcounts
-from pyqemu.block.qcow2.snapshot_table import Snapshot, parse_table
+from pyqemu.block.qcow2.snapshot_table import MAX_SNAPSHOTS, Snapshot, parse_table
 
 MAX_BATCH_BYTES = 4 << 20
 COMPRESS_WBITS = -12
+MAX_IMAGE_SIZE = (1 << 63) - 1
 
 
 class Qcow2(BlockDriver):
@@ -68,6 +77,9 @@ class Qcow2(BlockDriver):
         super().__init__(filename, readonly)
         self.file = HostFile(filename, readonly)
         self._unsafe = cache == "unsafe"
+        self._check_mode = check_mode
+        self._corrupt = False
+        self._keep_dirty = False
         try:
             self._open(check_mode)
         except BaseException:
@@ -89,11 +101,15 @@ class Qcow2(BlockDriver):
         self.backing_format = hdr.backing_format
         if hdr.incompatible_features & INCOMPAT_CORRUPT and not self.readonly and not check_mode:
             raise BlockError("qcow2: Image is corrupt; cannot be opened read/write", errno.EACCES)
-        if hdr.snapshots_offset & (self.cluster_size - 1) and hdr.nb_snapshots:
-            raise BlockError("Snapshot table offset invalid")
+        if hdr.size > MAX_IMAGE_SIZE or l1_entries_for(hdr.size, hdr.cluster_bits) * 8 > MAX_L1_BYTES:
+            raise BlockError("Image is too big", errno.EFBIG)
         self.refcounts = Refcounts(self.file, hdr, self._barrier)
         self.map = ClusterMap(self.file, hdr, self.refcounts, self._barrier)
         self.snapshots = self._load_snapshots()
+        self.overlap = MetadataMap(self)
+        for part in (self.refcounts, self.map):
+            part.guard = self.overlap.guard
+            part.corrupt = self.corruption
         self._ccache: tuple[int, bytes] | None = None
         self.lazy = hdr.version >= 3 and bool(hdr.compatible_features & COMPAT_LAZY_REFCOUNTS)
         if self.readonly:
@@ -114,9 +130,41 @@ class Qcow2(BlockDriver):
         self.snapshot_table_size = 0
         if not hdr.nb_snapshots:
             return []
+        if hdr.nb_snapshots > MAX_SNAPSHOTS:
+            raise BlockError("Snapshot table too large")
+        file_size = self.file.size()
+        if not table_in_file(hdr.snapshots_offset, 1, self.cluster_size, file_size):
+            raise BlockError("Snapshot table offset invalid")
         raw = self.file.pread_short(hdr.snapshots_offset, 1 << 24)
         snapshots, self.snapshot_table_size = parse_table(raw, hdr.nb_snapshots)
+        for sn in snapshots:
+            if sn.l1_size * 8 > MAX_L1_BYTES:
+                raise BlockError("Snapshot L1 table too large")
+            if sn.l1_size and not table_in_file(sn.l1_table_offset, sn.l1_size * 8, self.cluster_size,
+                                                file_size):
+                raise BlockError("Snapshot L1 table offset invalid")
         return snapshots
+
+    def corruption(self, message: str) -> BlockError:
+        """Report metadata corruption found at run time; return the error to raise.
+
+        A writable image is marked corrupt (the incompatible corrupt bit, v3) and refuses
+        further writes; ``check -r`` and read-only users just get the error.
+        """
+        if self.readonly or self._check_mode:
+            return BlockError(f"qcow2: Image is corrupt: {message}", errno.EIO)
+        if not self._corrupt:
+            self._corrupt = True
+            hdr = self.header
+            if hdr.version >= 3 and not hdr.incompatible_features & INCOMPAT_CORRUPT:
+                hdr.incompatible_features |= INCOMPAT_CORRUPT
+                try:
+                    self.file.pwrite(72, struct.pack(">Q", hdr.incompatible_features))
+                    self._barrier()
+                except BlockError:
+                    pass
+        return BlockError(f"qcow2: Marking image as corrupt: {message}; further corruption events will "
+                          "be suppressed", errno.EIO)
 
     def _barrier(self) -> None:
         if not self._unsafe:
@@ -140,7 +188,8 @@ class Qcow2(BlockDriver):
         if self.readonly:
             return
         self.refcounts.flush()
-        self.file.flush()
+        if not self._unsafe:
+            self.file.flush()
 
     def close(self) -> None:
         if self.file.fd < 0:
@@ -148,7 +197,7 @@ class Qcow2(BlockDriver):
         try:
             if not self.readonly:
                 self.refcounts.flush()
-                if self.header.incompatible_features & INCOMPAT_DIRTY:
+                if self.header.incompatible_features & INCOMPAT_DIRTY and not self._keep_dirty:
                     self.file.flush()
                     self.header.incompatible_features &= ~INCOMPAT_DIRTY
                     self.write_header()
@@ -206,6 +255,8 @@ class Qcow2(BlockDriver):
                 if kind == COMPRESSED:
                     host = entry
                 elif kind == NORMAL:
+                    if host & (cs - 1):
+                        raise self._unaligned(host, pos >> cb)
                     host += in_off
                 if cur is not None and cur[2] == kind and kind != COMPRESSED and (
                         kind != NORMAL or cur[3] + cur[1] == host):
@@ -217,6 +268,9 @@ class Qcow2(BlockDriver):
                 pos += n
         if cur is not None:
             yield cur[0], cur[1], cur[2], cur[3]
+
+    def _unaligned(self, host: int, cluster: int) -> BlockError:
+        return self.corruption(f"Cluster allocation offset {host:#x} unaligned (guest cluster {cluster:#x})")
 
     def _decompress(self, entry: int) -> bytes:
         if self._ccache is not None and self._ccache[0] == entry:
@@ -236,11 +290,12 @@ class Qcow2(BlockDriver):
     def read(self, offset: int, length: int) -> bytes:
         self._check_bounds(offset, length)
         out = bytearray(length)
+        view = memoryview(out)
         cs = self.cluster_size
         for pos, n, kind, host in self._extents(offset, length):
             rel = pos - offset
             if kind == NORMAL:
-                out[rel:rel + n] = self.file.pread(host, n)
+                self.file.readinto(host, view[rel:rel + n])  # beyond EOF stays zero
             elif kind == COMPRESSED:
                 in_off = pos & (cs - 1)
                 out[rel:rel + n] = self._decompress(host)[in_off:in_off + n]
@@ -281,6 +336,8 @@ class Qcow2(BlockDriver):
     def _begin_write(self) -> None:
         if self.readonly:
             raise BlockError("Block node is read-only", errno.EPERM)
+        if self._corrupt:
+            raise BlockError("qcow2: Image is corrupt; cannot be written", errno.EIO)
         if self.lazy and not self.header.incompatible_features & INCOMPAT_DIRTY:
             self.header.incompatible_features |= INCOMPAT_DIRTY
             self.write_header()
@@ -300,13 +357,20 @@ class Qcow2(BlockDriver):
             first = start >> self.cluster_bits
             return first, ((end - 1) >> self.cluster_bits) - first + 1
         if host:
+            if host & (self.cluster_size - 1):
+                raise self._unaligned(host, -1)
             return host >> self.cluster_bits, 1
         return 0, 0
 
     def _free_entry(self, entry: int) -> None:
         first, count = self.entry_clusters(entry)
         if count:
-            self.refcounts.update(first, count, -1)
+            try:
+                self.refcounts.update(first, count, -1)
+            except BlockError as exc:
+                if exc.errno != errno.ERANGE:
+                    raise
+                # a reference the refcounts never counted: nothing to free (QEMU carries on too)
         if self._ccache is not None and self._ccache[0] == entry:
             self._ccache = None
 
@@ -329,7 +393,11 @@ class Qcow2(BlockDriver):
                 while k < len(ents) and self._in_place(ents[k]) and ents[k] & OFFSET_MASK == base + k * cs:
                     k += 1
                 n = min(end, (cluster + k) << cb) - pos
-                self.file.pwrite(base + (pos & (cs - 1)), view[pos - offset:pos - offset + n])
+                host = base + (pos & (cs - 1))
+                if base + (k - 1) * cs >= self.file.size():
+                    raise self.corruption(f"Data cluster offset {base:#x} beyond the end of the image file")
+                self.overlap.guard(host, n, 0)
+                self.file.pwrite(host, view[pos - offset:pos - offset + n])
             else:
                 k = 1
                 while k < len(ents) and not self._in_place(ents[k]):
@@ -341,35 +409,43 @@ class Qcow2(BlockDriver):
     def _write_allocating(self, cluster: int, old: list[int], pos: int, data: memoryview) -> None:
         cb, cs = self.cluster_bits, self.cluster_size
         k = len(old)
-        buf = bytearray(k * cs)
         head = pos & (cs - 1)
         tail = pos + len(data) - ((cluster + k - 1) << cb)
-        if head:
-            buf[0:cs] = self._cluster_content(cluster, old[0])
-        if tail < cs and (k > 1 or not head):
-            buf[(k - 1) * cs:k * cs] = self._cluster_content(cluster + k - 1, old[-1])
-        buf[head:head + len(data)] = data
+        payload: bytes | bytearray | memoryview = data
+        if head or tail < cs:
+            buf = bytearray(k * cs)
+            if head:
+                buf[0:cs] = self._cluster_content(cluster, old[0])
+            if tail < cs and (k > 1 or not head):
+                buf[(k - 1) * cs:k * cs] = self._cluster_content(cluster + k - 1, old[-1])
+            buf[head:head + len(data)] = data
+            payload = buf
         host = self.refcounts.alloc(k)
-        self.file.pwrite(host, buf)
+        self.overlap.guard(host, k * cs, 0)
+        self.file.pwrite(host, payload)
         self._barrier()
         self.map.set_entries(cluster, [(host + i * cs) | OFLAG_COPIED for i in range(k)])
         for entry in old:
             self._free_entry(entry)
 
-    def write_compressed(self, offset: int, data: bytes) -> None:
+    def deflate(self, data: bytes) -> bytes:
+        """The raw deflate stream of one cluster (zero-padded); thread-safe, touches no state."""
+        comp = zlib.compressobj(6, zlib.DEFLATED, COMPRESS_WBITS)
+        return comp.compress(bytes(data).ljust(self.cluster_size, b"\0")) + comp.flush()
+
+    def write_compressed(self, offset: int, data: bytes, deflated: bytes | None = None) -> None:
         """Write one whole cluster (the last may be short) as a compressed cluster."""
         cs = self.cluster_size
         if offset & (cs - 1) or len(data) > cs or (len(data) < cs and offset + len(data) != self.size):
             raise BlockError("Compressed writes must cover whole clusters", errno.EINVAL)
         self._check_bounds(offset, len(data))
         self._begin_write()
-        data = bytes(data).ljust(cs, b"\0")
-        comp = zlib.compressobj(6, zlib.DEFLATED, COMPRESS_WBITS)
-        packed = comp.compress(data) + comp.flush()
+        packed = deflated if deflated is not None else self.deflate(data)
         if len(packed) >= cs:
-            self.write(offset, data[:min(cs, self.size - offset)])
+            self.write(offset, data)
             return
         host = self.refcounts.alloc_bytes(len(packed))
+        self.overlap.guard(host, len(packed), 0)
         self.file.pwrite(host, packed)
         self._barrier()
         sectors = ((host + len(packed) - 1) >> 9) - (host >> 9)
@@ -498,13 +574,36 @@ class Qcow2(BlockDriver):
                              sn.vm_clock_nsec, sn.icount) for sn in self.snapshots]
 
     def snapshot_create(self, name: str) -> None:
-        self._begin_write()
-        qsnap.create(self, name)
+        self._snapshot_op(qsnap.create, name)
 
     def snapshot_goto(self, name: str) -> None:
-        self._begin_write()
-        qsnap.goto(self, name)
+        self._snapshot_op(qsnap.goto, name)
 
     def snapshot_delete(self, name: str) -> None:
+        self._snapshot_op(qsnap.delete, name)
+
+    def _snapshot_op(self, operation: Callable[[Qcow2, str], None], name: str) -> None:
+        """Run a snapshot operation under the dirty bit (v3).
+
+        A snapshot operation changes the refcounts and the COPIED flags of many clusters, in
+        writes that cannot all land at once; an interrupted one leaves mismatches that ``check``
+        reports as errors.  With the dirty bit set for its duration, an image left behind by a
+        crash is repaired on its next read-write open, as a lazy-refcounts image is.
+        """
         self._begin_write()
-        qsnap.delete(self, name)
+        hdr = self.header
+        mark = hdr.version >= 3 and not hdr.incompatible_features & INCOMPAT_DIRTY
+        if mark:
+            hdr.incompatible_features |= INCOMPAT_DIRTY
+            self.write_header()
+        try:
+            operation(self, name)
+        except BaseException:
+            # possibly half done: leave the repair to the next read-write open
+            self._keep_dirty = hdr.version >= 3
+            raise
+        if mark:
+            self.refcounts.flush()
+            self._barrier()
+            hdr.incompatible_features &= ~INCOMPAT_DIRTY
+            self.write_header()

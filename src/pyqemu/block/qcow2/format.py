@@ -51,6 +51,16 @@ MAX_L1_BYTES = 32 << 20
 MAX_REFTABLE_BYTES = 8 << 20
 
 
+def table_in_file(offset: int, nbytes: int, cluster_size: int, file_size: int) -> bool:
+    """True when a metadata table at ``offset`` is cluster aligned and starts and ends in the file.
+
+    The end may fall in the file's last, partial cluster (tables are padded to whole clusters).
+    """
+    if offset <= 0 or offset & (cluster_size - 1):
+        return False
+    return offset < file_size and offset + nbytes <= -(-file_size // cluster_size) * cluster_size
+
+
 @dataclass
 class Header:
     """The qcow2 header, its extensions and the backing file name from cluster 0."""
@@ -115,7 +125,9 @@ class Header:
         if backing_off:
             if backing_len > MAX_BACKING_NAME or backing_off + backing_len > min(hdr.cluster_size, len(data)):
                 raise BlockError("Backing file name too long")
-            hdr.backing_file = data[backing_off:backing_off + backing_len].decode("utf-8", "replace")
+            # a C string: whatever follows a NUL is not part of the name
+            name = bytes(data[backing_off:backing_off + backing_len]).split(b"\0", 1)[0]
+            hdr.backing_file = name.decode("utf-8", "replace") or None
         return hdr
 
     def _parse_extensions(self, data: bytes, offset: int, end: int) -> None:

@@ -4,6 +4,8 @@ Spec section "Host cluster management".  Refcount entries are 1 << refcount_orde
 (orders 0..6); sub-byte entries start at the least significant bit of each byte.
 Every update reaches the file before the caller links the cluster anywhere, unless
 ``deferred`` is set (lazy refcounts), in which case dirty blocks are written at ``flush()``.
+An update is validated whole (no underflow or overflow, blocks inside the file and not on other
+metadata) before any of it is applied, so a corrupt image fails cleanly instead of half-updated.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from collections.abc import Callable
 
 from pyqemu.block.errors import BlockError
 from pyqemu.block.file import HostFile
-from pyqemu.block.qcow2.format import MAX_REFTABLE_BYTES, REFT_OFFSET_MASK, Header
+from pyqemu.block.qcow2.format import MAX_REFTABLE_BYTES, REFT_OFFSET_MASK, Header, table_in_file
+from pyqemu.block.qcow2.overlap import (
+    REFCOUNT_BLOCK,
+    REFCOUNT_TABLE,
+    Corrupt,
+    Guard,
+    corruption_error,
+    no_guard,
+)
 
 _U64 = struct.Struct(">Q")
 
@@ -37,6 +47,9 @@ class Refcounts:
         self.blocks: dict[int, bytearray] = {}
         self.dirty: set[int] = set()
         self.table: list[int] = []
+        self.generation = 0  # bumped whenever the table or one of its entries changes
+        self.guard: Guard = no_guard
+        self.corrupt: Corrupt = corruption_error
         self.load_table()
 
     # -- table and blocks --------------------------------------------------------------------
@@ -44,20 +57,30 @@ class Refcounts:
         """(Re)read the refcount table named by the header."""
         hdr = self.header
         nbytes = hdr.refcount_table_clusters * self.cluster_size
+        if not nbytes:
+            raise BlockError("Image does not contain a reference count table")
         if nbytes > MAX_REFTABLE_BYTES:
             raise BlockError("Reference count table too large")
-        if hdr.refcount_table_offset & (self.cluster_size - 1):
+        if not table_in_file(hdr.refcount_table_offset, nbytes, self.cluster_size, self.file.size()):
             raise BlockError("Invalid reference count table offset")
         raw = self.file.pread(hdr.refcount_table_offset, nbytes)
         self.table = [v & REFT_OFFSET_MASK for v in struct.unpack(f">{nbytes // 8}Q", raw)]
         self.blocks.clear()
         self.dirty.clear()
+        self.generation += 1
+
+    def forget_block(self, index: int) -> None:
+        """Drop a (corrupt) refcount table entry from memory; repair writes a new block."""
+        self.table[index] = 0
+        self.generation += 1
 
     def _block(self, offset: int) -> bytearray:
         block = self.blocks.get(offset)
         if block is None:
             if offset & (self.cluster_size - 1):
-                raise BlockError(f"Refblock offset {offset:#x} unaligned")
+                raise self.corrupt(f"Refblock offset {offset:#x} unaligned")
+            if offset + self.cluster_size > self.file.size():
+                raise self.corrupt(f"Refblock offset {offset:#x} beyond the end of the image file")
             block = bytearray(self.file.pread(offset, self.cluster_size))
             self.blocks[offset] = block
         return block
@@ -92,24 +115,42 @@ class Refcounts:
 
     # -- updates ------------------------------------------------------------------------------
     def update(self, cluster: int, count: int, delta: int) -> None:
-        """Add ``delta`` to the refcounts of ``count`` clusters starting at ``cluster``."""
-        self.ensure_blocks(cluster, count)
+        """Add ``delta`` to the refcounts of ``count`` clusters starting at ``cluster``.
+
+        Nothing is changed when any of the new values would be out of range.
+        """
+        if delta > 0:
+            self.ensure_blocks(cluster, count)
+        per_block = self.per_block
+        changes: list[tuple[int, bytearray, int, list[int]]] = []
         end = cluster + count
         while cluster < end:
-            ti, bi = divmod(cluster, self.per_block)
-            n = min(end - cluster, self.per_block - bi)
-            offset = self.table[ti]
+            ti, bi = divmod(cluster, per_block)
+            n = min(end - cluster, per_block - bi)
+            offset = self.table[ti] if ti < len(self.table) else 0
+            if not offset:
+                if delta < 0:
+                    raise BlockError(f"Refcount underflow for cluster {cluster}", 34)
+                cluster += n
+                continue
             block = self._block(offset)
-            lo, hi = len(block), 0
-            for i in range(bi, bi + n):
-                value = self._decode(block, i) + delta
+            values = [self._decode(block, i) + delta for i in range(bi, bi + n)]
+            for i, value in enumerate(values):
                 if value < 0 or value > self.max_refcount:
                     what = "overflow" if value > 0 else "underflow"
-                    raise BlockError(f"Refcount {what} for cluster {ti * self.per_block + i}", 34)
-                a, b = self._encode(block, i, value)
+                    raise BlockError(f"Refcount {what} for cluster {cluster + i}", 34)
+            if not self.deferred:
+                self.guard(offset, self.cluster_size, REFCOUNT_BLOCK)
+            changes.append((offset, block, ti * per_block + bi, values))
+            cluster += n
+        for offset, block, first, values in changes:
+            lo, hi = len(block), 0
+            bi = first % per_block
+            for i, value in enumerate(values):
+                a, b = self._encode(block, bi + i, value)
                 lo, hi = min(lo, a), max(hi, b)
                 if value == 0:
-                    freed = ti * self.per_block + i
+                    freed = first + i
                     self.free_hint = min(self.free_hint, freed)
                     if self.free_byte_offset >> self.cluster_bits == freed:
                         self.free_byte_offset = 0
@@ -117,7 +158,6 @@ class Refcounts:
                 self.dirty.add(offset)
             else:
                 self.file.pwrite(offset + lo, block[lo:hi])
-            cluster += n
 
     def set(self, cluster: int, value: int) -> None:
         """Force the refcount of one cluster (used by repair)."""
@@ -126,6 +166,7 @@ class Refcounts:
     def flush(self) -> None:
         """Write refcount blocks whose updates were deferred."""
         for offset in sorted(self.dirty):
+            self.guard(offset, self.cluster_size, REFCOUNT_BLOCK)
             self.file.pwrite(offset, self.blocks[offset])
         self.dirty.clear()
 
@@ -196,11 +237,15 @@ class Refcounts:
         else:
             self._encode(block, cluster - first, 1)
             offset = cluster << self.cluster_bits
+        self.guard(offset, self.cluster_size, 0)
+        entry = self.header.refcount_table_offset + ti * 8
+        self.guard(entry, 8, REFCOUNT_TABLE)
         self.file.pwrite(offset, block)
         self.blocks[offset] = block
         self.barrier()
         self.table[ti] = offset
-        self.file.pwrite(self.header.refcount_table_offset + ti * 8, _U64.pack(offset))
+        self.generation += 1
+        self.file.pwrite(entry, _U64.pack(offset))
         self.barrier()
 
     def _grow_table(self, min_entries: int) -> None:
@@ -239,11 +284,13 @@ class Refcounts:
                 if first <= used < first + self.per_block:
                     self._encode(block, used - first, 1)
             offset = cluster << self.cluster_bits
+            self.guard(offset, self.cluster_size, 0)
             self.file.pwrite(offset, block)
             self.blocks[offset] = block
             new_table[ti] = offset
         table_offset = start << self.cluster_bits
         raw = struct.pack(f">{new_len}Q", *new_table)
+        self.guard(table_offset, len(raw), 0)
         self.file.pwrite(table_offset, raw)
         self.barrier()
         old_offset, old_clusters = self.header.refcount_table_offset, self.header.refcount_table_clusters
@@ -252,6 +299,7 @@ class Refcounts:
         self.file.pwrite(48, struct.pack(">QI", table_offset, nclusters))
         self.barrier()
         self.table = new_table
+        self.generation += 1
         if old_clusters:
             self.update(old_offset >> self.cluster_bits, old_clusters, -1)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pyqemu.block.errors import BlockError
 from pyqemu.block.qcow2.format import NORMAL, OFFSET_MASK, OFLAG_COPIED, ZERO
+from pyqemu.block.qcow2.overlap import ACTIVE_L1
 from pyqemu.block.qcow2.snapshot_table import MAX_SNAPSHOTS, Snapshot, pack_table
 
 if TYPE_CHECKING:
@@ -39,9 +40,14 @@ def read_l1(drv: Qcow2, offset: int, size: int) -> list[int]:
 
 
 def update_tree(drv: Qcow2, l1: list[int], delta: int) -> None:
-    """Add ``delta`` to the refcount of every L2 table and cluster reachable from ``l1``."""
+    """Add ``delta`` to the refcount of every L2 table and cluster reachable from ``l1``.
+
+    Every reference is validated (aligned, inside the image file) before any refcount changes.
+    """
     rc = drv.refcounts
     cb = drv.cluster_bits
+    limit = -(-drv.file.size() >> cb)
+    updates: list[tuple[int, int]] = []
     for l1_entry in l1:
         l2_off = l1_entry & OFFSET_MASK
         if not l2_off:
@@ -49,8 +55,21 @@ def update_tree(drv: Qcow2, l1: list[int], delta: int) -> None:
         for entry in drv.map.read_l2(l2_off):
             first, count = drv.entry_clusters(entry)
             if count:
-                rc.update(first, count, delta)
-        rc.update(l2_off >> cb, 1, delta)
+                if first + count > limit:
+                    raise drv.corruption(f"Cluster {first:#x} referenced by L2 table {l2_off:#x} is beyond "
+                                         "the end of the image file")
+                updates.append((first, count))
+        updates.append((l2_off >> cb, 1))
+    if delta > 0:  # refuse up front what would overflow half-way through
+        tally: dict[int, int] = {}
+        for first, count in updates:
+            for cluster in range(first, first + count):
+                tally[cluster] = tally.get(cluster, 0) + delta
+        for cluster, add in tally.items():
+            if rc.get(cluster) + add > rc.max_refcount:
+                raise BlockError(f"Refcount overflow for cluster {cluster}", errno.ERANGE)
+    for first, count in updates:
+        rc.update(first, count, delta)
 
 
 def refresh_copied(drv: Qcow2) -> None:
@@ -84,6 +103,7 @@ def write_table(drv: Qcow2, snapshots: list[Snapshot]) -> None:
     cs = drv.cluster_size
     new_off = rc.alloc(-(-len(data) // cs)) if data else 0
     if data:
+        drv.overlap.guard(new_off, len(data), 0)
         drv.file.pwrite(new_off, data)
     drv.refcounts.flush()
     drv._barrier()
@@ -103,11 +123,12 @@ def create(drv: Qcow2, name: str) -> None:
     ids = [int(sn.id) for sn in drv.snapshots if sn.id.isdigit()]
     new_id = str(max(ids, default=0) + 1)
     l1 = list(drv.map.l1)
+    update_tree(drv, l1, +1)  # first: it refuses (changing nothing) what the refcounts can't count
     l1_off = 0
     if l1:
         l1_off = drv.refcounts.alloc(-(-len(l1) * 8 // drv.cluster_size))
+        drv.overlap.guard(l1_off, len(l1) * 8, 0)
         drv.file.pwrite(l1_off, struct.pack(f">{len(l1)}Q", *l1))
-    update_tree(drv, l1, +1)
     refresh_copied(drv)
     now = time.time_ns()
     sn = Snapshot(l1_off, len(l1), new_id, name, now // 10**9, (now % 10**9) // 1000 * 1000,
@@ -127,10 +148,12 @@ def goto(drv: Qcow2, name: str) -> None:
     update_tree(drv, sn_l1, +1)
     old_l1 = list(cmap.l1)
     new_l1 = sn_l1 + [0] * (len(old_l1) - len(sn_l1))
+    drv.overlap.guard(drv.header.l1_table_offset, len(new_l1) * 8, ACTIVE_L1)
     drv.file.pwrite(drv.header.l1_table_offset, struct.pack(f">{len(new_l1)}Q", *new_l1))
     drv.refcounts.flush()
     drv._barrier()
     cmap.l1 = new_l1
+    cmap.generation += 1
     update_tree(drv, old_l1, -1)
     refresh_copied(drv)
     if sn.disk_size is not None and sn.disk_size != drv.header.size:

@@ -12,7 +12,6 @@ Each of these skips the test when what it needs (a cross compiler, the guest sof
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -29,14 +28,10 @@ RUN_TIMEOUT = 300
 
 
 def load_guestbuild():
-    """tests/guestbuild.py as a module (shared with tests/linux_user/test_guest_programs.py)."""
-    if "guestbuild" in sys.modules:
-        return sys.modules["guestbuild"]
-    spec = importlib.util.spec_from_file_location("guestbuild", TESTS_DIR / "guestbuild.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["guestbuild"] = module
-    spec.loader.exec_module(module)
-    return module
+    """tests/guestbuild.py as a module (pytest puts tests/ on sys.path for this conftest)."""
+    import guestbuild
+
+    return guestbuild
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.util
 import os
 import resource
 import shlex
@@ -42,17 +41,9 @@ REPO_ROOT = TESTS_DIR.parent
 GUEST_DIR = TESTS_DIR / "guest"
 
 
-def _load_guestbuild():
-    if "guestbuild" in sys.modules:
-        return sys.modules["guestbuild"]
-    spec = importlib.util.spec_from_file_location("guestbuild", TESTS_DIR / "guestbuild.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["guestbuild"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-guestbuild = _load_guestbuild()
+if str(TESTS_DIR) not in sys.path:  # also run as a script (--regen)
+    sys.path.insert(0, str(TESTS_DIR))
+import guestbuild  # noqa: E402
 
 
 @dataclass(frozen=True)

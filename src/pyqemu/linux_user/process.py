@@ -266,6 +266,9 @@ class Process:
             except Exception as e:
                 self.internal_error(child, e)
 
+        # guest threads share one interpreter: hand it over more often than Python's default 5 ms,
+        # so that a thread spinning on a lock does not hold up the one that owns it for long
+        sys.setswitchinterval(0.0005)
         t = threading.Thread(target=body, daemon=True)
         t.start()
         started.wait()

@@ -26,6 +26,9 @@ _AMO_OPS = {
 }
 
 
+_MASKS = {2: 0xFFFFFFFF, 3: MASK64}
+
+
 def _sext_mem(value: int, memop: int) -> int:
     if memop & 3 == 2:
         value &= 0xFFFFFFFF
@@ -48,10 +51,17 @@ def make_helpers(space: Any, lock: Any) -> dict[str, Helper]:
                 R[SLOT_RES_ADDR] = RES_NONE
                 if ok:
                     space.st(addr, value, memop)
-                return 0 if ok else 1
-            old_ext = _sext_mem(old, memop)
-            new = _AMO_OPS[op](old_ext, _sext_mem(value, memop))
-            space.st(addr, new, memop)
+            else:
+                old_ext = _sext_mem(old, memop)
+                new = _AMO_OPS[op](old_ext, _sext_mem(value, memop))
+                space.st(addr, new, memop)
+                ok = new & _MASKS[memop & 3] != old
+        if not ok:
+            # a failed SC, or an AMO that changed nothing (e.g. test-and-set of a held lock): the
+            # guest is most likely spinning on another thread, so let that thread run
+            time.sleep(0)
+        if op == "sc":
+            return 0 if ok else 1
         return old_ext
 
     def lr(cpu: Any, addr: int, memop: int) -> int:

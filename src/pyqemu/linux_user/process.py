@@ -30,7 +30,7 @@ from .syscall import (
     FUTEX_WAKE,
     NoReturn,
     Syscalls,
-    _host_syscall,
+    host_call,
 )
 
 #: carries signal state across a guest execve into the new pyqemu process (removed before the guest
@@ -176,7 +176,7 @@ class Process:
         self.threads.pop(th.tid, None)
         if th.clear_child_tid:
             self.space.write(th.clear_child_tid, b"\0\0\0\0")
-            _host_syscall(202, self.space.base + th.clear_child_tid, FUTEX_WAKE, 1, 0, 0, 0, 0)
+            host_call(202, self.space.base + th.clear_child_tid, FUTEX_WAKE, 1)
         raise ThreadExit()
 
     def exit_group(self, status: int) -> None:
@@ -217,8 +217,7 @@ class Process:
             me = threading.get_native_id()
             cpu = th.cpu
             self.threads = {me: th}
-            old_tid, th.tid = th.tid, me
-            del old_tid
+            th.tid = me
             if flags & CLONE_CHILD_SETTID and child_tid:
                 self.space.write(child_tid, struct.pack("<i", me))
             if flags & CLONE_CHILD_CLEARTID:
@@ -230,8 +229,6 @@ class Process:
             return 0
         if flags & CLONE_PARENT_SETTID and parent_tid:
             self.space.write(parent_tid, struct.pack("<i", pid))
-        if flags & 0x4000:  # CLONE_VFORK: the parent waits until the child execs or exits
-            pass
         return pid
 
     def _clone_thread(self, th: Thread, flags: int, newsp: int, parent_tid: int, tls: int,

@@ -9,7 +9,8 @@ import signal
 import struct
 from typing import TYPE_CHECKING, Any
 
-from ..accel.tcg.cpu_exec import cpu_exec
+from ..accel.tcg.backend_python import GuestFault
+from ..accel.tcg.cpu_exec import GuestFetchFault, cpu_exec
 from ..target.riscv import cpu as rcpu
 from ..target.riscv import translate
 from ..target.riscv.op_helper import make_helpers  # noqa: F401 - part of the arch interface
@@ -61,9 +62,6 @@ class _TranslateEnv:
 
 
 def gen_block(proc: Process, pc: int):
-    from ..accel.tcg.backend_python import GuestFault
-    from ..accel.tcg.cpu_exec import GuestFetchFault
-
     try:
         return translate.gen_block(_TranslateEnv(proc), pc)
     except GuestFault as f:

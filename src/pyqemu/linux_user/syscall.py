@@ -32,6 +32,12 @@ _host_syscall = _libc.syscall
 _host_syscall.restype = ctypes.c_long
 _host_syscall.argtypes = [ctypes.c_long] * 7
 
+
+def host_call(nr: int, *args: int) -> int:
+    """A raw host system call with up to six arguments: its result, or -errno."""
+    r = _host_syscall(nr, *args, *([0] * (6 - len(args))))
+    return -ctypes.get_errno() if r == -1 else r
+
 ENOSYS = errno.ENOSYS
 MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 1, 2, 0x20, 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
@@ -114,11 +120,7 @@ class Syscalls:
                 hargs.append(ctypes.addressof(b))
             else:
                 hargs.append(_s64(a))
-        hargs += [0] * (6 - len(hargs))
-        r = _host_syscall(hnr, *hargs)
-        if r == -1:
-            return -ctypes.get_errno()
-        return r
+        return host_call(hnr, *hargs)  # the path buffers in ``keep`` live until it returns
 
     # -- dispatch ----------------------------------------------------------------------------------
     def dispatch(self, th: Thread, nr: int, args: list[int]) -> int | None:
@@ -182,8 +184,7 @@ class Syscalls:
         return self._passthrough_write(fd, buf, count)
 
     def _passthrough_write(self, fd, buf, count):
-        r = _host_syscall(1, _s64(fd), self.hptr(buf, count), count, 0, 0, 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(1, _s64(fd), self.hptr(buf, count), count)
 
     def _iov(self, iov: int, cnt: int) -> ctypes.Array:
         if cnt > 1024:
@@ -198,8 +199,7 @@ class Syscalls:
 
     def _iov_call(self, hnr: int, fd: int, iov: int, cnt: int, *extra: int) -> int:
         vec = self._iov(iov, cnt)
-        r = _host_syscall(hnr, _s64(fd), ctypes.addressof(vec), cnt, *extra, *([0] * (3 - len(extra))))
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(hnr, _s64(fd), ctypes.addressof(vec), cnt, *extra)
 
     def sys_readv(self, th, fd, iov, cnt, *_):
         return self._iov_call(19, fd, iov, cnt)
@@ -221,9 +221,9 @@ class Syscalls:
         hmsg = struct.pack("<QI4xQQQQi4x", self.hptr(name, namelen), namelen, ctypes.addressof(vec), iovlen,
                            self.hptr(control, controllen), controllen, mflags)
         buf = ctypes.create_string_buffer(hmsg, 56)
-        r = _host_syscall(hnr, _s64(fd), ctypes.addressof(buf), _s64(flags), 0, 0, 0, 0)
-        if r == -1:
-            return -ctypes.get_errno()
+        r = host_call(hnr, _s64(fd), ctypes.addressof(buf), _s64(flags))
+        if r < 0:
+            return r
         _n, namelen, _i, _l, _c, controllen, mflags = struct.unpack("<QI4xQQQQi4x", buf.raw)
         self.space.write(msg + 8, struct.pack("<I", namelen))
         self.space.write(msg + 40, struct.pack("<Qi", controllen, mflags))
@@ -264,9 +264,7 @@ class Syscalls:
         if isinstance(special, str):
             path = special
         b = ctypes.create_string_buffer(os.fsencode(path))
-        r = _host_syscall(332, _s64(_s32(dirfd)), ctypes.addressof(b), flags, mask,
-                          self.hptr(buf, 256), 0, 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(332, _s64(_s32(dirfd)), ctypes.addressof(b), flags, mask, self.hptr(buf, 256))
 
     def sys_readlinkat(self, th, dirfd, pathname, buf, size, *_):
         path = self.path(pathname, sysroot=False)
@@ -288,26 +286,22 @@ class Syscalls:
     def sys_fcntl(self, th, fd, cmd, arg, *_):
         if cmd in (5, 6, 7, 36, 37, 38):  # F_GETLK/F_SETLK/F_SETLKW and OFD variants: struct flock
             arg = self.hptr(arg, 32)
-        r = _host_syscall(72, _s64(fd), cmd, _s64(arg), 0, 0, 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(72, _s64(fd), cmd, _s64(arg))
 
     def sys_ioctl(self, th, fd, req, arg, *_):
         if req & 0xFFFFFFFF in _TTY_IOCTLS:
             harg = self.hptr(arg) if req not in (0x540E, 0x5422) else arg
-            r = _host_syscall(16, _s64(fd), req, harg, 0, 0, 0)
-            return -ctypes.get_errno() if r == -1 else r
+            return host_call(16, _s64(fd), req, harg)
         if self.proc.log.enabled("unimp"):
             self.proc.log.write(f"Unsupported ioctl: cmd=0x{req:04x}\n")
         return -errno.ENOTTY
 
     def sys_ppoll(self, th, fds, nfds, tmo, sigmask, sigsetsize, *_):
-        r = _host_syscall(271, self.hptr(fds, 8 * max(nfds, 1)), nfds, self.hptr(tmo),
-                          self.hptr(sigmask), sigsetsize if sigmask else 0, 0, 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(271, self.hptr(fds, 8 * max(nfds, 1)), nfds, self.hptr(tmo), self.hptr(sigmask),
+                         sigsetsize if sigmask else 0)
 
     def sys_pselect6(self, th, n, rfds, wfds, efds, tmo, *rest):
-        r = _host_syscall(270, n, self.hptr(rfds), self.hptr(wfds), self.hptr(efds), self.hptr(tmo), 0, 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(270, n, self.hptr(rfds), self.hptr(wfds), self.hptr(efds), self.hptr(tmo))
 
     # -- memory ------------------------------------------------------------------------------------
     @_space_locked
@@ -473,8 +467,9 @@ class Syscalls:
         if option == 16:  # PR_GET_NAME
             self.space.write(a2, b"pyqemu-guest\0".ljust(16, b"\0"))
             return 0
-        r = _host_syscall(157, option, a2, a3, a4, a5, 0, 0) if option in (1, 2, 4, 3, 36, 37) else -1
-        return -errno.EINVAL if r == -1 else r
+        if option in (1, 2, 3, 4, 36, 37):  # death signal, dumpable, child subreaper: the host's own
+            return host_call(157, option, a2, a3, a4, a5)
+        return -errno.EINVAL
 
     def sys_uname(self, th, buf, *_):
         u = os.uname()
@@ -490,8 +485,7 @@ class Syscalls:
         # FUTEX_WAIT/WAIT_BITSET/LOCK_PI take a timespec pointer; others use the slot as a count
         tmo = self.hptr(timeout, 16) if cmd in (0, 9, 6, 11) else timeout
         addr2 = self.hptr(uaddr2, 4) if cmd in (3, 4, 5, 11, 12) else uaddr2
-        r = _host_syscall(202, self.hptr(uaddr, 4), op, _s32(val), tmo, addr2, _s32(val3), 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(202, self.hptr(uaddr, 4), op, _s32(val), tmo, addr2, _s32(val3))
 
     def sys_clone(self, th, flags, newsp, parent_tid, tls, child_tid, *_):
         return self.proc.clone(th, flags, newsp, parent_tid, tls, child_tid)
@@ -621,6 +615,5 @@ class Syscalls:
 
     @staticmethod
     def _passthrough_tgkill(tgid, tid, signum):
-        r = _host_syscall(234, _s32(tgid), _s32(tid), signum, 0, 0, 0, 0)
-        return -ctypes.get_errno() if r == -1 else r
+        return host_call(234, _s32(tgid), _s32(tid), signum)
 

@@ -174,6 +174,7 @@ class _Emitter:
         self.lines: list[str] = []
         self.linepc: dict[int, tuple[int, int]] = {}
         self.cur: tuple[int, int] = (0, 0)
+        self.leave = False  # the region reports the pcs it leaves for (LEAVE)
 
     def add(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -221,7 +222,8 @@ class PythonBackend:
         for op in block.ops:
             name = op[0]
             if name == "ld":
-                uses.setdefault(op[2], []).append("addr") if is_temp(op[2]) else None
+                if is_temp(op[2]):
+                    uses.setdefault(op[2], []).append("addr")
                 continue
             if name == "st":
                 if is_temp(op[2]):
@@ -305,11 +307,11 @@ class PythonBackend:
         used, written = self._globals_used(blocks, slots)
         ns: dict[str, Any] = dict(RUNTIME)
         ns.update(self.memory.namespace())
-        self._leave = on_leave is not None
         if on_leave is not None:
             ns["LEAVE"] = on_leave
         helpers: dict[int, str] = {}
         em = _Emitter()
+        em.leave = on_leave is not None
         params = ", ".join(f"{k}={k}" for k in sorted(ns) if k != "M")
         em.add(0, f"def region(cpu, R, pc, {params}, M=M):")
         for line in self.memory.entry_lines():
@@ -349,7 +351,7 @@ class PythonBackend:
         return CompiledRegion(ns["region"], source, tuple(b.pc for b in blocks))
 
     def _emit_leave(self, em: _Emitter, ind: int) -> None:
-        if self._leave:
+        if em.leave:
             em.add(ind, "LEAVE(pc)")
         em.add(ind, "break")
 

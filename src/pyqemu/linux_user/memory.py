@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..accel.tcg.backend_python import GuestFault
 from ..accel.tcg.ir import MASK64, SIGN
+from ..exec.memory import MAP_NORESERVE
 
 PAGE_BITS = 12
 PAGE_SIZE = 1 << PAGE_BITS
@@ -27,7 +28,6 @@ GUARD_TOP = 16 * PAGE_SIZE
 PAGE_MASK = ~(PAGE_SIZE - 1)
 TASK_SIZE = 1 << 38
 MMAP_MIN_ADDR = 0x10000
-MAP_NORESERVE = 0x4000
 MAP_FIXED = 0x10
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4

@@ -13,6 +13,7 @@ from ..accel.tcg.backend_python import GuestFault
 from ..accel.tcg.cpu_exec import GuestFetchFault, cpu_exec
 from ..target.riscv import cpu as rcpu
 from ..target.riscv import translate
+from ..target.riscv.disas import disas_bytes
 from ..target.riscv.op_helper import make_helpers  # noqa: F401 - part of the arch interface
 from . import signal as sig
 from .memory import EXCP_BUS_ADRERR, PROT_EXEC, PROT_READ
@@ -49,6 +50,9 @@ _FAULT_SIGNALS = {
 
 class _TranslateEnv:
     __slots__ = ("space", "_helpers")
+    system = False
+    priv = 0
+    fs = 3
 
     def __init__(self, proc: Process):
         self.space = proc.space
@@ -69,20 +73,7 @@ def gen_block(proc: Process, pc: int):
 
 
 def disas(space: Any, pc: int, size: int) -> str:
-    from capstone import CS_ARCH_RISCV, CS_MODE_RISCV64, CS_MODE_RISCVC, Cs
-
-    md = Cs(CS_ARCH_RISCV, CS_MODE_RISCV64 | CS_MODE_RISCVC)
-    code = space.read(pc, size)
-    lines = []
-    for insn in md.disasm(code, pc):
-        raw = int.from_bytes(insn.bytes, "little")
-        width = 8 if insn.size == 4 else 4
-        lines.append(f"0x{insn.address:016x}:  {raw:0{width}x}{' ' * (10 - width)}  "
-                     f"{insn.mnemonic:<8} {insn.op_str}")
-    done = sum(i.size for i in md.disasm(code, pc))
-    if done < size:
-        lines.append(f"0x{pc + done:016x}:  (undecodable by capstone)")
-    return "\n".join(lines) + "\n"
+    return disas_bytes(space.read(pc, size), pc)
 
 
 def set_sp(cpu: Any, sp: int) -> None:

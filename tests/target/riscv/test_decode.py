@@ -174,7 +174,11 @@ def test_every_entry_is_reachable(width: int) -> None:
 
 
 class _Code:
-    """Translation environment: instruction bytes at address 0x1000, any helper on demand."""
+    """Translation environment (user mode): instruction bytes at address 0x1000, any helper on demand."""
+
+    system = False
+    priv = 0
+    fs = 3
 
     class _AnyHelper(dict):
         def __missing__(self, key: str) -> Helper:
@@ -329,6 +333,8 @@ def expected_operands(name: str, fmt: str, a: tuple, insn) -> list | None:
     """Our decoded arguments in capstone's operand order (None: not comparable)."""
     if fmt == "none":
         return []
+    if fmt == "sfence":
+        return [_r(a[0]), _r(a[1])]
     if fmt in ("r", "r_rm", "atom_st") and name.startswith(("sc_", "amo")):
         return [_r(a[0]), _r(a[2]), _r(a[1])]
     if fmt in ("r", "r2", "r_rm", "r2_rm", "r4_rm", "atom_ld", "atom_st"):

@@ -83,7 +83,7 @@ def _signed(a: int | str) -> str:
 
 #: ops that read each operand once in the generated code (a temp may be folded into them)
 FOLD_ONCE = frozenset(FOLD) - {"min", "max", "minu", "maxu", "rotl", "rotr"}
-_ONCE_CONSUMERS = frozenset({"setcond", "movcond", "brcond", "exit", "call"})
+_ONCE_CONSUMERS = frozenset({"setcond", "movcond", "brcond", "exit", "exit_loop", "call"})
 PURE_WRITERS = frozenset(FOLD) | {"setcond", "movcond"}
 
 _FN_OPS = {"divs": "DIVS", "divu": "DIVU", "rems": "REMS", "remu": "REMU", "rotl32": "ROTL32",
@@ -185,10 +185,11 @@ class _Emitter:
 class PythonBackend:
     """Compiles regions of IR blocks into Python functions."""
 
-    def __init__(self, slots: dict[str, int], memory: MemoryModel, *, icount_slot: int):
+    def __init__(self, slots: dict[str, int], memory: MemoryModel, *, icount_slot: int, budget: int = BUDGET):
         self.slots = slots
         self.memory = memory
         self.icount_slot = icount_slot
+        self.budget = budget  # instructions a region runs before it returns to the exec loop
 
     # -- analysis ----------------------------------------------------------------------------------
     @staticmethod
@@ -209,7 +210,7 @@ class PythonBackend:
                         written.add(h.accumulate)
                     read |= _helper_globals(h, slots, h.reads + h.writes)
                     written |= _helper_globals(h, slots, h.writes)
-                elif op[0] not in ("st", "brcond", "exit", "exit_exc", "insn_start", "br",
+                elif op[0] not in ("st", "brcond", "exit", "exit_loop", "exit_exc", "insn_start", "br",
                                    "set_label") and len(op) > 1 and op[1] in slots:
                     written.add(op[1])
         return read | written, written
@@ -548,9 +549,15 @@ class _BlockContext:
             elif isinstance(target, int) and target > b.pc:
                 em.add(ind, "continue")
             else:
-                em.add(ind, f"if ic < {BUDGET}:")
+                em.add(ind, f"if ic < {self.backend.budget}:")
                 em.add(ind + 1, "continue")
                 em.add(ind, "break")
+            return
+        if name == "exit_loop":
+            em.add(ind, f"cpu.exception = (-1, {_lit(operand(op[1]))}, 0)")
+            em.add(ind, f"ic += {b.n_insns}")
+            em.add(ind, "pc = -1")
+            em.add(ind, "break")
             return
         if name == "exit_exc":
             code, pcv = op[1], op[2]

@@ -19,13 +19,15 @@ class Interpreter:
 
     def __init__(self, slots: dict[str, int], memory: Any, icount_slot: int):
         self.slots = slots
-        self.space = memory.space
+        ns = memory.namespace()
+        self.ld = ns["LDS"]  # the memory model's slow paths: (cpu, addr, memop) / (cpu, addr, value, memop)
+        self.st = ns["STS"]
         self.icount_slot = icount_slot
 
     def run(self, block: Block, cpu: Any, R: Any) -> int:
         slots = self.slots
         temps: dict[str, int] = {}
-        space = self.space
+        ld, st = self.ld, self.st
 
         def get(v: int | str) -> int:
             if isinstance(v, int):
@@ -60,9 +62,9 @@ class Interpreter:
                 elif name == "movcond":
                     put(op[1], get(op[5]) if eval_cond(op[4], get(op[2]), get(op[3])) else get(op[6]))
                 elif name == "ld":
-                    put(op[1], space.ld(get(op[2]), op[3]))
+                    put(op[1], ld(cpu, get(op[2]), op[3]))
                 elif name == "st":
-                    if space.st(get(op[2]), get(op[1]), op[3] & ~SIGN):
+                    if st(cpu, get(op[2]), get(op[1]), op[3] & ~SIGN):
                         # wrote translated code (maybe this very block): continue from a fresh one
                         R[self.icount_slot] += done + 1
                         return self._next_insn(block, insn_pc)
@@ -85,6 +87,10 @@ class Interpreter:
                 elif name == "exit":
                     R[self.icount_slot] += block.n_insns
                     return get(op[1])
+                elif name == "exit_loop":
+                    R[self.icount_slot] += block.n_insns
+                    cpu.exception = (-1, get(op[1]), 0)
+                    return -1
                 elif name == "exit_exc":
                     R[self.icount_slot] += done
                     cpu.exception = (op[1], op[2], op[3] if len(op) > 3 else 0)

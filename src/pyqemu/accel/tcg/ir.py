@@ -33,6 +33,8 @@ call d helper args...  call a helper (d may be None); see Helper
 insn_start pc      start of the guest instruction at pc (exceptions restore this pc)
 set_label L / br L / brcond a b c L   forward-only control flow within a block
 exit pc            leave the block for guest pc (const: chainable; value: indirect lookup)
+exit_loop pc       leave for guest pc through the exec loop, never chained (e.g. after a mode change):
+                   the region returns as if with exception -1 at pc
 exit_exc code pc   raise guest exception ``code`` at guest pc
 =================  ==========================================================================
 """

@@ -32,7 +32,7 @@ def _sources(op: tuple) -> list:
         return list(op[3:])
     if name == "brcond":
         return [op[1], op[2]]
-    if name in ("exit",):
+    if name in ("exit", "exit_loop"):
         return [op[1]]
     return []
 
@@ -53,7 +53,7 @@ def _replace_sources(op: tuple, fn) -> tuple:
         return (name, op[1], op[2], *[fn(v) for v in op[3:]])
     if name == "brcond":
         return (name, fn(op[1]), fn(op[2]), op[3], op[4])
-    if name == "exit":
+    if name in ("exit", "exit_loop"):
         return (name, fn(op[1]))
     return op
 
@@ -154,7 +154,7 @@ def fold(block: Block) -> None:
             if helper.accumulate:
                 kill(helper.accumulate)
         out.append(op)
-        if name in ("exit", "exit_exc"):
+        if name in ("exit", "exit_loop", "exit_exc"):
             # nothing after an exit is reachable until the next label
             dead = True
     block.ops = out

@@ -63,6 +63,7 @@ FORMATS = {
     "atom_ld": lambda i: (_rd(i), _rs1(i)),
     "atom_st": lambda i: (_rd(i), _rs1(i), _rs2(i)),
     "none": lambda i: (),
+    "sfence": lambda i: (_rs1(i), _rs2(i)),
 }
 
 TABLE = """
@@ -111,6 +112,11 @@ fence    ............ ..... 000 ..... 0001111  none
 fence_i  ............ ..... 001 ..... 0001111  none
 ecall    000000000000 00000 000 00000 1110011  none
 ebreak   000000000001 00000 000 00000 1110011  none
+# privileged (Privileged spec 3.3, 4.2.1)
+sret       0001000 00010 00000 000 00000 1110011  none
+mret       0011000 00010 00000 000 00000 1110011  none
+wfi        0001000 00101 00000 000 00000 1110011  none
+sfence_vma 0001001 ..... ..... 000 00000 1110011  sfence
 addiw    ............ ..... 000 ..... 0011011  i
 slliw    0000000 ..... ..... 001 ..... 0011011 sh5
 srliw    0000000 ..... ..... 101 ..... 0011011 sh5

@@ -14,14 +14,22 @@ from typing import Protocol
 from ...accel.tcg.decodetree import Decoder, parse_table
 from ...accel.tcg.ir import MASK64, MO_8, MO_16, MO_32, MO_64, SIGN, Block, Helper
 from . import fpu_translate, insn16, insn32
-from .cpu import EXCP_BREAKPOINT, EXCP_FENCE_I, EXCP_ILLEGAL_INST, EXCP_U_ECALL
+from .cpu import EXCP_BREAKPOINT, EXCP_FENCE_I, EXCP_ILLEGAL_INST, EXCP_U_ECALL, EXCP_WFI
 
 TARGET_PAGE_SIZE = 4096
 MAX_INSNS = 64
 
 
 class GuestCode(Protocol):
-    """What the translator needs from the execution environment."""
+    """What the translator needs from the execution environment.
+
+    ``system`` is false in user mode; in system mode ``priv`` (0 U, 1 S, 3 M) and ``fs`` (mstatus.FS)
+    are the translation-time state the block is specialised for.
+    """
+
+    system: bool
+    priv: int
+    fs: int
 
     def fetch16(self, pc: int) -> int: ...
 
@@ -29,12 +37,14 @@ class GuestCode(Protocol):
 
 
 class DisasContext:
-    __slots__ = ("block", "pc", "pc_next", "ended", "insn", "env", "H")
+    __slots__ = ("block", "pc", "pc_next", "ended", "insn", "env", "H", "system", "priv")
 
     def __init__(self, block: Block, env: GuestCode):
         self.block = block
         self.env = env
         self.H = env.helpers()
+        self.system = env.system
+        self.priv = env.priv if env.system else 0
         self.pc = block.pc
         self.pc_next = block.pc
         self.ended = False
@@ -68,6 +78,11 @@ class DisasContext:
 
     def raise_exc(self, code: int, tval: int = 0) -> None:
         self.block.emit("exit_exc", code, self.pc, tval)
+        self.ended = True
+
+    def exit_loop(self, target: int | str) -> None:
+        """Leave through the exec loop (after a change of privilege, translation or interrupt state)."""
+        self.block.emit("exit_loop", target)
         self.ended = True
 
 
@@ -228,12 +243,13 @@ def trans_fence(ctx: DisasContext) -> bool:
 
 
 def trans_fence_i(ctx: DisasContext) -> bool:
-    ctx.raise_exc(EXCP_FENCE_I, ctx.pc_next)
+    if not ctx.system:  # system mode: stores into translated pages already drop the stale code
+        ctx.raise_exc(EXCP_FENCE_I, ctx.pc_next)
     return True
 
 
 def trans_ecall(ctx: DisasContext) -> bool:
-    ctx.raise_exc(EXCP_U_ECALL)
+    ctx.raise_exc(EXCP_U_ECALL + ctx.priv)  # environment call from U, S or M mode
     return True
 
 
@@ -246,6 +262,38 @@ def trans_illegal(ctx: DisasContext) -> bool:
     return False
 
 
+# --- privileged instructions (system mode only) --------------------------------------------------------
+
+def _xret(helper: str):
+    def trans(ctx: DisasContext) -> bool:
+        if not ctx.system:
+            return False
+        t = ctx.block.temp()
+        ctx.block.emit("call", t, ctx.H[helper], ctx.insn)
+        ctx.exit_loop(t)
+        return True
+    return trans
+
+
+trans_mret, trans_sret = _xret("mret"), _xret("sret")
+
+
+def trans_wfi(ctx: DisasContext) -> bool:
+    if not ctx.system:
+        return False
+    ctx.block.emit("call", None, ctx.H["wfi"], ctx.insn)
+    ctx.raise_exc(EXCP_WFI, ctx.pc_next)
+    return True
+
+
+def trans_sfence_vma(ctx: DisasContext, rs1: int, rs2: int) -> bool:
+    if not ctx.system:
+        return False
+    ctx.block.emit("call", None, ctx.H["sfence_vma"], ctx.gpr(rs1), ctx.gpr(rs2), rs1, ctx.insn)
+    ctx.exit_loop(ctx.pc_next)
+    return True
+
+
 # --- Zicsr (user-level counters and the FP CSRs) -------------------------------------------------------
 
 CSR_FFLAGS, CSR_FRM, CSR_FCSR = 0x001, 0x002, 0x003
@@ -256,12 +304,22 @@ def _csr(kind: str, imm: bool):
     def trans(ctx: DisasContext, rd: int, rs1: int, csr: int) -> bool:
         src: int | str = rs1 if imm else ctx.gpr(rs1)
         writes = kind == "w" or rs1 != 0
+        if ctx.system and csr not in (CSR_FFLAGS, CSR_FRM, CSR_FCSR):
+            op = 3 if not writes else {"w": 0, "s": 1, "c": 2}[kind]
+            t = ctx.block.temp()
+            ctx.block.emit("call", t, ctx.H["csr"], csr, src, op, ctx.insn)
+            ctx.op("mov", rd, t)
+            if writes:  # privilege, translation or interrupt state may have changed
+                ctx.exit_loop(ctx.pc_next)
+            return True
         if csr in (CSR_CYCLE, CSR_TIME, CSR_INSTRET):
             if writes:
                 return False
             ctx.op("call", rd, ctx.H["rdtime" if csr == CSR_TIME else "rdinstret"])
             return True
         if csr not in (CSR_FFLAGS, CSR_FRM, CSR_FCSR):
+            return False
+        if ctx.system and not _fp_enabled(ctx):
             return False
         if csr == CSR_FFLAGS:
             old = ctx.tmp("mov", "fflags")
@@ -437,6 +495,17 @@ trans_bset, trans_bseti = _bitop("set", False), _bitop("set", True)
 
 # --- decoders ------------------------------------------------------------------------------------------
 
+def _fp_enabled(ctx: DisasContext) -> bool:
+    """System mode: FP instructions are illegal while mstatus.FS is Off; otherwise they mark the FP
+    state Dirty (so the kernel knows to save it)."""
+    fs = ctx.env.fs
+    if fs == 0:
+        return False
+    if fs != 3:
+        ctx.block.emit("call", None, ctx.H["mark_fs_dirty"])
+    return True
+
+
 def _handlers() -> dict[str, object]:
     h = {name[6:]: fn for name, fn in globals().items() if name.startswith("trans_")}
     h.update(fpu_translate.HANDLERS)
@@ -447,6 +516,7 @@ _H32 = _handlers()
 DECODE32 = Decoder(parse_table(insn32.TABLE, 32), insn32.FORMATS, _H32, group_mask=0x7F)
 DECODE16 = Decoder(parse_table(insn16.TABLE, 16), insn16.FORMATS,
                    {c: _H32[n] for c, n in insn16.EXPANDS_TO.items()}, group_mask=0xE003)
+_FP_HANDLERS = frozenset(fpu_translate.HANDLERS.values())
 
 
 def decode(insn: int):
@@ -483,6 +553,8 @@ def gen_block(env: GuestCode, pc: int, max_insns: int = MAX_INSNS) -> Block:
         block.guest_insns.append((ctx.pc, insn))
         block.n_insns += 1
         d = decode(insn)
+        if d is not None and ctx.system and d[0] in _FP_HANDLERS and not _fp_enabled(ctx):
+            d = None
         if d is None or not d[0](ctx, *d[1]):
             ctx.raise_exc(EXCP_ILLEGAL_INST, insn)
         block.size = ctx.pc_next - pc

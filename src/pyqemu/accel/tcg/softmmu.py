@@ -1,0 +1,215 @@
+"""The softmmu TLB: how translated code reaches guest memory in system mode (QEMU accel/tcg/cputlb.c).
+
+Each vCPU keeps, per MMU index (privilege level and the status bits that change permissions), three
+dicts keyed by virtual page number:
+
+* ``fast_r`` / ``fast_w``: pages backed by guest RAM that may be read / written, mapped to the offset
+  that turns a virtual address into an offset in the machine's RAM arena.  Translated code looks these
+  up inline (one ``dict.get``) and then unpacks or packs the arena directly;
+* ``full``: every translated page (RAM or MMIO) with its physical page and permissions, used by the
+  slow path so that a miss in the fast dicts does not need a page-table walk.
+
+Misses call the target's ``fill`` (page walk, PMP), which raises the guest fault.  Pages that hold
+translated code are kept out of ``fast_w`` (QEMU's TLB_NOTDIRTY): a store into one takes the slow path,
+which drops the stale translations and tells the region to leave after the store.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from ...exec.memory import AddressSpace
+from .backend_python import GuestFault
+from .ir import MASK64, SIGN
+
+PAGE_BITS = 12
+PAGE_SIZE = 1 << PAGE_BITS
+PAGE_MASK = PAGE_SIZE - 1
+
+ACCESS_LOAD, ACCESS_STORE, ACCESS_FETCH = 0, 1, 2
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+
+#: fill(vaddr, access, mmu_idx) -> (physical page address, prot, whole_page) or raises GuestFault;
+#: whole_page False means the permissions hold for this access only (e.g. a PMP region smaller than
+#: a page), so nothing is cached
+FillFn = Callable[[int, int, int], tuple[int, int, bool]]
+
+
+class CodePages:
+    """Physical pages holding translated code, shared by the vCPUs of a machine.
+
+    ``invalidate(ppage)`` is set by the TB cache: it drops the translations on a page and returns
+    whether there were any.
+    """
+
+    def __init__(self) -> None:
+        self.pages: set[int] = set()
+        self.mmus: list[SoftMMU] = []
+        self.invalidate: Callable[[int], bool] = lambda ppage: False
+
+    def add(self, ppage: int) -> None:
+        if ppage not in self.pages:
+            self.pages.add(ppage)
+            for mmu in self.mmus:
+                mmu.protect(ppage)
+
+    def discard(self, ppage: int) -> None:
+        self.pages.discard(ppage)
+
+
+class SoftMMU:
+    """One vCPU's TLB and its memory slow paths."""
+
+    def __init__(self, space: AddressSpace, fill: FillFn, code: CodePages, fault_codes: dict[int, int]):
+        self.space = space
+        self.fill = fill
+        self.code = code
+        code.mmus.append(self)
+        #: access type -> the guest's access-fault cause (raised for unassigned physical addresses)
+        self.fault_codes = fault_codes
+        self.fast_r: dict[int, dict[int, int]] = {}
+        self.fast_w: dict[int, dict[int, int]] = {}
+        self.full: dict[int, dict[int, tuple[int, int]]] = {}
+        self._wrev: dict[int, list[tuple[dict[int, int], int, int]]] = {}  # ppage -> fast_w entries
+        self.idx = 0
+        self.TR: dict[int, int] = {}
+        self.TW: dict[int, int] = {}
+        self.FULL: dict[int, tuple[int, int]] = {}
+        self.set_mmu_idx(0)
+        space.listeners.append(self.flush)
+
+    def set_mmu_idx(self, idx: int) -> None:
+        """Select the TLB that data accesses use from now on."""
+        self.idx = idx
+        self.TR = self.fast_r.setdefault(idx, {})
+        self.TW = self.fast_w.setdefault(idx, {})
+        self.FULL = self.full.setdefault(idx, {})
+
+    # -- maintenance -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Forget every translation (keeps the dict objects: compiled code may hold them)."""
+        for group in (self.fast_r, self.fast_w, self.full):
+            for d in group.values():
+                d.clear()
+        self._wrev.clear()
+
+    def flush_page(self, vaddr: int) -> None:
+        vp = (vaddr & MASK64) >> PAGE_BITS
+        for group in (self.fast_r, self.fast_w, self.full):
+            for d in group.values():
+                d.pop(vp, None)
+
+    def protect(self, ppage: int) -> None:
+        """``ppage`` now holds translated code: stores to it must take the slow path."""
+        for d, vp, delta in self._wrev.pop(ppage, ()):
+            if d.get(vp) == delta:
+                del d[vp]
+
+    # -- translation -------------------------------------------------------------------------------
+    def translate(self, vaddr: int, access: int, idx: int) -> int:
+        """Physical address of ``vaddr`` for ``access`` in MMU index ``idx`` (raises the guest fault)."""
+        vp = vaddr >> PAGE_BITS
+        full = self.full.setdefault(idx, {})
+        e = full.get(vp)
+        need = PROT_WRITE if access == ACCESS_STORE else PROT_EXEC if access == ACCESS_FETCH else PROT_READ
+        if e is not None and e[1] & need:
+            return e[0] | (vaddr & PAGE_MASK)
+        ppage, prot, whole = self.fill(vaddr, access, idx)
+        space = self.space
+        r = space.find(ppage | (vaddr & PAGE_MASK))
+        if r is None:
+            raise GuestFault(self.fault_codes[access], vaddr)
+        if whole:
+            full[vp] = (ppage, prot)
+            if r.is_ram and r.start <= ppage and ppage + PAGE_SIZE <= r.end:
+                delta = r.region.ram_offset + r.offset + (ppage - r.start) - (vp << PAGE_BITS)
+                if prot & PROT_READ:
+                    self.fast_r.setdefault(idx, {})[vp] = delta
+                writable = r.region.kind == "ram" and (ppage >> PAGE_BITS) not in self.code.pages
+                if prot & PROT_WRITE and writable:
+                    fw = self.fast_w.setdefault(idx, {})
+                    fw[vp] = delta
+                    self._wrev.setdefault(ppage >> PAGE_BITS, []).append((fw, vp, delta))
+        return ppage | (vaddr & PAGE_MASK)
+
+    # -- slow paths (called from translated code and the interpreter) ------------------------------
+    def ld(self, addr: int, memop: int) -> int:
+        addr &= MASK64
+        size = 1 << (memop & 3)
+        if (addr & PAGE_MASK) + size > PAGE_SIZE:
+            value = 0
+            for i in range(size):  # an access across a page boundary: byte by byte
+                value |= self.ld((addr + i) & MASK64, 0) << (8 * i)
+        else:
+            value = self.space.read(self.translate(addr, ACCESS_LOAD, self.idx), size)
+        if memop & SIGN and value >> (8 * size - 1):
+            value |= MASK64 ^ ((1 << (8 * size)) - 1)
+        return value
+
+    def st(self, addr: int, value: int, memop: int) -> bool:
+        """Store; returns True when it hit translated code (the running region must leave)."""
+        addr &= MASK64
+        size = 1 << (memop & 3)
+        if (addr & PAGE_MASK) + size > PAGE_SIZE:
+            # translate both pages first so that a fault leaves memory untouched
+            self.translate(addr, ACCESS_STORE, self.idx)
+            self.translate((addr + size - 1) & MASK64, ACCESS_STORE, self.idx)
+            hit = False
+            for i in range(size):
+                hit |= self.st((addr + i) & MASK64, value >> (8 * i), 0)
+            return hit
+        paddr = self.translate(addr, ACCESS_STORE, self.idx)
+        hit = False
+        ppage = paddr >> PAGE_BITS
+        if ppage in self.code.pages:
+            hit = self.code.invalidate(ppage)
+            self.code.discard(ppage)
+        self.space.write(paddr, value, size)
+        return hit
+
+
+class SoftMMUMemory:
+    """The backend's MemoryModel for system mode: the TLB check inline, the slow path a call."""
+
+    def __init__(self, arena_mm: Any):
+        self.mm = arena_mm
+
+    def namespace(self) -> dict[str, Any]:
+        ns: dict[str, Any] = {"mm": self.mm}
+        for size, (u, s) in enumerate((("B", "b"), ("H", "h"), ("I", "i"), ("Q", "q"))):
+            bits = 8 << size
+            ns[f"U{bits}"] = struct.Struct("<" + u).unpack_from
+            ns[f"S{bits}"] = struct.Struct("<" + s).unpack_from
+            ns[f"P{bits}"] = struct.Struct("<" + u).pack_into
+
+        def lds(cpu: Any, addr: int, memop: int) -> int:
+            return cpu.mmu.ld(addr, memop)
+
+        def sts(cpu: Any, addr: int, value: int, memop: int) -> bool:
+            return cpu.mmu.st(addr, value, memop)
+
+        ns["LDS"] = lds
+        ns["STS"] = sts
+        return ns
+
+    def entry_lines(self) -> list[str]:
+        # a region runs in one MMU mode: mode changes leave it
+        return ["TRG = cpu.mmu.TR.get", "TWG = cpu.mmu.TW.get"]
+
+    @staticmethod
+    def _in_page(addr: str, memop: int) -> str:
+        size = 1 << (memop & 3)
+        return "" if size == 1 else f" and {addr} & 0xfff <= {4096 - size}"
+
+    def load(self, dest: str, addr: str, memop: int) -> str:
+        bits = 8 << (memop & 3)
+        fast = f"S{bits}(mm, {addr} + _d)[0] & M" if memop & SIGN else f"U{bits}(mm, {addr} + _d)[0]"
+        return (f"{dest} = {fast} if (_d := TRG({addr} >> 12)) is not None{self._in_page(addr, memop)} "
+                f"else LDS(cpu, {addr}, {memop})")
+
+    def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]:
+        bits = 8 << (memop & 3)
+        return (f"(_d := TWG({addr} >> 12)) is not None{self._in_page(addr, memop)}",
+                f"P{bits}(mm, {addr} + _d, {value})", f"STS(cpu, {addr}, {value}, {memop})")

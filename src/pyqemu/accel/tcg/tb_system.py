@@ -1,0 +1,279 @@
+"""Translation blocks and the execution loop in system mode (QEMU accel/tcg/cpu-exec.c, translate-all.c).
+
+A block is identified by its virtual pc, the vCPU's TB flags and the physical address of its code, since
+the same virtual pc can hold different code in different address spaces.  Cold blocks run in the IR
+interpreter; hot ones are compiled into regions as in user mode.  Each vCPU keeps a *jump cache* per TB
+flags value, mapping virtual pcs to compiled regions; it is valid for the current page tables only, so
+TLB flushes empty it, and a region is checked against the current mappings of all its pages before it
+is entered through the cache again.
+
+Pages holding translations are registered with :class:`~.softmmu.CodePages`: a guest store or a DMA
+write into one drops the translations on that page (and the regions containing them).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backend_python import GuestFault, PythonBackend
+from .cpu_exec import GROW_AFTER, HOT_THRESHOLD, MAX_REGION_BLOCKS
+from .interp import Interpreter
+from .ir import Block, format_op
+from .log import Log
+from .optimize import optimize
+from .softmmu import PAGE_BITS, CodePages
+
+Key = tuple[int, int, int]  # (virtual pc, TB flags, physical pc)
+
+
+@dataclass
+class _Region:
+    fn: Callable[..., int]
+    keys: tuple[Key, ...]
+    pagemap: tuple[tuple[int, int], ...]  # (virtual page, physical page) of every member
+
+
+@dataclass
+class _TB:
+    block: Block
+    ppages: tuple[int, ...]
+    vpages: tuple[int, ...]
+    execs: int = 0
+    region: _Region | None = None
+    cold: Callable[..., int] | None = None
+    regions: list[_Region] = field(default_factory=list)
+
+
+class SystemTBCache:
+    """Translated code of one machine, shared by its vCPUs."""
+
+    def __init__(self, gen_block: Callable[[Any, int], Block], backend: PythonBackend, interp: Interpreter,
+                 log: Log, code: CodePages, disas: Callable[[Any, int, int], str] | None = None):
+        self.gen_block = gen_block
+        self.backend = backend
+        self.interp = interp
+        self.log = log
+        self.disas = disas
+        self.code = code
+        code.invalidate = self.invalidate_page
+        self.tbs: dict[Key, _TB] = {}
+        self.by_page: dict[int, set[Key]] = {}
+        self.cpus: list[Any] = []
+        self.translations = 0
+        self.regions = 0
+        self.hot_threshold = HOT_THRESHOLD
+        self.tracing = log.enabled("exec") or log.enabled("cpu")
+
+    # -- lookup ------------------------------------------------------------------------------------
+    def lookup(self, cpu: Any, pc: int) -> Callable[..., int]:
+        """The function to run at ``pc`` on ``cpu`` (raises GuestFault for a fetch fault)."""
+        key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+        tb = self.tbs.get(key)
+        if tb is None:
+            tb = self._translate(cpu, key)
+        tb.execs += 1
+        if self.tracing:
+            return functools.partial(_run_traced, self, tb.block)
+        region = tb.region
+        if region is not None and self._valid(cpu, region):
+            cpu.jmp[pc] = region.fn
+            return region.fn
+        if tb.execs >= self.hot_threshold and region is None:
+            region = self._build_region(cpu, key)
+            cpu.jmp[pc] = region.fn
+            return region.fn
+        if tb.cold is None:
+            tb.cold = functools.partial(_run_cold, self.interp, tb.block)
+        return tb.cold
+
+    @staticmethod
+    def _valid(cpu: Any, region: _Region) -> bool:
+        """Whether every page of ``region`` still maps to the code it was built from."""
+        try:
+            for vp, pp in region.pagemap:
+                if cpu.fetch_paddr(vp << PAGE_BITS) >> PAGE_BITS != pp:
+                    return False
+        except GuestFault:
+            return False
+        return True
+
+    def _probe(self, cpu: Any, pc: int) -> Key | None:
+        try:
+            key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+        except GuestFault:
+            return None
+        return key if key in self.tbs else None
+
+    def _translate(self, cpu: Any, key: Key) -> _TB:
+        pc = key[0]
+        block = self.gen_block(cpu, pc)
+        log = self.log
+        if log.enabled("in_asm") and self.disas:
+            log.write(f"----------------\nIN: \n{self.disas(cpu, pc, block.size)}\n")
+        if log.enabled("op"):
+            log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+        optimize(block)
+        if log.enabled("op_opt"):
+            log.write("OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+        last = pc + max(block.size, 1) - 1
+        vpages = tuple(sorted({pc >> PAGE_BITS, last >> PAGE_BITS}))
+        ppages = tuple(sorted({key[2] >> PAGE_BITS} | ({cpu.fetch_paddr(last) >> PAGE_BITS}
+                                                       if last >> PAGE_BITS != pc >> PAGE_BITS else set())))
+        tb = _TB(block, ppages, vpages)
+        self.tbs[key] = tb
+        for p in ppages:
+            self.by_page.setdefault(p, set()).add(key)
+            self.code.add(p)
+        self.translations += 1
+        return tb
+
+    def _build_region(self, cpu: Any, head: Key, seeds: tuple[Key, ...] = ()) -> _Region:
+        order = [head] + [s for s in dict.fromkeys(seeds) if s != head and s in self.tbs]
+        seen = set(order)
+        i = 0
+        while i < len(order) and len(order) < MAX_REGION_BLOCKS:
+            block = self.tbs[order[i]].block
+            targets = [op[1] for op in block.ops if op[0] == "exit" and isinstance(op[1], int)]
+            for t in targets + block.hints:
+                k = self._probe(cpu, t)
+                if k is not None and k not in seen and len(order) < MAX_REGION_BLOCKS:
+                    seen.add(k)
+                    order.append(k)
+            i += 1
+        tbs = [self.tbs[k] for k in order]
+        blocks = [tb.block for tb in sorted(tbs, key=lambda tb: -tb.execs)]  # hottest first
+        pagemap: dict[int, int] = {}
+        for tb in tbs:
+            for vp in tb.vpages:
+                pagemap[vp] = cpu.fetch_paddr(vp << PAGE_BITS) >> PAGE_BITS
+        grow = _Growth(self, cpu, head, tuple(order)) if len(order) < MAX_REGION_BLOCKS else None
+        compiled = self.backend.compile_region(blocks, grow)
+        if self.log.enabled("out_asm"):
+            self.log.write(f"OUT: [region {head[0]:#x}, {len(blocks)} blocks]\n{compiled.source}\n")
+        region = _Region(compiled.fn, tuple(order), tuple(pagemap.items()))
+        for tb in tbs:
+            tb.region = region
+            tb.regions.append(region)
+        self.regions += 1
+        return region
+
+    # -- invalidation ------------------------------------------------------------------------------
+    def invalidate_page(self, ppage: int) -> bool:
+        """Drop every translation with code on physical page ``ppage``; True if there were any."""
+        keys = self.by_page.pop(ppage, None)
+        if not keys:
+            return False
+        for key in keys:
+            tb = self.tbs.pop(key, None)
+            if tb is None:
+                continue
+            for p in tb.ppages:
+                if p != ppage and p in self.by_page:
+                    self.by_page[p].discard(key)
+            for region in tb.regions:
+                for k in region.keys:
+                    other = self.tbs.get(k)
+                    if other is not None and other.region is region:
+                        other.region = None
+        for cpu in self.cpus:
+            cpu.flush_jmp_cache()
+        return True
+
+    def invalidate_range(self, paddr: int, length: int) -> None:
+        """Host-side writes (DMA, loaders) into [paddr, paddr+length)."""
+        for p in range(paddr >> PAGE_BITS, ((paddr + max(length, 1) - 1) >> PAGE_BITS) + 1):
+            if p in self.code.pages:
+                self.invalidate_page(p)
+                self.code.discard(p)
+
+    def flush(self) -> None:
+        for p in list(self.by_page):
+            self.invalidate_page(p)
+            self.code.discard(p)
+
+    def stats(self) -> dict[str, Any]:
+        return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}
+
+
+class _Growth:
+    """Rebuilds a region to take in a pc it keeps leaving for (as in user mode)."""
+
+    __slots__ = ("tbc", "cpu", "head", "members", "counts")
+
+    def __init__(self, tbc: SystemTBCache, cpu: Any, head: Key, members: tuple[Key, ...]):
+        self.tbc = tbc
+        self.cpu = cpu
+        self.head = head
+        self.members = members
+        self.counts: dict[int, int] = {}
+
+    def __call__(self, pc: int) -> None:
+        n = self.counts.get(pc, 0) + 1
+        self.counts[pc] = n
+        if n == GROW_AFTER:
+            tbc = self.tbc
+            k = tbc._probe(self.cpu, pc)
+            if k is not None and k[1] == self.head[1] and all(m in tbc.tbs for m in self.members):
+                tbc._build_region(self.cpu, self.head, (*self.members, k))
+
+
+def _run_cold(interp: Interpreter, block: Block, cpu: Any, R: Any, pc: int) -> int:
+    return interp.run(block, cpu, R)
+
+
+def _run_traced(tbc: SystemTBCache, block: Block, cpu: Any, R: Any, pc: int) -> int:
+    if tbc.log.enabled("cpu"):
+        tbc.log.write(cpu.dump() + "\n")
+    if tbc.log.enabled("exec"):
+        tbc.log.write(f"Trace {cpu.hartid}: [{block.pc:016x}/{cpu.tb_flags:08x}]\n")
+    return tbc.interp.run(block, cpu, R)
+
+
+EXIT_LIMIT, EXIT_HALTED = 0, 1
+
+
+def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
+    """Run ``cpu`` until its instruction count reaches ``limit`` (EXIT_LIMIT) or it waits for an
+    interrupt (EXIT_HALTED).  Interrupts are taken between regions; exceptions enter the guest's
+    trap handler through ``cpu.do_trap``; ``cpu.wfi_code`` marks the wait-for-interrupt exit."""
+    R = cpu.R
+    icount_slot = cpu.icount_slot
+    wfi = cpu.wfi_code
+    lookup = tbc.lookup
+    pc = cpu.pc
+    while R[icount_slot] < limit:
+        if cpu.irq_req:
+            cpu.irq_req = False
+            irq = cpu.pending_interrupt()
+            if irq >= 0:
+                cpu.do_trap(irq, pc, 0, True)
+                pc = cpu.pc
+        if cpu.halted:
+            cpu.pc = pc
+            return EXIT_HALTED
+        fn = cpu.jmp.get(pc)
+        if fn is None:
+            try:
+                fn = lookup(cpu, pc)
+            except GuestFault as f:
+                cpu.do_trap(f.code, pc, f.tval)
+                pc = cpu.pc
+                continue
+        pc = fn(cpu, R, pc)
+        if pc < 0:
+            code, epc, tval = cpu.exception
+            cpu.exception = None
+            if code == -1:
+                pc = epc
+            elif code == wfi:
+                pc = tval
+                if not cpu.mip & cpu.mie:
+                    cpu.halted = True
+            else:
+                cpu.do_trap(code, epc, tval)
+                pc = cpu.pc
+    cpu.pc = pc
+    return EXIT_LIMIT

@@ -1,0 +1,292 @@
+"""A system-mode RISC-V hart (QEMU target/riscv/cpu.c, cpu_helper.c, op_helper.c).
+
+Adds to the user-mode register file the privilege level, the machine and supervisor CSRs, traps and
+interrupts with delegation, xRET/WFI/SFENCE.VMA, the softmmu TLB (filled by :mod:`.mmu`) and the
+*TB flags*: the translation-time state (privilege, FS, data MMU index) that translated code depends on.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ...accel.tcg.backend_python import GuestFault
+from ...accel.tcg.ir import Block, Helper
+from ...accel.tcg.softmmu import ACCESS_FETCH, CodePages, SoftMMU
+from ...exec.memory import AddressSpace
+from . import csr as C
+from . import mmu, translate
+from .cpu import EXCP_ILLEGAL_INST, EXCP_WFI, RES_NONE, RISCVCPU, SLOT_ICOUNT, SLOT_RES_ADDR
+from .disas import disas_bytes
+from .op_helper import make_helpers
+from .pmp import PMP
+
+PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
+PRIV_NAMES = {0: "U", 1: "S", 3: "M"}
+
+
+class RISCVHart(RISCVCPU):
+    icount_slot = SLOT_ICOUNT
+    wfi_code = EXCP_WFI
+
+    def __init__(self, hartid: int, space: AddressSpace, code: CodePages, read_time: Any):
+        super().__init__()
+        self.hartid = hartid
+        self.space = space
+        self.read_time = read_time  # () -> the platform timer (mtime)
+        self.pmp = PMP()
+        self.mmu = SoftMMU(space, functools.partial(mmu.fill, self), code, mmu.ACCESS_FAULT)
+        self.jmp_caches: dict[int, dict[int, Any]] = {}
+        self.jmp: dict[int, Any] = {}
+        self.tb_flags = 0
+        self.helpers = make_system_helpers(self)
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        for i in range(len(self.R)):
+            self.R[i] = 0
+        self.R[SLOT_RES_ADDR] = RES_NONE
+        self.priv = PRIV_M
+        self.mstatus = 0
+        self.medeleg = self.mideleg = 0
+        self.mie = 0
+        self.mip_sw = 0  # bits written by software (SSIP, STIP, SEIP)
+        self.mip_hw = 0  # lines driven by devices (MSIP, MTIP, MEIP, SEIP)
+        self.mip = 0
+        self.mtvec = self.stvec = 0
+        self.mepc = self.sepc = 0
+        self.mcause = self.scause = 0
+        self.mtval = self.stval = 0
+        self.mscratch = self.sscratch = 0
+        self.satp = 0
+        self.mcounteren = self.scounteren = 0
+        self.menvcfg = self.senvcfg = 0
+        self.mcountinhibit = 0
+        self.instret_offset = 0
+        self.halted = False
+        self.irq_req = False
+        self.exception = None
+        self.pmp = PMP()
+        self.tlb_flush()
+
+    @property
+    def icount(self) -> int:
+        return self.R[SLOT_ICOUNT]
+
+    def set_mstatus(self, value: int) -> None:
+        old = self.mstatus
+        self.mstatus = value
+        if (old ^ value) & (C.MSTATUS_MPRV | C.MSTATUS_MPP | C.MSTATUS_SUM | C.MSTATUS_MXR | C.MSTATUS_FS):
+            self.update_flags()
+        if (old ^ value) & (C.MSTATUS_MIE | C.MSTATUS_SIE):
+            self.irq_changed()
+
+    def update_flags(self) -> None:
+        """Recompute the TB flags and the data MMU index after a privilege or mstatus change."""
+        ms = self.mstatus
+        eff = self.priv
+        if eff == PRIV_M and ms & C.MSTATUS_MPRV:
+            eff = (ms >> C.MSTATUS_MPP_SHIFT) & 3
+        idx = eff | (mmu.MMU_SUM if ms & C.MSTATUS_SUM else 0) | (mmu.MMU_MXR if ms & C.MSTATUS_MXR else 0)
+        fs = (ms >> C.MSTATUS_FS_SHIFT) & 3
+        self.tb_flags = self.priv | (fs << 2) | (idx << 4)
+        self.mmu.set_mmu_idx(idx)
+        self.jmp = self.jmp_caches.setdefault(self.tb_flags, {})
+
+    def tlb_flush(self) -> None:
+        self.mmu.flush()
+        self.flush_jmp_cache()
+        self.update_flags()
+
+    def flush_jmp_cache(self) -> None:
+        for cache in self.jmp_caches.values():
+            cache.clear()
+
+    # -- interrupts -----------------------------------------------------------------------------------
+    def set_irq_line(self, bit: int, level: int) -> None:
+        """A device drives mip bit ``bit`` (MSIP, MTIP, MEIP or SEIP)."""
+        if level:
+            self.mip_hw |= 1 << bit
+        else:
+            self.mip_hw &= ~(1 << bit)
+        self.update_mip()
+
+    def update_mip(self) -> None:
+        self.mip = self.mip_hw | self.mip_sw
+        self.irq_changed()
+
+    def irq_changed(self) -> None:
+        self.irq_req = True
+        if self.mip & self.mie:
+            self.halted = False
+
+    def pending_interrupt(self) -> int:
+        """The interrupt to take now (its number), or -1."""
+        pending = self.mip & self.mie
+        if not pending:
+            return -1
+        m_enabled = self.priv < PRIV_M or self.mstatus & C.MSTATUS_MIE
+        s_enabled = self.priv < PRIV_S or (self.priv == PRIV_S and self.mstatus & C.MSTATUS_SIE)
+        m_pending = pending & ~self.mideleg if m_enabled else 0
+        s_pending = pending & self.mideleg if s_enabled else 0
+        avail = m_pending | s_pending
+        if not avail:
+            return -1
+        for irq in C.IRQ_PRIORITY:
+            if avail >> irq & 1:
+                return irq
+        return -1
+
+    # -- traps ----------------------------------------------------------------------------------------
+    def do_trap(self, cause: int, pc: int, tval: int, interrupt: bool = False) -> None:
+        """Enter the trap handler for an exception or interrupt raised at ``pc``."""
+        deleg = self.mideleg if interrupt else self.medeleg
+        code = cause | (1 << 63) if interrupt else cause
+        ms = self.mstatus
+        if self.priv <= PRIV_S and (deleg >> cause) & 1:
+            self.scause, self.sepc, self.stval = code, pc, tval
+            ms = (ms & ~(C.MSTATUS_SPIE | C.MSTATUS_SPP | C.MSTATUS_SIE)) \
+                | (C.MSTATUS_SPIE if ms & C.MSTATUS_SIE else 0) | (C.MSTATUS_SPP if self.priv else 0)
+            vec = self.stvec
+            self.priv = PRIV_S
+        else:
+            self.mcause, self.mepc, self.mtval = code, pc, tval
+            ms = (ms & ~(C.MSTATUS_MPIE | C.MSTATUS_MPP | C.MSTATUS_MIE)) \
+                | (C.MSTATUS_MPIE if ms & C.MSTATUS_MIE else 0) | (self.priv << C.MSTATUS_MPP_SHIFT)
+            vec = self.mtvec
+            self.priv = PRIV_M
+        self.mstatus = ms
+        base = vec & ~3
+        self.pc = base + 4 * cause if interrupt and vec & 1 else base
+        self.update_flags()
+        self.irq_req = True
+
+    def xret(self, from_m: bool) -> int:
+        """MRET / SRET: return to the previous privilege; returns the new pc."""
+        ms = self.mstatus
+        if from_m:
+            prev = (ms >> C.MSTATUS_MPP_SHIFT) & 3
+            ms = (ms & ~(C.MSTATUS_MIE | C.MSTATUS_MPP)) | C.MSTATUS_MPIE \
+                | (C.MSTATUS_MIE if ms & C.MSTATUS_MPIE else 0)
+            pc = self.mepc
+        else:
+            prev = PRIV_S if ms & C.MSTATUS_SPP else PRIV_U
+            ms = (ms & ~(C.MSTATUS_SIE | C.MSTATUS_SPP)) | C.MSTATUS_SPIE \
+                | (C.MSTATUS_SIE if ms & C.MSTATUS_SPIE else 0)
+            pc = self.sepc
+        if prev != PRIV_M:
+            ms &= ~C.MSTATUS_MPRV
+        self.mstatus = ms
+        self.priv = prev
+        self.update_flags()
+        self.irq_req = True
+        return pc
+
+    # -- translation environment ----------------------------------------------------------------------
+    def fetch_paddr(self, pc: int) -> int:
+        return self.mmu.translate(pc, ACCESS_FETCH, self.priv)
+
+    def dump(self) -> str:
+        lines = [super().dump(), f" priv     {PRIV_NAMES[self.priv]}"]
+        for name in ("mstatus", "mip", "mie", "mideleg", "medeleg", "mtvec", "stvec", "mepc", "sepc",
+                     "mcause", "scause", "mtval", "stval", "satp", "mscratch", "sscratch"):
+            lines.append(f" {name:<8} {getattr(self, name):016x}")
+        return "\n".join(lines)
+
+
+class _HartMemory:
+    """The atomics' view of memory: the hart's softmmu slow paths."""
+
+    __slots__ = ("mmu",)
+
+    def __init__(self, mmu_: SoftMMU):
+        self.mmu = mmu_
+
+    def ld(self, addr: int, memop: int) -> int:
+        return self.mmu.ld(addr, memop)
+
+    def st(self, addr: int, value: int, memop: int) -> bool:
+        return self.mmu.st(addr, value, memop)
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def make_system_helpers(hart: RISCVHart) -> dict[str, Helper]:
+    """Helpers for translated code running on ``hart`` (atomics, CSRs, privileged instructions)."""
+    h = make_helpers(_HartMemory(hart.mmu), _NoLock())
+
+    def csr(cpu: Any, csrno: int, value: int, op: int, insn: int) -> int:
+        try:
+            return C.csr_access(cpu, csrno, value, op)
+        except PermissionError:
+            raise GuestFault(EXCP_ILLEGAL_INST, insn) from None
+
+    def mret(cpu: Any, insn: int) -> int:
+        if cpu.priv < PRIV_M:
+            raise GuestFault(EXCP_ILLEGAL_INST, insn)
+        return cpu.xret(True)
+
+    def sret(cpu: Any, insn: int) -> int:
+        if cpu.priv < PRIV_S or (cpu.priv == PRIV_S and cpu.mstatus & C.MSTATUS_TSR):
+            raise GuestFault(EXCP_ILLEGAL_INST, insn)
+        return cpu.xret(False)
+
+    def wfi(cpu: Any, insn: int) -> None:
+        if cpu.priv < PRIV_M and cpu.mstatus & C.MSTATUS_TW or cpu.priv == PRIV_U:
+            raise GuestFault(EXCP_ILLEGAL_INST, insn)
+
+    def sfence_vma(cpu: Any, vaddr: int, asid: int, rs1: int, insn: int) -> None:
+        if cpu.priv == PRIV_U or (cpu.priv == PRIV_S and cpu.mstatus & C.MSTATUS_TVM):
+            raise GuestFault(EXCP_ILLEGAL_INST, insn)
+        if rs1:
+            cpu.mmu.flush_page(vaddr)
+            cpu.flush_jmp_cache()
+        else:
+            cpu.tlb_flush()
+
+    def mark_fs_dirty(cpu: Any) -> None:
+        cpu.set_mstatus(cpu.mstatus | C.MSTATUS_FS)
+
+    h.update({
+        "csr": Helper("csr", csr),
+        "mret": Helper("mret", mret),
+        "sret": Helper("sret", sret),
+        "wfi": Helper("wfi", wfi),
+        "sfence_vma": Helper("sfence_vma", sfence_vma),
+        "mark_fs_dirty": Helper("mark_fs_dirty", mark_fs_dirty),
+    })
+    return h
+
+class _SystemTranslateEnv:
+    """What the translator sees of a hart: its privilege, FS state and instruction fetches."""
+
+    __slots__ = ("hart", "priv", "fs")
+    system = True
+
+    def __init__(self, hart: RISCVHart):
+        self.hart = hart
+        self.priv = hart.priv
+        self.fs = (hart.mstatus >> C.MSTATUS_FS_SHIFT) & 3
+
+    def fetch16(self, pc: int) -> int:
+        return self.hart.space.read(self.hart.fetch_paddr(pc), 2)
+
+    def helpers(self) -> dict[str, Helper]:
+        return self.hart.helpers
+
+
+def gen_block(hart: RISCVHart, pc: int) -> Block:
+    """Translate the block at virtual ``pc`` for the hart's current TB flags."""
+    return translate.gen_block(_SystemTranslateEnv(hart), pc)
+
+
+def disas(hart: RISCVHart, pc: int, size: int) -> str:
+    code = bytes(hart.space.read(hart.fetch_paddr(pc + i), 1) for i in range(size))
+    return disas_bytes(code, pc)

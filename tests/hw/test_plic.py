@@ -99,13 +99,16 @@ def test_claim_and_complete(plic):
     assert p.read(claim(0), 4) == 0
 
 
-def test_level_dropping_before_claim_withdraws_the_request(plic):
+def test_gateway_keeps_a_request_after_the_line_drops(plic):
+    """PLIC spec, interrupt gateways: an accepted request stays pending until it is claimed."""
     p, out = plic
     p.write(4 * 3, 1, 4)
     p.write(enable(0), 1 << 3, 4)
     p.irqs[3].raise_()
     p.irqs[3].lower()
-    assert out.levels[0] == 0
+    assert out.levels[0] == 1
+    assert p.read(claim(0), 4) == 3
+    p.write(claim(0), 3, 4)  # completed with the line low: no new request
     assert p.read(claim(0), 4) == 0
 
 

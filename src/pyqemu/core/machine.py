@@ -26,9 +26,10 @@ IO_POLL_INTERVAL = 0.01
 class Machine:
     """Board-independent machine state; boards fill in memory, devices and CPUs."""
 
-    def __init__(self) -> None:
+    def __init__(self, main_loop: MainLoop | None = None) -> None:
         self.clock = VirtualClock()
-        self.main_loop = MainLoop()
+        #: the I/O loop; pass one in when chardevs must exist before the machine (the command line)
+        self.main_loop = main_loop if main_loop is not None else MainLoop()
         self.cpus: list[Any] = []
         self.tbc: Any = None
         self.running = True
@@ -41,12 +42,14 @@ class Machine:
     # -- requests (QEMU's qemu_system_*_request) ---------------------------------------------------
     def request_shutdown(self, code: int = 0) -> None:
         self.shutdown_code = code
+        self.main_loop.wake()
 
     def request_reset(self) -> None:
         if self.no_reboot:
             self.request_shutdown(0)
         else:
             self.reset_requested = True
+            self.main_loop.wake()
 
     def stop(self) -> None:
         if self.running:
@@ -89,7 +92,7 @@ class Machine:
                     busy = busy or not cpu.halted
             clock.run_timers()
             now = time.monotonic()
-            if not busy:
+            if not busy and self.shutdown_code is None and not self.reset_requested:
                 deadline = clock.deadline()
                 timeout = None if deadline is None else max(0.0, (deadline - clock.now()) / 1e9)
                 if not any(not c.halted for c in self.cpus):

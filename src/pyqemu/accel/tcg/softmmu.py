@@ -31,10 +31,10 @@ PAGE_MASK = PAGE_SIZE - 1
 ACCESS_LOAD, ACCESS_STORE, ACCESS_FETCH = 0, 1, 2
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 
-#: fill(vaddr, access, mmu_idx) -> (physical page address, prot, whole_page) or raises GuestFault;
+#: fill(vaddr, access, mmu_idx, size) -> (physical page address, prot, whole_page) or raises GuestFault;
 #: whole_page False means the permissions hold for this access only (e.g. a PMP region smaller than
 #: a page), so nothing is cached
-FillFn = Callable[[int, int, int], tuple[int, int, bool]]
+FillFn = Callable[[int, int, int, int], tuple[int, int, bool]]
 
 
 class CodePages:
@@ -108,15 +108,16 @@ class SoftMMU:
                 del d[vp]
 
     # -- translation -------------------------------------------------------------------------------
-    def translate(self, vaddr: int, access: int, idx: int) -> int:
-        """Physical address of ``vaddr`` for ``access`` in MMU index ``idx`` (raises the guest fault)."""
+    def translate(self, vaddr: int, access: int, idx: int, size: int = 1) -> int:
+        """Physical address of ``vaddr`` for an ``access`` of ``size`` bytes in MMU index ``idx``
+        (raises the guest fault)."""
         vp = vaddr >> PAGE_BITS
         full = self.full.setdefault(idx, {})
         e = full.get(vp)
         need = PROT_WRITE if access == ACCESS_STORE else PROT_EXEC if access == ACCESS_FETCH else PROT_READ
         if e is not None and e[1] & need:
             return e[0] | (vaddr & PAGE_MASK)
-        ppage, prot, whole = self.fill(vaddr, access, idx)
+        ppage, prot, whole = self.fill(vaddr, access, idx, size)
         space = self.space
         r = space.find(ppage | (vaddr & PAGE_MASK))
         if r is None:
@@ -143,7 +144,7 @@ class SoftMMU:
             for i in range(size):  # an access across a page boundary: byte by byte
                 value |= self.ld((addr + i) & MASK64, 0) << (8 * i)
         else:
-            value = self.space.read(self.translate(addr, ACCESS_LOAD, self.idx), size)
+            value = self.space.read(self.translate(addr, ACCESS_LOAD, self.idx, size), size)
         if memop & SIGN and value >> (8 * size - 1):
             value |= MASK64 ^ ((1 << (8 * size)) - 1)
         return value
@@ -160,7 +161,7 @@ class SoftMMU:
             for i in range(size):
                 hit |= self.st((addr + i) & MASK64, value >> (8 * i), 0)
             return hit
-        paddr = self.translate(addr, ACCESS_STORE, self.idx)
+        paddr = self.translate(addr, ACCESS_STORE, self.idx, size)
         hit = False
         ppage = paddr >> PAGE_BITS
         if ppage in self.code.pages:

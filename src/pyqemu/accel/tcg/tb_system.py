@@ -65,6 +65,9 @@ class SystemTBCache:
         self.translations = 0
         self.regions = 0
         self.hot_threshold = HOT_THRESHOLD
+        #: a block joins a region only once it has run this often: compiling cold code costs more
+        #: than interpreting it
+        self.member_threshold = HOT_THRESHOLD // 8
         self.tracing = log.enabled("exec") or log.enabled("cpu")
 
     # -- lookup ------------------------------------------------------------------------------------
@@ -139,7 +142,8 @@ class SystemTBCache:
             targets = [op[1] for op in block.ops if op[0] == "exit" and isinstance(op[1], int)]
             for t in targets + block.hints:
                 k = self._probe(cpu, t)
-                if k is not None and k not in seen and len(order) < MAX_REGION_BLOCKS:
+                if (k is not None and k not in seen and len(order) < MAX_REGION_BLOCKS
+                        and self.tbs[k].execs >= self.member_threshold):
                     seen.add(k)
                     order.append(k)
             i += 1

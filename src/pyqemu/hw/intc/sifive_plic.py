@@ -49,6 +49,7 @@ class Plic:
         self.threshold = [0] * self.num_contexts
         self.enable = [0] * self.num_contexts  # bit n: source n
         self.level = 0  # input line levels, bit n: source n
+        self.pending = 0  # requests forwarded by the gateways, not yet claimed
         self.claimed = 0
         self.reset()
 
@@ -58,17 +59,18 @@ class Plic:
         self.threshold = [0] * self.num_contexts
         self.enable = [0] * self.num_contexts
         self.claimed = 0
+        self.pending = self.level & SOURCE_BITS
         for out in self.outputs:
             out.lower()
 
     # -- interrupt state -------------------------------------------------------------------------------
-    @property
-    def pending(self) -> int:
-        return self.level & ~self.claimed & SOURCE_BITS
-
     def _set_irq(self, source: int, level: int) -> None:
+        """The gateway: a high line makes a request, which stays pending until claimed even if the
+        line drops; no new request is taken while the source is in service (claimed, not completed)."""
         bit = 1 << source
         self.level = (self.level | bit) if level else (self.level & ~bit)
+        if level and not self.claimed & bit:
+            self.pending |= bit & SOURCE_BITS
         self._update()
 
     def _best(self, context: int, floor: int) -> int:
@@ -130,7 +132,10 @@ class Plic:
                 self.threshold[context] = value & PRIORITY_MASK
                 self._update()
             elif reg == 4 and value < NUM_SOURCES and self.enable[context] >> value & 1:
-                self.claimed &= ~(1 << value)  # completion
+                bit = 1 << value
+                self.claimed &= ~bit  # completion: a line still high makes a new request
+                if self.level & bit:
+                    self.pending |= bit & SOURCE_BITS
                 self._update()
         # pending bits are read-only
 
@@ -138,18 +143,21 @@ class Plic:
         source = self._best(context, 0)
         if source:
             self.claimed |= 1 << source
+            self.pending &= ~(1 << source)
             self._update()
         return source
 
     # -- migration -----------------------------------------------------------------------------------
     def vmstate(self) -> dict:
         return {"priority": list(self.priority), "threshold": list(self.threshold),
-                "enable": list(self.enable), "level": self.level, "claimed": self.claimed}
+                "enable": list(self.enable), "level": self.level, "pending": self.pending,
+                "claimed": self.claimed}
 
     def load_vmstate(self, state: dict) -> None:
         self.priority = list(state["priority"])
         self.threshold = list(state["threshold"])
         self.enable = list(state["enable"])
         self.level = state["level"]
+        self.pending = state["pending"]
         self.claimed = state["claimed"]
         self._update()

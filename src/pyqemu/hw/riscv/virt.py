@@ -69,13 +69,14 @@ class VirtConfig:
     dumpdtb: str | None = None
     serial: Any = None  # Chardev of the first UART
     log: Log = field(default_factory=Log)
+    main_loop: Any = None  # MainLoop the chardevs were created with (None: the machine makes one)
 
 
 class VirtMachine(Machine):
     """Builds the board from a :class:`VirtConfig`; :meth:`Machine.run` runs it."""
 
     def __init__(self, cfg: VirtConfig):
-        super().__init__()
+        super().__init__(cfg.main_loop)
         self.cfg = cfg
         self.arena = RamArena(max(1 << 34, cfg.ram_size * 2))
         self.sysmem = MemoryRegion.container_of("system", 1 << 64)

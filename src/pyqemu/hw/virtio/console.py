@@ -35,10 +35,16 @@ class VirtioConsole(VirtioDevice):
     def __init__(self, chardev: Chardev | None = None, queue_size: int = DEFAULT_QUEUE_SIZE):
         super().__init__("virtio-console", VIRTIO_ID_CONSOLE, CONFIG_SIZE)
         struct.pack_into("<I", self.config, 4, 1)  # max_nr_ports
-        self.chardev = chardev
+        self.chardev: Chardev | None = None
         self.rx = self.add_queue(queue_size, self._handle_rx)
         self.tx = self.add_queue(queue_size, self._handle_tx)
         self._rx_pending = bytearray()  # input taken from the chardev that did not fit the buffers yet
+        self.set_chardev(chardev)
+
+    def set_chardev(self, chardev: Chardev | None) -> None:
+        """Connect the port to ``chardev`` (``-device virtconsole,chardev=ID`` names it after the
+        virtio-serial device exists)."""
+        self.chardev = chardev
         if chardev is not None:
             chardev.set_handlers(self._can_receive, self._receive)
 

@@ -86,6 +86,13 @@ class VirtioMMIO:
         self.queue_sel = 0
         self.shm_sel = 0
 
+    def reset(self) -> None:
+        """System reset: the transport's selectors and the plugged device return to power-on state."""
+        self._reset_registers()
+        if self.device is not None:
+            self.device.reset()
+        self._update_irq()
+
     # -- plugging -----------------------------------------------------------------------------------
     def plug(self, device: VirtioDevice) -> None:
         """Attach ``device`` to this (empty) slot."""

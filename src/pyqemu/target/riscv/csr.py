@@ -48,6 +48,8 @@ MEDELEG_WRITABLE = 0xB3FF
 MISA_RV64GC = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "ACDFIMSU")
 SATP_MODES = (0, 8, 9)  # Bare, Sv39, Sv48
 
+CSR_MIP = 0x344
+
 Reader = Callable[[Any], int]
 Writer = Callable[[Any, int], None] | None
 
@@ -237,7 +239,7 @@ def _build() -> dict[int, tuple[Reader, Writer]]:
         0x341: (_attr("mepc")[0], _write_epc("mepc")),
         0x342: _attr("mcause"),
         0x343: _attr("mtval"),
-        0x344: (_read_mip, _write_mip),
+        CSR_MIP: (_read_mip, _write_mip),
         0xB00: _minstret(),
         0xB02: _minstret(),
         0xF11: _const(0), 0xF12: _const(0), 0xF13: _const(0),  # vendor, architecture, implementation
@@ -273,6 +275,9 @@ def csr_access(h: Any, csr: int, value: int, op: int) -> int:
         raise PermissionError
     old = read(h)
     if writes:
-        new = value if op == 0 else (old | value) if op == 1 else (old & ~value)
+        base = old
+        if csr == CSR_MIP:  # only the software-written SEIP takes part in a read-modify-write (3.1.9)
+            base = (old & ~MIP_SEIP) | (h.mip_sw & MIP_SEIP)
+        new = value if op == 0 else (base | value) if op == 1 else (base & ~value)
         write(h, new & MASK64)
     return old

@@ -11,8 +11,8 @@ import functools
 from typing import Any
 
 from ...accel.tcg.backend_python import GuestFault
-from ...accel.tcg.ir import Block, Helper
-from ...accel.tcg.softmmu import ACCESS_FETCH, CodePages, SoftMMU
+from ...accel.tcg.ir import MASK64, Block, Helper
+from ...accel.tcg.softmmu import ACCESS_FETCH, ACCESS_STORE, CodePages, SoftMMU
 from ...exec.memory import AddressSpace
 from . import csr as C
 from . import mmu, translate
@@ -205,6 +205,11 @@ class _HartMemory:
 
     def ld(self, addr: int, memop: int) -> int:
         return self.mmu.ld(addr, memop)
+
+    def ld_rmw(self, addr: int, memop: int) -> int:
+        """An AMO's read: faults (page, PMP, access) are reported as store/AMO faults."""
+        size = 1 << (memop & 3)
+        return self.mmu.space.read(self.mmu.translate(addr & MASK64, ACCESS_STORE, self.mmu.idx, size), size)
 
     def st(self, addr: int, value: int, memop: int) -> bool:
         return self.mmu.st(addr, value, memop)

@@ -31,8 +31,9 @@ _PMP_NEED = {0: PMP_R, 1: PMP_W, 2: PMP_X}
 MMU_SUM, MMU_MXR = 4, 8
 
 
-def fill(hart: Any, vaddr: int, access: int, idx: int) -> tuple[int, int, bool]:
-    """Translate ``vaddr`` for ``access`` in MMU index ``idx``: (physical page, prot, whole_page)."""
+def fill(hart: Any, vaddr: int, access: int, idx: int, size: int = 1) -> tuple[int, int, bool]:
+    """Translate ``vaddr`` for an ``access`` of ``size`` bytes in MMU index ``idx``:
+    (physical page, prot, whole_page)."""
     priv = idx & 3
     mode = hart.satp >> 60
     if priv == 3 or mode == SATP_MODE_BARE:
@@ -40,7 +41,7 @@ def fill(hart: Any, vaddr: int, access: int, idx: int) -> tuple[int, int, bool]:
             raise GuestFault(ACCESS_FAULT[access], vaddr)
         ppage = vaddr & ~0xFFF
         prot = PROT_READ | PROT_WRITE | PROT_EXEC
-        return _pmp(hart, ppage, vaddr, access, priv, prot)
+        return _pmp(hart, ppage, vaddr, access, priv, prot, size)
     levels = LEVELS[mode]
     va_bits = 12 + 9 * levels
     top = vaddr >> (va_bits - 1)
@@ -51,7 +52,7 @@ def fill(hart: Any, vaddr: int, access: int, idx: int) -> tuple[int, int, bool]:
     base = (hart.satp & PPN_MASK) << 12
     for level in range(levels - 1, -1, -1):
         pte_addr = base + ((vaddr >> (12 + 9 * level)) & 0x1FF) * 8
-        if pmp.active and not pmp.check(pte_addr, 8, PMP_R, 1)[0]:
+        if not pmp.check(pte_addr, 8, PMP_R, 1)[0]:
             raise GuestFault(ACCESS_FAULT[access], vaddr)
         if space.find(pte_addr) is None:
             raise GuestFault(ACCESS_FAULT[access], vaddr)
@@ -89,16 +90,17 @@ def fill(hart: Any, vaddr: int, access: int, idx: int) -> tuple[int, int, bool]:
         if pte & PTE_W and pte & PTE_D:
             prot |= PROT_WRITE
         ppage = (ppn << 12) | (vaddr & ((1 << (12 + 9 * level)) - 1) & ~0xFFF)
-        return _pmp(hart, ppage, vaddr, access, priv, prot)
+        return _pmp(hart, ppage, vaddr, access, priv, prot, size)
     raise AssertionError("unreachable")
 
 
-def _pmp(hart: Any, ppage: int, vaddr: int, access: int, priv: int, prot: int) -> tuple[int, int, bool]:
+def _pmp(hart: Any, ppage: int, vaddr: int, access: int, priv: int, prot: int,
+         size: int) -> tuple[int, int, bool]:
     pmp = hart.pmp
-    if not pmp.active:
+    if not pmp.active and priv == 3:
         return ppage, prot, True
     paddr = ppage | (vaddr & 0xFFF)
-    ok, whole = pmp.check(paddr, 1, _PMP_NEED[access], priv)
+    ok, whole = pmp.check(paddr, size, _PMP_NEED[access], priv)
     if not ok:
         raise GuestFault(ACCESS_FAULT[access], vaddr)
     # keep only the permissions PMP also grants for the rest of the page

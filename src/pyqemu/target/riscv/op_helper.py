@@ -37,7 +37,9 @@ def _sext_mem(value: int, memop: int) -> int:
 
 
 def make_helpers(space: Any, lock: Any) -> dict[str, Helper]:
-    """Helpers bound to a user-mode address space ``space`` and the process-wide atomic ``lock``."""
+    """Helpers bound to an address space ``space`` (``ld``/``st``, and optionally ``ld_rmw``: a load
+    that faults as a store, as an AMO does) and the atomic ``lock``."""
+    load_rmw = getattr(space, "ld_rmw", space.ld)
 
     def amo(op: str, cpu: Any, addr: int, value: int, memop: int) -> int:
         size = 1 << (memop & 3)
@@ -45,7 +47,7 @@ def make_helpers(space: Any, lock: Any) -> dict[str, Helper]:
             raise GuestFault(EXCP_STORE_ADDR_MIS, addr)
         R = cpu.R
         with lock:
-            old = space.ld(addr, memop & ~SIGN)
+            old = load_rmw(addr, memop & ~SIGN)
             if op == "sc":
                 ok = R[SLOT_RES_ADDR] == addr and R[SLOT_RES_VAL] == old
                 R[SLOT_RES_ADDR] = RES_NONE

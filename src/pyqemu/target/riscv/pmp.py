@@ -71,7 +71,7 @@ class PMP:
         """(allowed, whole page): whether ``need`` (PMP_R/W/X) at [addr, addr+size) is allowed in
         privilege ``priv``, and whether the verdict holds for the whole 4 KiB page."""
         if not self.active:
-            return True, True
+            return priv == 3, True  # entries are implemented: S/U need a matching one
         end = addr + size
         page = addr & ~0xFFF
         page_end = page + 0x1000

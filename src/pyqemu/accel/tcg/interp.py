@@ -1,117 +1,229 @@
-"""IR interpreter for cold code (in the spirit of QEMU's TCI, the TCG interpreter).
+"""A threaded-code interpreter for cold code (in the spirit of QEMU's TCI, the TCG interpreter).
 
 Code that has run only a few times is not worth compiling: Python's ``compile()`` costs more than
-interpreting the block's IR once.  A block runs here until it becomes hot; then the cache compiles it
-(with its neighbours) through the python backend.  Semantics are those of the IR reference table
-(:data:`~pyqemu.accel.tcg.ir.FOLD`), which the optimizer's constant folding also uses.
+interpreting the block a few times.  The first time a block runs here, each of its IR ops is turned into
+a small Python closure (a *step*) specialised for its operand kinds (constant, guest register in the
+state buffer, temp); running the block then calls its steps in order.  The closure factories are
+generated once per op shape from the same expression templates as the python backend, including the
+memory model's inline fast path for guest loads and stores, so both tiers agree on semantics (the
+optimizer's reference table :data:`~pyqemu.accel.tcg.ir.FOLD` is what the tests hold both to).
+
+Steps return None to fall through, a step index to jump to, or -1 to leave the block: the exit writes
+the next pc into ``T[0]`` and the number of completed guest instructions into ``T[1]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from .backend_python import GuestFault
-from .ir import FOLD, MASK64, SIGN, Block, eval_cond
+from .backend_python import RUNTIME, GuestFault, _cond, _expr
+from .ir import FOLD, SIGN, Block
+
+Step = Callable[[Any, Any, list], int | None]
+_FIRST_TEMP = 2  # T[0]: next pc, T[1]: instructions completed, then the block's temps
 
 
 class Interpreter:
-    """Runs single IR blocks against a vCPU state buffer and a memory object."""
+    """Runs single IR blocks against a vCPU state buffer through per-block threaded code."""
 
     def __init__(self, slots: dict[str, int], memory: Any, icount_slot: int):
         self.slots = slots
-        ns = memory.namespace()
-        self.ld = ns["LDS"]  # the memory model's slow paths: (cpu, addr, memop) / (cpu, addr, value, memop)
-        self.st = ns["STS"]
+        self.memory = memory
         self.icount_slot = icount_slot
+        self.ns: dict[str, Any] = dict(RUNTIME)
+        self.ns.update(memory.namespace())
+        self.ns["GuestFault"] = GuestFault
+        self._factories: dict[tuple, Callable[..., Step]] = {}
 
+    # -- running ---------------------------------------------------------------------------------
     def run(self, block: Block, cpu: Any, R: Any) -> int:
-        slots = self.slots
-        temps: dict[str, int] = {}
-        ld, st = self.ld, self.st
-
-        def get(v: int | str) -> int:
-            if isinstance(v, int):
-                return v
-            s = slots.get(v)
-            return R[s] if s is not None else temps[v]
-
-        def put(d: str, value: int) -> None:
-            s = slots.get(d)
-            if s is not None:
-                R[s] = value
-            else:
-                temps[d] = value
-
-        ops = block.ops
-        n = len(ops)
+        prepared = block.threaded
+        if prepared is None:
+            prepared = block.threaded = self.prepare(block)
+        steps, where, ntemps = prepared
+        T = [0] * ntemps
         i = 0
-        insn_pc = block.pc
-        done = -1  # guest instructions completed before the current one
         try:
-            while i < n:
-                op = ops[i]
-                name = op[0]
-                i += 1
-                if name == "insn_start":
-                    insn_pc = op[1]
-                    done += 1
-                elif name in FOLD:
-                    put(op[1], FOLD[name](*[get(v) for v in op[2:]]))
-                elif name == "setcond":
-                    put(op[1], int(eval_cond(op[4], get(op[2]), get(op[3]))))
-                elif name == "movcond":
-                    put(op[1], get(op[5]) if eval_cond(op[4], get(op[2]), get(op[3])) else get(op[6]))
-                elif name == "ld":
-                    put(op[1], ld(cpu, get(op[2]), op[3]))
-                elif name == "st":
-                    if st(cpu, get(op[2]), get(op[1]), op[3] & ~SIGN):
-                        # wrote translated code (maybe this very block): continue from a fresh one
-                        R[self.icount_slot] += done + 1
-                        return self._next_insn(block, insn_pc)
-                elif name == "call":
-                    h = op[2]
-                    args = [get(v) for v in op[3:]]
-                    r = h.fn(cpu, *args) if h.pass_cpu else h.fn(*args)
-                    if h.accumulate:
-                        r, fl = r
-                        R[slots[h.accumulate]] |= fl
-                    if op[1] is not None:
-                        put(op[1], r & MASK64)
-                elif name == "brcond":
-                    if eval_cond(op[3], get(op[1]), get(op[2])):
-                        i = self._label_index(block, op[4])
-                elif name == "br":
-                    i = self._label_index(block, op[1])
-                elif name == "set_label":
-                    pass
-                elif name == "exit":
-                    R[self.icount_slot] += block.n_insns
-                    return get(op[1])
-                elif name == "exit_loop":
-                    R[self.icount_slot] += block.n_insns
-                    cpu.exception = (-1, get(op[1]), 0)
-                    return -1
-                elif name == "exit_exc":
-                    R[self.icount_slot] += done
-                    cpu.exception = (op[1], op[2], op[3] if len(op) > 3 else 0)
-                    return -1
+            while True:
+                r = steps[i](cpu, R, T)
+                if r is None:
+                    i += 1
+                elif r >= 0:
+                    i = r
                 else:
-                    raise ValueError(f"interpreter: unknown op {name}")
+                    break
         except GuestFault as e:
-            R[self.icount_slot] += max(done, 0)
-            cpu.exception = (e.code, insn_pc, e.tval)
+            pc, done = where[i]
+            R[self.icount_slot] += done
+            cpu.exception = (e.code, pc, e.tval)
             return -1
-        raise ValueError("interpreter: block fell off its end")
+        R[self.icount_slot] += T[1]
+        return T[0]
 
-    @staticmethod
-    def _label_index(block: Block, label: int) -> int:
-        for k, op in enumerate(block.ops):
-            if op[0] == "set_label" and op[1] == label:
-                return k + 1
-        raise ValueError(f"interpreter: label {label} not found")
+    # -- threading -----------------------------------------------------------------------------------
+    def prepare(self, block: Block) -> tuple[list[Step], list[tuple[int, int]], int]:
+        """Turn ``block`` into steps; returns (steps, (insn pc, insns done) per step, temps needed)."""
+        insn_pcs = [pc for pc, _ in block.guest_insns] + [block.pc + block.size]
+        temps: dict[str, int] = {}
+        labels: dict[int, int] = {}
+        pending: list[tuple[int, tuple]] = []  # steps whose branch target is not known yet
+        steps: list[Step] = []
+        where: list[tuple[int, int]] = []
+        insn_pc, done = block.pc, -1
+        for op in block.ops:
+            name = op[0]
+            if name == "insn_start":
+                insn_pc = op[1]
+                done += 1
+                continue
+            if name == "set_label":
+                labels[op[1]] = len(steps)
+                continue
+            if name in ("br", "brcond"):
+                pending.append((len(steps), op))
+                steps.append(None)  # type: ignore[arg-type]
+            else:
+                steps.append(self._step(op, temps, block, insn_pcs, max(done, 0)))
+            where.append((insn_pc, max(done, 0)))
+        for index, op in pending:
+            if op[0] == "br":
+                steps[index] = _jump(labels.get(op[1], len(steps)))
+            else:
+                a, b = self._operands((op[1], op[2]), temps)
+                steps[index] = self._factory("brcond", op[3], a[0], b[0])(a[1], b[1],
+                                                                           labels.get(op[4], len(steps)))
+        steps.append(_fell_off)
+        where.append((insn_pc, max(done, 0)))
+        return steps, where, _FIRST_TEMP + len(temps)
 
-    @staticmethod
-    def _next_insn(block: Block, pc: int) -> int:
-        pcs = [p for p, _ in block.guest_insns]
-        k = pcs.index(pc)
-        return pcs[k + 1] if k + 1 < len(pcs) else block.pc + block.size
+    def _operands(self, values: tuple, temps: dict[str, int]) -> list[tuple[str, int]]:
+        """Each operand as (kind, value): "C" constant, "R" state slot, "T" temp index."""
+        out = []
+        for v in values:
+            if isinstance(v, int):
+                out.append(("C", v))
+            elif v in self.slots:
+                out.append(("R", self.slots[v]))
+            else:
+                if v not in temps:
+                    temps[v] = _FIRST_TEMP + len(temps)
+                out.append(("T", temps[v]))
+        return out
+
+    def _step(self, op: tuple, temps: dict[str, int], block: Block, insn_pcs: list[int], done: int) -> Step:
+        name = op[0]
+        if name in FOLD or name in ("setcond", "movcond", "ld"):
+            srcs = op[2:4] if name == "setcond" else (op[2], op[3], op[5], op[6]) if name == "movcond" \
+                else op[2:3] if name == "ld" else op[2:]
+            dest, *args = self._operands((op[1], *srcs), temps)
+            extra = op[4] if name in ("setcond", "movcond") else op[3] if name == "ld" else None
+            key = (name, extra, dest[0], *(a[0] for a in args))
+            return self._factory(*key)(dest[1], *(a[1] for a in args))
+        if name == "st":
+            val, addr = self._operands((op[1], op[2]), temps)
+            k = done + 1
+            nxt = insn_pcs[k] if k < len(insn_pcs) else block.pc + block.size
+            return self._factory("st", op[3] & ~SIGN, val[0], addr[0])(val[1], addr[1], nxt, k)
+        if name == "call":
+            h = op[2]
+            args = self._operands(op[3:], temps)
+            dest = self._operands((op[1],), temps)[0] if op[1] is not None else ("N", 0)
+            acc = self.slots[h.accumulate] if h.accumulate else -1
+            key = ("call", h.pass_cpu, acc >= 0, dest[0], *(a[0] for a in args))
+            return self._factory(*key)(h.fn, acc, dest[1], *(a[1] for a in args))
+        if name == "exit":
+            (target,) = self._operands((op[1],), temps)
+            return self._factory("exit", None, target[0])(target[1], block.n_insns)
+        if name == "exit_loop":
+            (target,) = self._operands((op[1],), temps)
+            return self._factory("exit_loop", None, target[0])(target[1], block.n_insns)
+        if name == "exit_exc":
+            return _raise_exc((op[1], op[2], op[3] if len(op) > 3 else 0), done)
+        raise ValueError(f"interpreter: unknown op {name}")
+
+    # -- closure factories, generated once per op shape --------------------------------------------
+    def _factory(self, *key: Any) -> Callable[..., Step]:
+        fn = self._factories.get(key)
+        if fn is None:
+            fn = self._factories[key] = self._make_factory(key)
+        return fn
+
+    def _make_factory(self, key: tuple) -> Callable[..., Step]:
+        name, extra, *kinds = key
+        names = [f"o{i}" for i in range(len(kinds))]
+
+        def ref(kind: str, var: str) -> str:
+            return {"C": var, "R": f"R[{var}]", "T": f"T[{var}]"}[kind]
+
+        if name in FOLD or name in ("setcond", "movcond", "ld"):
+            d = ref(kinds[0], names[0])
+            ops = [ref(k, v) for k, v in zip(kinds[1:], names[1:], strict=True)]
+            if name == "setcond":
+                body = [f"{d} = 1 if {_cond(extra, *ops)} else 0"]
+            elif name == "movcond":
+                body = [f"{d} = {ops[2]} if {_cond(extra, ops[0], ops[1])} else {ops[3]}"]
+            elif name == "ld":
+                body = [*self.memory.entry_lines(), "a = " + ops[0], self.memory.load("v", "a", extra),
+                        f"{d} = v"]
+            else:
+                body = [f"{d} = {_expr(name, *ops)}"]
+            params = names
+        elif name == "brcond":
+            params = [*names, "target"]
+            body = [f"if {_cond(extra, ref(kinds[0], 'o0'), ref(kinds[1], 'o1'))}:", "    return target"]
+        elif name == "st":
+            memop = extra
+            size = 1 << (memop & 3)
+            val = ref(kinds[0], "o0")
+            if size < 8:
+                val = f"({val} & {hex((1 << 8 * size) - 1)})"
+            cond, fast, slow = self.memory.store("v", "a", memop)
+            params = ["o0", "o1", "nxt", "k"]
+            body = [*self.memory.entry_lines(), f"v = {val}", "a = " + ref(kinds[1], "o1"),
+                    f"if {cond}:", f"    {fast}", f"elif {slow}:",
+                    "    T[0] = nxt", "    T[1] = k", "    return -1"]
+        elif name == "call":
+            pass_cpu, acc, dest_kind, *arg_kinds = extra, *kinds
+            anames = [f"a{i}" for i in range(len(arg_kinds))]
+            refs = [ref(k, v) for k, v in zip(arg_kinds, anames, strict=True)]
+            args = ", ".join((["cpu"] if pass_cpu else []) + refs)
+            params = ["fn", "acc", "dest", *anames]
+            if acc:
+                body = [f"r, fl = fn({args})", "R[acc] |= fl"]
+            else:
+                body = [f"r = fn({args})"]
+            if dest_kind != "N":
+                body.append(f"{ref(dest_kind, 'dest')} = r & M")
+        elif name == "exit":
+            params = ["o0", "n"]
+            body = [f"T[0] = {ref(kinds[0], 'o0')}", "T[1] = n", "return -1"]
+        elif name == "exit_loop":
+            params = ["o0", "n"]
+            body = [f"cpu.exception = (-1, {ref(kinds[0], 'o0')}, 0)", "T[0] = -1", "T[1] = n", "return -1"]
+        else:
+            raise ValueError(f"interpreter: no factory for {name}")
+        src = (f"def factory({', '.join(params)}):\n    def step(cpu, R, T):\n"
+               + "".join(f"        {line}\n" for line in body) + "    return step\n")
+        scope = dict(self.ns)
+        exec(compile(src, f"<interp {name}>", "exec"), scope)
+        return scope["factory"]
+
+
+def _jump(target: int) -> Step:
+    def step(cpu: Any, R: Any, T: list) -> int:
+        return target
+    return step
+
+
+def _raise_exc(exc: tuple[int, int, int], done: int) -> Step:
+    def step(cpu: Any, R: Any, T: list) -> int:
+        cpu.exception = exc
+        T[0] = -1
+        T[1] = done
+        return -1
+    return step
+
+
+def _fell_off(cpu: Any, R: Any, T: list) -> int:
+    raise ValueError("interpreter: block fell off its end")

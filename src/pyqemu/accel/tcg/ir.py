@@ -96,6 +96,8 @@ class Block:
     #: guest pcs the frontend expects to run soon after this block although no direct exit names
     #: them (e.g. the return address of a call): region formation takes them in
     hints: list[int] = field(default_factory=list)
+    #: the interpreter's threaded code for this block, built on its first cold run
+    threaded: Any = None
 
     # -- builder API ---------------------------------------------------------------------------------
     def temp(self) -> str:

@@ -2,10 +2,10 @@
 
 A block is identified by its virtual pc, the vCPU's TB flags and the physical address of its code, since
 the same virtual pc can hold different code in different address spaces.  Cold blocks run in the IR
-interpreter; hot ones are compiled into regions as in user mode.  Each vCPU keeps a *jump cache* per TB
-flags value, mapping virtual pcs to compiled regions; it is valid for the current page tables only, so
-TLB flushes empty it, and a region is checked against the current mappings of all its pages before it
-is entered through the cache again.
+interpreter; hot ones are compiled into regions as in user mode (smaller ones, which do not regrow).
+Each vCPU keeps a *jump cache* per TB flags value, mapping virtual pcs to compiled regions; it is valid
+for the current page tables only, so TLB flushes empty it, and a region is checked against the current
+mappings of all its pages before it is entered through the cache again.
 
 Pages holding translations are registered with :class:`~.softmmu.CodePages`: a guest store or a DMA
 write into one drops the translations on that page (and the regions containing them).
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backend_python import GuestFault, PythonBackend
-from .cpu_exec import GROW_AFTER, HOT_THRESHOLD, MAX_REGION_BLOCKS
+from .cpu_exec import HOT_THRESHOLD, MAX_REGION_BLOCKS
 from .interp import Interpreter
 from .ir import Block, format_op
 from .log import Log
@@ -65,6 +65,9 @@ class SystemTBCache:
         self.translations = 0
         self.regions = 0
         self.hot_threshold = HOT_THRESHOLD
+        #: smaller regions than in user mode, and no regrowth: system code is spread over many more
+        #: blocks, and recompiling large regions cost more than the dispatch it saved
+        self.max_region_blocks = MAX_REGION_BLOCKS // 2 - 8
         #: a block joins a region only once it has run this often: compiling cold code costs more
         #: than interpreting it
         self.member_threshold = HOT_THRESHOLD // 8
@@ -137,12 +140,13 @@ class SystemTBCache:
         order = [head] + [s for s in dict.fromkeys(seeds) if s != head and s in self.tbs]
         seen = set(order)
         i = 0
-        while i < len(order) and len(order) < MAX_REGION_BLOCKS:
+        limit = self.max_region_blocks
+        while i < len(order) and len(order) < limit:
             block = self.tbs[order[i]].block
             targets = [op[1] for op in block.ops if op[0] == "exit" and isinstance(op[1], int)]
             for t in targets + block.hints:
                 k = self._probe(cpu, t)
-                if (k is not None and k not in seen and len(order) < MAX_REGION_BLOCKS
+                if (k is not None and k not in seen and len(order) < limit
                         and self.tbs[k].execs >= self.member_threshold):
                     seen.add(k)
                     order.append(k)
@@ -153,8 +157,7 @@ class SystemTBCache:
         for tb in tbs:
             for vp in tb.vpages:
                 pagemap[vp] = cpu.fetch_paddr(vp << PAGE_BITS) >> PAGE_BITS
-        grow = _Growth(self, cpu, head, tuple(order)) if len(order) < MAX_REGION_BLOCKS else None
-        compiled = self.backend.compile_region(blocks, grow)
+        compiled = self.backend.compile_region(blocks)
         if self.log.enabled("out_asm"):
             self.log.write(f"OUT: [region {head[0]:#x}, {len(blocks)} blocks]\n{compiled.source}\n")
         region = _Region(compiled.fn, tuple(order), tuple(pagemap.items()))
@@ -200,28 +203,6 @@ class SystemTBCache:
 
     def stats(self) -> dict[str, Any]:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}
-
-
-class _Growth:
-    """Rebuilds a region to take in a pc it keeps leaving for (as in user mode)."""
-
-    __slots__ = ("tbc", "cpu", "head", "members", "counts")
-
-    def __init__(self, tbc: SystemTBCache, cpu: Any, head: Key, members: tuple[Key, ...]):
-        self.tbc = tbc
-        self.cpu = cpu
-        self.head = head
-        self.members = members
-        self.counts: dict[int, int] = {}
-
-    def __call__(self, pc: int) -> None:
-        n = self.counts.get(pc, 0) + 1
-        self.counts[pc] = n
-        if n == GROW_AFTER:
-            tbc = self.tbc
-            k = tbc._probe(self.cpu, pc)
-            if k is not None and k[1] == self.head[1] and all(m in tbc.tbs for m in self.members):
-                tbc._build_region(self.cpu, self.head, (*self.members, k))
 
 
 def _run_cold(interp: Interpreter, block: Block, cpu: Any, R: Any, pc: int) -> int:

@@ -94,20 +94,26 @@ class Clint:
         for hart in range(self.num_harts):
             self._update_timer(hart)
 
-    def _update_timer(self, hart: int) -> None:
-        """Drive MTIP from MTIME >= MTIMECMP, and arm the timer for the moment that becomes true."""
+    def deadline_ns(self, cmp: int) -> int | None:
+        """The virtual time at which MTIME reaches ``cmp`` (0 if it already has; None: never)."""
         ticks = self._ticks()
         now = (ticks + self.time_delta) & MASK64
-        cmp = self.mtimecmp[hart]
-        timer = self.timers[hart]
         if now >= cmp:
+            return 0
+        due_ticks = ticks + (cmp - now)
+        expire = -(-due_ticks * NANOSECONDS_PER_SECOND // self.timebase_freq)  # first ns with those ticks
+        return expire if expire <= _LAST_NS else None
+
+    def _update_timer(self, hart: int) -> None:
+        """Drive MTIP from MTIME >= MTIMECMP, and arm the timer for the moment that becomes true."""
+        expire = self.deadline_ns(self.mtimecmp[hart])
+        timer = self.timers[hart]
+        if expire == 0:
             timer.delete()
             self.mtip_irqs[hart].raise_()
             return
         self.mtip_irqs[hart].lower()
-        due_ticks = ticks + (cmp - now)
-        expire = -(-due_ticks * NANOSECONDS_PER_SECOND // self.timebase_freq)  # first ns with those ticks
-        if expire <= _LAST_NS:
+        if expire is not None:
             timer.mod(expire)
         else:
             timer.delete()

@@ -53,7 +53,7 @@ DRAM_BASE = 0x80000000
 UART0_IRQ, RTC_IRQ, VIRTIO_IRQ = 10, 11, 1
 PLIC_NDEV = 0x60
 TIMEBASE = 10_000_000
-ISA = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs"
+ISA = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_sstc"
 REGION_BUDGET = 1 << 13  # instructions a region runs before it returns to the exec loop
 
 
@@ -118,6 +118,8 @@ class VirtMachine(Machine):
         self.clint = Clint(self.clock, len(harts), [line(h, C.IRQ_M_SOFT) for h in harts],
                            [line(h, C.IRQ_M_TIMER) for h in harts], timebase_freq=TIMEBASE)
         self.sysmem.add_subregion(CLINT[0], self.clint.mr)
+        for h in harts:
+            h.attach_timer(self.clock, self.clint.deadline_ns)
         outputs = []
         for h in harts:
             outputs += [line(h, C.IRQ_M_EXT), line(h, C.IRQ_S_EXT)]

@@ -154,6 +154,33 @@ def _write_epc(name: str) -> Writer:
     return write
 
 
+# -- Sstc ------------------------------------------------------------------------------------------------
+
+MENVCFG_STCE = 1 << 63
+MENVCFG_WRITABLE = 0xF1 | MENVCFG_STCE
+
+
+def _check_stimecmp(h: Any) -> None:
+    if h.priv < 3 and not (h.menvcfg & MENVCFG_STCE and h.mcounteren & 2):
+        raise PermissionError
+
+
+def _read_stimecmp(h: Any) -> int:
+    _check_stimecmp(h)
+    return h.stimecmp
+
+
+def _write_stimecmp(h: Any, v: int) -> None:
+    _check_stimecmp(h)
+    h.stimecmp = v
+    h.update_stimer()
+
+
+def _write_menvcfg(h: Any, v: int) -> None:
+    h.menvcfg = v & MENVCFG_WRITABLE
+    h.update_stimer()
+
+
 # -- address translation ----------------------------------------------------------------------------------
 
 def _read_satp(h: Any) -> int:
@@ -224,6 +251,7 @@ def _build() -> dict[int, tuple[Reader, Writer]]:
         0x142: _attr("scause"),
         0x143: _attr("stval"),
         0x144: (_read_sip, _write_sip),
+        0x14D: (_read_stimecmp, _write_stimecmp),
         0x180: (_read_satp, _write_satp),
         # machine
         0x300: (_read_mstatus, _write_mstatus),
@@ -233,7 +261,7 @@ def _build() -> dict[int, tuple[Reader, Writer]]:
         0x304: (_attr("mie")[0], _write_mie),
         0x305: (_attr("mtvec")[0], _write_tvec("mtvec")),
         0x306: _attr("mcounteren", 0x7),
-        0x30A: _attr("menvcfg", 0xF1),
+        0x30A: (_attr("menvcfg")[0], _write_menvcfg),
         0x320: _attr("mcountinhibit", 0x5),
         0x340: _attr("mscratch"),
         0x341: (_attr("mepc")[0], _write_epc("mepc")),

@@ -13,6 +13,7 @@ from typing import Any
 from ...accel.tcg.backend_python import GuestFault
 from ...accel.tcg.ir import MASK64, Block, Helper
 from ...accel.tcg.softmmu import ACCESS_FETCH, ACCESS_STORE, CodePages, SoftMMU
+from ...core.clock import Timer
 from ...exec.memory import AddressSpace
 from . import csr as C
 from . import mmu, translate
@@ -63,11 +64,13 @@ class RISCVHart(RISCVCPU):
         self.mcounteren = self.scounteren = 0
         self.menvcfg = self.senvcfg = 0
         self.mcountinhibit = 0
+        self.stimecmp = (1 << 64) - 1
         self.instret_offset = 0
         self.halted = False
         self.irq_req = False
         self.exception = None
         self.pmp = PMP()
+        self.update_stimer()
         self.tlb_flush()
 
     @property
@@ -113,8 +116,36 @@ class RISCVHart(RISCVCPU):
         self.update_mip()
 
     def update_mip(self) -> None:
-        self.mip = self.mip_hw | self.mip_sw
+        sw = self.mip_sw
+        if self.menvcfg & C.MENVCFG_STCE:
+            sw &= ~C.MIP_STIP  # Sstc: STIP is the stimecmp comparator's output
+        self.mip = self.mip_hw | sw
         self.irq_changed()
+
+    def attach_timer(self, clock: Any, deadline_ns: Any) -> None:
+        """Sstc: ``deadline_ns(value)`` is the virtual time at which ``time`` reaches ``value``
+        (0: already; None: never), from the platform timer."""
+        self.stimer = Timer(clock, self.update_stimer)
+        self.stimer_deadline = deadline_ns
+
+    def update_stimer(self) -> None:
+        """Drive STIP from time >= stimecmp while menvcfg.STCE is set."""
+        timer = getattr(self, "stimer", None)
+        if timer is None:
+            return
+        timer.delete()
+        level = 0
+        if self.menvcfg & C.MENVCFG_STCE:
+            expire = self.stimer_deadline(self.stimecmp)
+            if expire == 0:
+                level = 1
+            elif expire is not None:
+                timer.mod(expire)
+        if level:
+            self.mip_hw |= C.MIP_STIP
+        else:
+            self.mip_hw &= ~C.MIP_STIP
+        self.update_mip()
 
     def irq_changed(self) -> None:
         self.irq_req = True

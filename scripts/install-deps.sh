@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages pyqemu's build, tests and benchmarks use, when missing:
 # cross compilers for guest programs, Debian's qemu-user / qemu-utils as reference peers,
-# busybox-static (native reference output), dpkg-dev (to build guest software from Debian source).
+# busybox-static (native reference output), dpkg-dev (to build guest software from Debian source),
+# device-tree-compiler (dtc reads dumped device trees) and opensbi (the system emulator's default firmware).
 set -eu
-PKGS="gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user qemu-utils busybox-static dpkg-dev make file"
+PKGS="gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-user qemu-utils busybox-static dpkg-dev make file device-tree-compiler opensbi"
 missing=
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,1033 @@
+"""``pyqemu-system-riscv64``: the system emulator's command line (QEMU softmmu/vl.c, as QEMU 7.2's
+``qemu-system-riscv64`` behaves), running the RISC-V ``virt`` board.
+
+``main(argv)`` parses the options in one pass (syntax errors, ``help`` listings and ``-version`` are
+handled as they are met, like QEMU), then builds the VM in QEMU's order: accelerator, CPU and topology
+checks, ``-chardev`` backends, monitors, serial ports, drives, the board (firmware, kernel, initrd and
+device tree are loaded here), the device tree with ``-device`` and ``-drive if=virtio`` devices,
+``-machine dumpdtb=``, and finally the run.  Errors are reported as
+``pyqemu-system-riscv64: [-option arg: ]message`` and end the process with status 1.
+
+The exit status is the guest's: the SiFive test device's power-off code, 0 after ``quit``, Ctrl-A x or a
+terminating signal (SIGINT, SIGTERM, SIGHUP: "terminating on signal N [from pid P (name)]").
+``-no-shutdown`` is accepted and changes nothing: the virt board's only way to power off is the SiFive
+test device, which ends QEMU 7.2 whatever ``-no-shutdown`` says.
+
+Choices where pyqemu differs from QEMU 7.2 (there being no graphical display):
+
+* without ``-nographic`` or ``-display`` the display is ``none`` (what a QEMU built without a GUI does),
+  and the default serial port and monitor go to a virtual console that is not shown, i.e. nowhere;
+* ``virt`` is the default (and only) machine; ``-cpu`` knows ``rv64`` and ``any`` (the same hart) and
+  takes no properties;
+* ``-drive if=virtio`` attaches a ``virtio-blk-device`` to a free virtio-mmio slot: QEMU 7.2 would
+  create a ``virtio-blk-pci`` on the PCIe host bridge, which this board does not model;
+* ``-mon mode=control`` (QMP) is refused.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from pyqemu import QEMU_VERSION, __version__
+from pyqemu.accel.tcg.log import Log, LogError
+from pyqemu.accel.tcg.log import help_text as log_help_text
+from pyqemu.cli.qemu_opts import OptsError, check_id, parse_bool, parse_opts, parse_size
+
+PROG = "pyqemu-system-riscv64"
+MiB = 1 << 20
+DEFAULT_RAM_SIZE = 128 * MiB
+#: most harts the virt board takes (QEMU 7.2's VIRT_CPUS_MAX)
+MAX_CPUS = 512
+CPU_MODELS = ("any", "rv64")
+MACHINES = (("virt", "RISC-V VirtIO board"),)
+#: data directories searched after -L (QEMU's default data directory)
+DATA_DIRS = ("/usr/share/qemu",)
+DEFAULT_BIOS = "opensbi-riscv64-generic-fw_dynamic.bin"
+#: where Debian's opensbi package keeps the same firmware
+OPENSBI_FALLBACK = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
+#: display types QEMU knows, none of which pyqemu has except "none"
+QEMU_DISPLAYS = ("gtk", "sdl", "curses", "egl-headless", "spice-app", "dbus", "cocoa", "vnc")
+TERMINATING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+USAGE = f"""QEMU emulator version {QEMU_VERSION} (pyqemu {__version__})
+usage: {PROG} [options] [disk_image]
+
+'disk_image' is a raw hard disk image for IDE hard disk 0
+
+Standard options:
+-h or -help     display this help and exit
+-version        display version information and exit
+-machine [type=]name[,prop[=value][,...]]
+                selects emulated machine ('-machine help' for list)
+                dumpdtb=file dump the device tree to 'file' and exit
+-cpu cpu        select CPU ('-cpu help' for list)
+-accel [accel=]accelerator[,prop[=value][,...]]
+                select accelerator (tcg; use 'help' for a list)
+                thread=single|multi, tb-size=n
+-smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,cores=cores][,threads=threads]
+                set the number of initial CPUs to 'n' [default=1]
+-m [size=]megs[,slots=n,maxmem=size]
+                configure guest RAM
+                size: initial amount of guest memory (a plain number is in MiB)
+-name string1[,process=string2][,debug-threads=on|off]
+                set the name of the guest
+
+Block device options:
+-hda/-hdb file  use 'file' as hard disk 0/1 image
+-drive [file=file][,if=type][,bus=n][,unit=m][,media=d][,index=i]
+       [,cache=writethrough|writeback|none|directsync|unsafe][,format=f]
+       [,snapshot=on|off][,rerror=ignore|stop|report]
+       [,werror=ignore|stop|report|enospc][,id=name][,readonly=on|off]
+                use 'file' as a drive image (if=virtio: on a free virtio-mmio slot)
+-snapshot       write to temporary files instead of disk image files
+
+Device options:
+-device driver[,prop[=value][,...]]
+                add device (based on driver)
+                prop=value,... sets driver properties
+                use '-device help' to print all possible drivers
+                use '-device driver,help' to print all possible properties
+
+Display options:
+-display none   select display backend type (pyqemu has no graphical display)
+-nographic      disable graphical output and redirect serial I/Os to console
+
+Character device options:
+-chardev help
+-chardev null,id=id[,mux=on|off]
+-chardev socket,id=id[,host=host],port=port[,server=on|off][,wait=on|off][,nodelay=on|off][,mux=on|off]
+-chardev socket,id=id,path=path[,server=on|off][,wait=on|off][,mux=on|off]
+-chardev file,id=id,path=path[,mux=on|off]
+-chardev stdio,id=id[,mux=on|off][,signal=on|off]
+
+Boot Image or Kernel specific:
+-bios file      set the filename for the BIOS ('default': OpenSBI, 'none': no firmware)
+-kernel bzImage use 'bzImage' as kernel image
+-append cmdline use 'cmdline' as kernel command line
+-initrd file    use 'file' as initial ram disk
+-dtb    file    use 'file' as device tree image
+
+Debug/Expert options:
+-serial dev     redirect the serial port to char device 'dev'
+-monitor dev    redirect the monitor to char device 'dev'
+-mon [chardev=]name[,mode=readline]
+-S              freeze CPU at startup (use 'c' to start execution)
+-d item1,...    enable logging of specified items (use '-d help' for a list of log items)
+-D logfile      output log to logfile (default stderr)
+-L path         set the directory for the BIOS, VGA BIOS and keymaps
+-enable-kvm     enable KVM full virtualization support
+-no-reboot      exit instead of rebooting
+-no-shutdown    stop before shutdown
+-rtc [base=utc|localtime|<datetime>][,clock=host|rt|vm][,driftfix=none|slew]
+                set the RTC base and clock
+
+During emulation, the following keys are useful:
+When using -nographic, press 'ctrl-a h' to get some help.
+"""
+
+#: option name -> takes an argument
+OPTIONS: dict[str, bool] = {
+    "h": False, "help": False, "version": False, "M": True, "machine": True, "cpu": True, "accel": True,
+    "enable-kvm": False, "smp": True, "m": True, "name": True, "hda": True, "hdb": True, "hdc": True,
+    "hdd": True, "drive": True, "snapshot": False, "device": True, "display": True, "nographic": False,
+    "chardev": True, "bios": True, "kernel": True, "append": True, "initrd": True, "dtb": True,
+    "serial": True, "monitor": True, "mon": True, "S": False, "d": True, "D": True, "L": True,
+    "no-reboot": False, "no-shutdown": False, "rtc": True,
+}
+
+_MACHINE_PROPS = (
+    ("append", "string", "Linux kernel command line"),
+    ("dtb", "string", "Linux kernel device tree file"),
+    ("dumpdtb", "string", "Dump current dtb to a file and quit"),
+    ("firmware", "string", "Firmware image"),
+    ("initrd", "string", "Linux kernel initial ramdisk file"),
+    ("kernel", "string", "Linux kernel image file"),
+)
+_ACCEL_PROPS = frozenset({"accel", "thread", "tb-size", "split-wx"})
+_SMP_KEYS = ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")
+_LEGACY_SERIAL = ("null", "stdio", "file", "tcp", "unix", "telnet", "mon", "chardev", "none", "vc", "pty",
+                  "udp", "pipe", "msmouse", "braille", "tty", "parport")
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+
+class CliError(Exception):
+    """A fatal command-line or setup error: ``loc`` is the option it concerns (``-device foo``), ``hint``
+    extra lines printed as they are, ``before`` lines printed first (each with the program name)."""
+
+    def __init__(self, message: str, loc: str | None = None, hint: str | None = None,
+                 before: tuple[str, ...] = (), plain: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.loc = loc
+        self.hint = hint
+        self.before = before
+        self.plain = plain
+
+
+class Exit(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Leave with ``status`` (help listings, -version, dumpdtb)."""
+
+    def __init__(self, status: int = 0):
+        super().__init__(status)
+        self.status = status
+
+
+def _report(message: str, loc: str | None = None) -> None:
+    prefix = f"{PROG}: {loc}: " if loc else f"{PROG}: "
+    print(prefix + message, file=sys.stderr, flush=True)
+
+
+def _fail(exc: OptsError, loc: str | None = None) -> NoReturn:
+    raise CliError(str(exc), loc, exc.hint) from None
+
+
+# -- the option scan -----------------------------------------------------------------------------------
+
+@dataclass
+class Config:
+    """Everything the command line asked for."""
+
+    machine: dict[str, str] = field(default_factory=dict)
+    cpu: str = "rv64"
+    accel: list[tuple[dict[str, str], str | None]] = field(default_factory=list)
+    ram_size: int = DEFAULT_RAM_SIZE
+    smp: str | None = None
+    name: str | None = None
+    drives: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    snapshot: bool = False
+    devices: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    display: str | None = None
+    nographic: bool = False
+    chardevs: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    bios: str | None = None
+    kernel: str | None = None
+    append: str | None = None
+    initrd: str | None = None
+    dtb: str | None = None
+    serials: list[str] = field(default_factory=list)
+    monitors: list[tuple[str, str]] = field(default_factory=list)  # (spec, loc)
+    mons: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    start_paused: bool = False
+    log_items: list[str] = field(default_factory=list)
+    log_file: str | None = None
+    data_dirs: list[str] = field(default_factory=list)
+    no_reboot: bool = False
+    no_shutdown: bool = False
+    rtc: dict[str, str] = field(default_factory=dict)
+
+
+def _machine_help() -> str:
+    lines = ["Supported machines are:"]
+    for i, (name, desc) in enumerate(MACHINES):
+        lines.append(f"{name:<20} {desc}{' (default)' if i == 0 else ''}")
+    return "\n".join(lines)
+
+
+def _machine_props_help() -> str:
+    lines = ["virt-machine options:"]
+    for name, type_, desc in _MACHINE_PROPS:
+        lines.append(f"  {name + '=<' + type_ + '>':<22} - {desc}")
+    return "\n".join(lines)
+
+
+def _parse_ram(arg: str, loc: str) -> int:
+    try:
+        opts = parse_opts(arg, implied_key="size")
+    except OptsError as exc:
+        _fail(exc, loc)
+    for key in opts:
+        if key not in ("size", "slots", "maxmem"):
+            raise CliError(f"Invalid parameter '{key}'", loc)
+
+    def megs(name: str, text: str) -> int:
+        try:
+            if text.strip().isdigit():
+                return parse_size(name, text.strip() + "M")
+            return parse_size(name, text)
+        except OptsError as exc:
+            _fail(exc, loc)
+
+    size = megs("size", opts["size"]) if "size" in opts else DEFAULT_RAM_SIZE
+    if size == 0:
+        size = DEFAULT_RAM_SIZE
+    size = (size + 8191) & ~8191
+    if "slots" in opts and "maxmem" not in opts:
+        raise CliError("slots specified but no max-size")
+    if "maxmem" in opts:
+        maxmem = megs("maxmem", opts["maxmem"])
+        if maxmem < size:
+            raise CliError(f"invalid value of maxmem: maximum memory size (0x{maxmem:x}) must be at least "
+                           f"the initial memory size (0x{size:x})")
+    return size
+
+
+def _parse_display(arg: str, loc: str) -> str:
+    kind, _, rest = arg.partition(",")
+    if kind in ("help", "?"):
+        print("Available display backend types:\nnone")
+        raise Exit(0)
+    if kind != "none" and kind not in QEMU_DISPLAYS:
+        raise CliError(f"Parameter 'type' does not accept value '{kind}'", loc)
+    for item in filter(None, rest.split(",")):
+        if "=" not in item:
+            raise CliError(f"Expected '=' after parameter '{item}'", loc)
+    return kind
+
+
+def _device_option(arg: str, loc: str) -> dict[str, str]:
+    from pyqemu.hw.riscv import virt_qdev  # noqa: F401 - registers the board's device types
+    from pyqemu.qom.object import QomError, device_help, device_type_help
+
+    try:
+        opts = parse_opts(arg, implied_key="driver")
+    except OptsError as exc:
+        _fail(exc, loc)
+    driver = opts.get("driver")
+    if driver in ("help", "?"):
+        print(device_help())
+        raise Exit(0)
+    if opts.get("help") == "on" or opts.get("?") == "on":
+        if driver is None:
+            print(device_help())
+            raise Exit(0)
+        try:
+            print(device_type_help(driver))
+        except QomError as exc:
+            _report(str(exc), loc)
+        raise Exit(0)
+    return opts
+
+
+def _accel_option(arg: str, loc: str) -> dict[str, str]:
+    try:
+        opts = parse_opts(arg, implied_key="accel")
+    except OptsError as exc:
+        _fail(exc, loc)
+    if opts.get("accel") in ("help", "?"):
+        print("Accelerators supported in QEMU binary:\ntcg")
+        raise Exit(0)
+    return opts
+
+
+def parse_args(argv: list[str]) -> Config:
+    """One pass over the command line (QEMU's first loop over the options)."""
+    cfg = Config()
+    i = 0
+    while i < len(argv):
+        raw = argv[i]
+        i += 1
+        if not raw.startswith("-") or raw == "-":
+            cfg.drives.append(({"file": raw, "index": "0", "media": "disk", "if": "ide"}, raw))
+            continue
+        name = raw[2:] if raw.startswith("--") else raw[1:]
+        if name not in OPTIONS:
+            raise CliError("invalid option", raw)
+        arg = ""
+        if OPTIONS[name]:
+            if i >= len(argv):
+                raise CliError("requires an argument", raw)
+            arg = argv[i]
+            i += 1
+        loc = f"-{name} {arg}" if OPTIONS[name] else f"-{name}"
+        _apply_option(cfg, name, arg, loc)
+    return cfg
+
+
+def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
+    if name in ("h", "help"):
+        print(USAGE, end="")
+        raise Exit(0)
+    if name == "version":
+        print(f"QEMU emulator version {QEMU_VERSION} (pyqemu {__version__})")
+        raise Exit(0)
+    if name in ("M", "machine"):
+        try:
+            opts = parse_opts(arg, implied_key="type")
+        except OptsError as exc:
+            _fail(exc, loc)
+        if opts.get("type") in ("help", "?"):
+            print(_machine_help())
+            raise Exit(0)
+        if opts.get("help") == "on":
+            print(_machine_props_help())
+            raise Exit(0)
+        cfg.machine.update(opts)
+    elif name == "cpu":
+        if arg in ("help", "?"):
+            print("\n".join(CPU_MODELS))
+            raise Exit(0)
+        cfg.cpu = arg
+    elif name == "accel":
+        cfg.accel.append((_accel_option(arg, loc), loc))
+    elif name == "enable-kvm":
+        cfg.accel.append(({"accel": "kvm"}, None))
+    elif name == "m":
+        cfg.ram_size = _parse_ram(arg, loc)
+    elif name == "smp":
+        cfg.smp = arg
+    elif name == "name":
+        try:
+            opts = parse_opts(arg, implied_key="guest")
+        except OptsError as exc:
+            _fail(exc, loc)
+        for key in opts:
+            if key not in ("guest", "process", "debug-threads"):
+                raise CliError(f"Invalid parameter '{key}'", loc)
+        if "debug-threads" in opts:
+            try:
+                parse_bool("debug-threads", opts["debug-threads"])
+            except OptsError as exc:
+                _fail(exc, loc)
+        cfg.name = opts.get("guest")
+    elif name in ("hda", "hdb", "hdc", "hdd"):
+        index = "abcd".index(name[-1])
+        cfg.drives.append(({"file": arg, "index": str(index), "media": "disk", "if": "ide"}, loc))
+    elif name == "drive":
+        try:
+            cfg.drives.append((parse_opts(arg), loc))
+        except OptsError as exc:
+            _fail(exc, loc)
+    elif name == "snapshot":
+        cfg.snapshot = True
+    elif name == "device":
+        cfg.devices.append((_device_option(arg, loc), loc))
+    elif name == "display":
+        cfg.display = _parse_display(arg, loc)
+    elif name == "nographic":
+        cfg.nographic = True
+    elif name == "chardev":
+        try:
+            cfg.chardevs.append((parse_opts(arg, implied_key="backend"), loc))
+        except OptsError as exc:
+            _fail(exc, loc)
+    elif name in ("bios", "kernel", "append", "initrd", "dtb"):
+        setattr(cfg, name, arg)
+    elif name == "serial":
+        cfg.serials.append(arg)
+    elif name == "monitor":
+        cfg.monitors.append((arg, loc))
+    elif name == "mon":
+        try:
+            cfg.mons.append((parse_opts(arg, implied_key="chardev"), loc))
+        except OptsError as exc:
+            _fail(exc, loc)
+    elif name == "S":
+        cfg.start_paused = True
+    elif name == "d":
+        items = [item.strip() for item in arg.split(",")]
+        if "help" in items or "?" in items:
+            print("Log items (comma separated):\n" + log_help_text())
+            raise Exit(1)
+        try:
+            Log(arg)
+        except LogError as exc:
+            print(str(exc))
+            raise Exit(1) from None
+        cfg.log_items.append(arg)
+    elif name == "D":
+        cfg.log_file = arg
+    elif name == "L":
+        cfg.data_dirs.append(arg)
+    elif name == "no-reboot":
+        cfg.no_reboot = True
+    elif name == "no-shutdown":
+        cfg.no_shutdown = True
+    elif name == "rtc":
+        try:
+            opts = parse_opts(arg, implied_key="base")
+        except OptsError as exc:
+            _fail(exc, loc)
+        for key in opts:
+            if key not in ("base", "clock", "driftfix"):
+                raise CliError(f"Invalid parameter '{key}'", loc)
+        cfg.rtc.update(opts)
+
+
+# -- checks after the scan ------------------------------------------------------------------------------
+
+def _merge_machine_options(cfg: Config) -> None:
+    mtype = cfg.machine.get("type", MACHINES[0][0])
+    if mtype not in dict(MACHINES):
+        raise CliError("unsupported machine type", hint="Use -machine help to list supported machines")
+    known = {name for name, _, _ in _MACHINE_PROPS} | {"type", "accel"}
+    for key in cfg.machine:
+        if key not in known:
+            raise CliError(f"Property 'virt-machine.{key}' not found")
+    if "firmware" in cfg.machine and cfg.bios is None:
+        cfg.bios = cfg.machine["firmware"]
+    for key in ("kernel", "initrd", "append", "dtb"):
+        if key in cfg.machine and getattr(cfg, key) is None:
+            setattr(cfg, key, cfg.machine[key])
+    if "accel" in cfg.machine:
+        accels = cfg.machine["accel"].split(":")
+        if "tcg" not in accels:  # QEMU falls back along the list; only tcg can work here
+            cfg.accel.append(({"accel": accels[0]}, None))
+
+
+def _check_accel(cfg: Config) -> None:
+    for opts, loc in cfg.accel:
+        accel = opts.get("accel", "tcg")
+        if accel != "tcg":
+            raise CliError(f"invalid accelerator {accel}", loc)
+        for key in opts:
+            if key not in _ACCEL_PROPS:
+                raise CliError(f"Property 'tcg-accel.{key}' not found", loc)
+        if "thread" in opts and opts["thread"] not in ("single", "multi"):
+            raise CliError(f"Parameter 'thread' does not accept value '{opts['thread']}'", loc)
+
+
+def _check_cpu(cfg: Config) -> None:
+    model, _, props = cfg.cpu.partition(",")
+    if model not in CPU_MODELS:
+        raise CliError(f"unable to find CPU model '{model}'")
+    if props:
+        first = props.split(",")[0]
+        key = first.partition("=")[0]
+        raise CliError(f"can't apply global {model}-riscv-cpu.{first}: Property '{model}-riscv-cpu.{key}' "
+                       f"not found")
+
+
+def parse_smp(text: str | None) -> int:
+    """The number of harts ``-smp`` asks for, with QEMU 7.2's checks and messages."""
+    if text is None:
+        return 1
+    try:
+        opts = parse_opts(text, implied_key="cpus")
+    except OptsError as exc:
+        _fail(exc)
+    values: dict[str, int] = {}
+    zero = False
+    for key, value in opts.items():
+        if key not in _SMP_KEYS:
+            raise CliError(f"Parameter 'smp.{key}' is unexpected")
+        if not value.isdigit():
+            raise CliError(f"Parameter 'smp.{key}' expects integer")
+        n = int(value)
+        if n == 0:
+            zero = True
+            continue
+        values[key] = n
+    if zero:
+        _report("warning: Deprecated CPU topology (considered invalid): CPU topology parameters must be "
+                "greater than zero")
+    for key in ("dies", "clusters"):
+        if values.get(key, 1) != 1:
+            raise CliError(f"{key} not supported by this machine's CPU topology")
+    cpus = values.get("cpus")
+    maxcpus = values.get("maxcpus")
+    sockets = values.get("sockets")
+    cores = values.get("cores")
+    threads = values.get("threads", 1)
+    total = maxcpus or cpus
+    if total is None:
+        total = (sockets or 1) * (cores or 1) * threads
+    if cores is None:
+        cores = max(1, total // ((sockets or 1) * threads))
+    if sockets is None:
+        sockets = max(1, total // (cores * threads))
+    product = sockets * cores * threads
+    maxcpus = maxcpus or cpus or product
+    cpus = cpus or maxcpus
+    topology = f"sockets ({sockets}) * cores ({cores}) * threads ({threads})"
+    if product != maxcpus:
+        raise CliError(f"Invalid CPU topology: product of the hierarchy must match maxcpus: {topology} != "
+                       f"maxcpus ({maxcpus})")
+    if maxcpus < cpus:
+        raise CliError(f"Invalid CPU topology: maxcpus must be equal to or greater than smp: {topology} == "
+                       f"maxcpus ({maxcpus}) < smp_cpus ({cpus})")
+    if cpus > MAX_CPUS:
+        raise CliError(f"Invalid SMP CPUs {cpus}. The max CPUs supported by machine 'virt' is {MAX_CPUS}")
+    if maxcpus > MAX_CPUS:
+        raise CliError(f"Invalid SMP CPUs {maxcpus}. The max CPUs supported by machine 'virt' is {MAX_CPUS}")
+    return cpus
+
+
+def find_data_file(name: str, dirs: list[str]) -> str | None:
+    """QEMU's qemu_find_file: the name as a path, then each data directory."""
+    if os.access(name, os.R_OK) and not os.path.isdir(name):
+        return name
+    for d in (*dirs, *DATA_DIRS):
+        path = os.path.join(d, name)
+        if os.access(path, os.R_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
+def resolve_bios(bios: str | None, dirs: list[str]) -> str | None:
+    """The firmware file to load (None for ``-bios none``)."""
+    if bios == "none":
+        return None
+    name = DEFAULT_BIOS if bios in (None, "default") else bios
+    path = find_data_file(name, dirs)
+    if path is None and name == DEFAULT_BIOS and os.access(OPENSBI_FALLBACK, os.R_OK):
+        path = OPENSBI_FALLBACK
+    if path is None:
+        raise CliError(f'Unable to load the RISC-V firmware "{name}"')
+    if os.path.getsize(path) == 0:
+        raise CliError(f"could not load firmware '{path}'")
+    return path
+
+
+def _check_boot_files(cfg: Config) -> None:
+    if cfg.dtb is not None and not (os.path.isfile(cfg.dtb) and os.access(cfg.dtb, os.R_OK)):
+        raise CliError("load_device_tree() failed",
+                       before=(f"Unable to get size of device tree file '{cfg.dtb}'",))
+    if cfg.kernel is None:
+        if cfg.append is not None:
+            raise CliError("-append only allowed with -kernel option")
+        if cfg.initrd is not None:
+            raise CliError("-initrd only allowed with -kernel option")
+        return
+    try:
+        os.close(os.open(cfg.kernel, os.O_RDONLY))
+    except OSError as exc:
+        # QEMU's image loader reports the failed open on a line of its own first
+        raise CliError(f"could not load kernel '{cfg.kernel}'",
+                       plain=(f"{cfg.kernel}: {os.strerror(exc.errno or 0)}",)) from None
+    if not os.path.isfile(cfg.kernel) or os.path.getsize(cfg.kernel) == 0:
+        raise CliError(f"could not load kernel '{cfg.kernel}'")
+    if cfg.initrd is not None and not (os.path.isfile(cfg.initrd) and os.access(cfg.initrd, os.R_OK)):
+        raise CliError(f"could not load ramdisk '{cfg.initrd}'")
+
+
+def rtc_offset_ns(opts: dict[str, str]) -> int:
+    """How far ``-rtc base=`` moves the RTC from the host's UTC clock, in nanoseconds."""
+    for key, allowed in (("clock", ("host", "rt", "vm")), ("driftfix", ("none", "slew"))):
+        if key in opts and opts[key] not in allowed:
+            raise CliError(f"invalid option value '{opts[key]}'")
+    base = opts.get("base", "utc")
+    if base == "utc":
+        return 0
+    if base == "localtime":
+        now = time.time()
+        return int((calendar.timegm(time.localtime(now)) - int(now)) * 1_000_000_000)
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
+        try:
+            start = calendar.timegm(time.strptime(base, fmt))
+        except ValueError:
+            continue
+        return int((start - time.time()) * 1_000_000_000)
+    raise CliError("invalid datetime format", hint="valid formats: '2006-06-17T16:01:21' or '2006-06-17'")
+
+
+# -- signals ---------------------------------------------------------------------------------------------
+
+def _process_name(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv0 = f.read().split(b"\0")[0]
+    except OSError:
+        return "<unknown process>"
+    return os.path.basename(argv0.decode("utf-8", "replace")) or "<unknown process>"
+
+
+class SignalWatcher:
+    """Receives SIGINT, SIGTERM and SIGHUP on a thread of its own (blocked everywhere else, so the
+    sender's pid is known) and asks the main loop to shut down, as QEMU's termsig handler does."""
+
+    def __init__(self) -> None:
+        self.old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINATING_SIGNALS)
+        self.handler: Callable[[int, int], None] | None = None
+        self._pending: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._wait, name="signals", daemon=True).start()
+
+    def _wait(self) -> None:
+        info = signal.sigwaitinfo(set(TERMINATING_SIGNALS))
+        with self._lock:
+            if self.handler is not None:
+                self.handler(info.si_signo, info.si_pid)
+            else:
+                self._pending = (info.si_signo, info.si_pid)
+
+    def set_handler(self, handler: Callable[[int, int], None]) -> None:
+        with self._lock:
+            self.handler = handler
+            if self._pending is not None:
+                handler(*self._pending)
+
+    def restore(self) -> None:
+        """Unblock the signals again (for callers of :func:`main` that go on running), dropping any that
+        arrived after the first: unblocked, they would kill the process."""
+        pending = signal.sigpending() & set(TERMINATING_SIGNALS)
+        while pending and signal.sigtimedwait(pending, 0) is not None:
+            pending = signal.sigpending() & set(TERMINATING_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.old_mask)
+
+
+def termination_message(signo: int, pid: int) -> str:
+    if pid:
+        return f"terminating on signal {signo} from pid {pid} ({_process_name(pid)})"
+    return f"terminating on signal {signo}"
+
+
+# -- building the VM -------------------------------------------------------------------------------------
+
+class System:
+    """The VM being assembled: chardevs, monitors, drives, the board and its device tree."""
+
+    def __init__(self, cfg: Config):
+        from pyqemu.core.main_loop import MainLoop
+        from pyqemu.qom.object import DeviceTree
+
+        self.cfg = cfg
+        self.main_loop = MainLoop()
+        self.tree = DeviceTree()
+        self.chardevs: list[Any] = []
+        self.drives: list[Any] = []
+        self.machine: Any = None
+        self.monitor_chardevs: list[Any] = []
+        self.monitors: list[Any] = []
+        self.serial: Any = None
+        self.virtio_drives: list[tuple[str, str, str | None]] = []  # (drive id, loc, serial)
+        self.log: Log | None = None
+
+    # -- chardevs ----------------------------------------------------------------------------------------
+    def _quit(self) -> None:
+        if self.machine is not None:
+            self.machine.request_shutdown(0)
+
+    def _flush_drives(self) -> None:
+        from pyqemu.block.errors import BlockError
+
+        for backend in self.drives:
+            try:
+                backend.flush()
+            except BlockError:
+                pass
+
+    def _create_chardev(self, opts: dict[str, str], loc: str | None) -> Any:
+        from pyqemu.chardev.registry import ChardevError, create_chardev
+
+        try:
+            chardev = create_chardev(opts, self.main_loop, quit=self._quit, flush=self._flush_drives)
+        except ChardevError as exc:
+            _fail(exc, loc)
+        self.chardevs.append(chardev)
+        return chardev
+
+    def create_chardevs(self) -> None:
+        for opts, loc in self.cfg.chardevs:
+            chr_id = opts.get("id")
+            if chr_id is not None and chr_id in self.tree.chardevs:
+                raise CliError(f"Duplicate ID '{chr_id}' for chardev", loc)
+            chardev = self._create_chardev(opts, loc)
+            self.tree.add_chardev(opts["id"], chardev)
+
+    def _claim(self, chr_id: str) -> Any:
+        from pyqemu.qom.object import QomError
+
+        try:
+            return self.tree.claim_chardev(None, None, chr_id)
+        except QomError as exc:
+            message = str(exc)
+            if "is in use" in message:
+                message = f"Device '{chr_id}' is in use"
+            raise CliError(message) from None
+
+    def _legacy_chardev(self, spec: str, label: str, loc: str | None, kind: str) -> tuple[Any, bool]:
+        """A -serial/-monitor spec as a chardev: (chardev or None, whether ``mon:`` muxes a monitor)."""
+        from pyqemu.chardev.registry import ChardevError, parse_serial_spec
+
+        backend = spec.split(":", 1)[0]
+        if backend == "vc" or spec.startswith("vc:"):
+            return None, False  # a virtual console of a display pyqemu does not have
+        if backend not in _LEGACY_SERIAL and not spec.startswith("/dev/"):
+            second = (f"could not connect serial device to character backend '{spec}'" if kind == "serial"
+                      else f"parse error: {spec}")
+            raise CliError(second, loc, before=(f"'{backend}' is not a valid char driver",))
+        try:
+            opts, mux_monitor = parse_serial_spec(spec, label)
+        except ChardevError as exc:
+            _fail(exc, loc)
+        if not opts:
+            return None, False
+        if "chardev" in opts and len(opts) == 1:
+            if opts["chardev"] not in self.tree.chardevs:
+                raise CliError(f"could not connect serial device to character backend '{spec}'", loc)
+            return self._claim(opts["chardev"]), False
+        from pyqemu.chardev.registry import create_chardev
+
+        try:
+            chardev = create_chardev(opts, self.main_loop, quit=self._quit, flush=self._flush_drives)
+        except ChardevError as exc:
+            if kind == "serial":
+                raise CliError(f"could not connect serial device to character backend '{spec}'", loc,
+                               before=(str(exc),)) from None
+            _fail(exc, loc)
+        self.chardevs.append(chardev)
+        self.tree.add_chardev(label, chardev)
+        return chardev, mux_monitor
+
+    def create_monitors_and_serials(self) -> None:
+        cfg = self.cfg
+        serials = list(cfg.serials)
+        monitors: list[tuple[str, str | None]] = list(cfg.monitors)
+        if cfg.nographic:
+            default_serial, default_monitor = not serials, not monitors and not cfg.mons
+            if default_serial and default_monitor:
+                serials = ["mon:stdio"]
+                serial_locs: list[str | None] = [None]
+            else:
+                serial_locs = [f"-serial {s}" for s in serials]
+                if default_serial:
+                    serials, serial_locs = ["stdio"], [None]
+                if default_monitor:
+                    monitors = [("stdio", None)]
+        else:
+            serial_locs = [f"-serial {s}" for s in serials]
+        for i, (spec, loc) in enumerate(monitors):
+            label = "compat_monitor0" if i == 0 else f"compat_monitor{i}"
+            chardev, _ = self._legacy_chardev(spec, label, loc, "monitor")
+            if chardev is not None:
+                self.monitor_chardevs.append(self._frontend(chardev))
+        for opts, loc in cfg.mons:
+            mode = opts.get("mode", "readline")
+            if mode == "control":
+                raise CliError("QMP (mode=control) is not supported by pyqemu", loc)
+            if mode != "readline":
+                raise CliError(f"Parameter 'mode' does not accept value '{mode}'", loc)
+            chr_id = opts.get("chardev", "")
+            if chr_id not in self.tree.chardevs:
+                raise CliError(f'chardev "{chr_id}" not found', loc)
+            self.monitor_chardevs.append(self._claim(chr_id))
+        for i, (spec, loc) in enumerate(zip(serials, serial_locs, strict=True)):
+            chardev, mux_monitor = self._legacy_chardev(spec, f"serial{i}", loc, "serial")
+            if i != 0 or chardev is None:
+                continue  # the board has one UART: later serial ports are created but unused
+            if mux_monitor:
+                self.monitor_chardevs.append(chardev.add_frontend())
+                self.serial = chardev.add_frontend()
+            else:
+                self.serial = self._frontend(chardev)
+
+    @staticmethod
+    def _frontend(chardev: Any) -> Any:
+        add = getattr(chardev, "add_frontend", None)
+        return add() if add is not None else chardev
+
+    # -- drives -----------------------------------------------------------------------------------------
+    def create_drives(self) -> None:
+        from pyqemu.block.drive import open_drive, parse_drive
+        from pyqemu.block.errors import BlockError
+
+        counters: dict[str, int] = {}
+        for opts, loc in self.cfg.drives:
+            opts = dict(opts)
+            if self.cfg.snapshot and "snapshot" not in opts:
+                opts["snapshot"] = "on"
+            try:
+                dcfg = parse_drive(opts)
+            except BlockError as exc:
+                raise CliError(str(exc), loc) from None
+            drive_id = dcfg.id
+            if drive_id is not None:
+                try:
+                    check_id(drive_id)
+                except OptsError as exc:
+                    _fail(exc, loc)
+                if drive_id in self.tree.drives:
+                    raise CliError(f"Duplicate ID '{drive_id}' for drive", loc)
+            iface = dcfg.interface
+            index = dcfg.index if dcfg.index is not None else counters.get(iface, 0)
+            counters[iface] = index + 1
+            if drive_id is None:
+                drive_id = f"{iface}{index}" if iface in ("virtio", "none") else f"{iface}0-hd{index}"
+            if dcfg.file:
+                self._check_image(dcfg.file, loc)
+            try:
+                backend = open_drive(dcfg, drive_id)
+            except BlockError as exc:
+                message = str(exc)
+                prefix = f"could not open disk image {dcfg.file}: "
+                message = message[len(prefix):] if message.startswith(prefix) else message
+                raise CliError(message, loc) from None
+            self.drives.append(backend)
+            if dcfg.file and dcfg.format is None and getattr(backend.driver, "format_name", "") == "raw":
+                print(f"WARNING: Image format was not specified for '{dcfg.file}' and probing guessed raw.\n"
+                      "         Automatically detecting the format is dangerous for raw images, write "
+                      "operations on block 0 will be restricted.\n"
+                      "         Specify the 'raw' format explicitly to remove the restrictions.",
+                      file=sys.stderr)
+            if iface not in ("virtio", "none"):
+                bus = dcfg.bus or 0
+                unit = dcfg.unit if dcfg.unit is not None else index
+                raise CliError(f"machine type does not support if={iface},bus={bus},unit={unit}", loc)
+            self.tree.add_drive(drive_id, backend)
+            if iface == "virtio":
+                self.virtio_drives.append((drive_id, loc, dcfg.serial))
+
+    @staticmethod
+    def _check_image(path: str, loc: str) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise CliError(f"Could not open '{path}': {os.strerror(exc.errno or 0)}", loc) from None
+        os.close(fd)
+
+    # -- the board ----------------------------------------------------------------------------------------
+    def create_machine(self, harts: int, bios: str | None) -> None:
+        from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
+
+        cfg = self.cfg
+        try:
+            self.log = Log(",".join(cfg.log_items), cfg.log_file)
+        except OSError as exc:
+            raise CliError(f"could not open log file '{cfg.log_file}': {os.strerror(exc.errno or 0)}") \
+                from None
+        vcfg = VirtConfig(ram_size=cfg.ram_size, smp=harts, bios=bios, kernel=cfg.kernel,
+                          initrd=cfg.initrd, append=cfg.append or "", dtb=cfg.dtb, serial=self.serial,
+                          log=self.log, main_loop=self.main_loop)
+        try:
+            self.machine = VirtMachine(vcfg)
+        except (MemoryError, OverflowError) as exc:
+            raise CliError("cannot set up guest memory 'riscv_virt_board.ram': Cannot allocate memory") \
+                from exc
+        except OSError as exc:
+            if exc.errno == 12:
+                raise CliError("cannot set up guest memory 'riscv_virt_board.ram': Cannot allocate memory") \
+                    from None
+            raise CliError(f"{exc.filename or 'boot image'}: {os.strerror(exc.errno or 0)}") from None
+        except ValueError as exc:
+            detail = str(exc)
+            for prefix, what, path in (("kernel ", "kernel", cfg.kernel), ("firmware ", "firmware", bios),
+                                       ("initrd ", "ramdisk", cfg.initrd)):
+                if detail.startswith(prefix):
+                    raise CliError(f"could not load {what} '{path}'", before=(detail,)) from None
+            raise CliError(detail) from None
+        self.machine.no_reboot = cfg.no_reboot
+
+    def create_devices(self) -> None:
+        from pyqemu.hw.riscv import virt_qdev
+        from pyqemu.qom.object import QomError
+
+        virt_qdev.populate(self.tree, self.machine)
+        self.machine.reset_handlers.append(self.tree.reset)
+        for opts, loc in self.cfg.devices:
+            try:
+                self.tree.device_add(opts)
+            except OptsError as exc:
+                _fail(exc, loc)
+        for drive_id, loc, serial in self.virtio_drives:
+            opts = {"driver": "virtio-blk-device", "drive": drive_id}
+            if serial:
+                opts["serial"] = serial
+            try:
+                self.tree.device_add(opts)
+            except QomError as exc:
+                _fail(exc, loc)
+
+    def create_monitor_objects(self, prelaunch: bool) -> None:
+        from pyqemu.chardev.mux import MuxFrontend
+        from pyqemu.monitor import Monitor, MonitorTarget
+
+        target = MonitorTarget(self.machine, qtree=self.tree.qtree, name=self.cfg.name, prelaunch=prelaunch)
+        for chardev in self.monitor_chardevs:
+            self.monitors.append(Monitor(chardev, target))
+        if isinstance(self.serial, MuxFrontend):
+            # the monitor took the focus when it attached; as in QEMU the guest's console starts with it
+            self.serial.mux.set_focus(self.serial.index)
+
+    def close(self) -> None:
+        from pyqemu.block.errors import BlockError
+
+        for chardev in reversed(self.chardevs):
+            try:
+                chardev.close()
+            except OSError:
+                pass
+        for backend in self.drives:
+            try:
+                backend.close()
+            except BlockError:
+                pass
+        if self.log is not None and self.log.stream not in (sys.stderr, sys.stdout):
+            self.log.stream.close()
+
+
+def _run(cfg: Config, watcher: SignalWatcher) -> int:
+    from pyqemu.chardev.mux import ChardevMux
+
+    _merge_machine_options(cfg)
+    _check_accel(cfg)
+    _check_cpu(cfg)
+    harts = parse_smp(cfg.smp)
+    _check_boot_files(cfg)
+    bios = resolve_bios(cfg.bios, cfg.data_dirs)
+    rtc_offset = rtc_offset_ns(cfg.rtc)
+    system = System(cfg)
+    try:
+        system.create_chardevs()
+        system.create_monitors_and_serials()
+        system.create_drives()
+        system.create_machine(harts, bios)
+        system.create_devices()
+        machine = system.machine
+        dumpdtb = cfg.machine.get("dumpdtb")
+        if dumpdtb:
+            try:
+                with open(dumpdtb, "wb") as f:
+                    f.write(machine.dtb)
+            except OSError as exc:
+                raise CliError(f"Failed to write dtb to {dumpdtb}: {os.strerror(exc.errno or 0)}") from None
+            _report(f"info: dtb dumped to {dumpdtb}. Exiting.")
+            return 0
+        machine.rtc.tick_offset += rtc_offset
+        system.create_monitor_objects(prelaunch=cfg.start_paused)
+        if cfg.start_paused:
+            machine.stop()
+
+        def on_signal(signo: int, pid: int) -> None:
+            def stop() -> None:
+                _report(termination_message(signo, pid))
+                machine.request_shutdown(0)
+
+            system.main_loop.call_soon(stop)
+
+        watcher.set_handler(on_signal)
+        for monitor in system.monitors:
+            monitor.start()
+        for chardev in system.chardevs:
+            if isinstance(chardev, ChardevMux):
+                chardev.open()  # QEMU opens muxes once the machine is ready
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+        return machine.run()
+    finally:
+        system.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    watcher: SignalWatcher | None = None
+    try:
+        cfg = parse_args(argv)
+        watcher = SignalWatcher()
+        return _run(cfg, watcher)
+    except Exit as exc:
+        return exc.status
+    except CliError as exc:
+        sys.stdout.flush()
+        for line in exc.plain:
+            print(line, file=sys.stderr)
+        for line in exc.before:
+            _report(line, exc.loc)
+        _report(str(exc), exc.loc)
+        if exc.hint:
+            print(exc.hint, file=sys.stderr)
+        return 1
+    finally:
+        sys.stdout.flush()
+        if watcher is not None:
+            watcher.restore()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -279,6 +279,8 @@ class AddressSpace:
         u, s = UNPACK[memop & 3]
         return (s(self.mm, addr)[0] & MASK64) if memop & SIGN else u(self.mm, addr)[0]
 
+    ld_rmw = ld  # an AMO's read: user mode reports every fault as SIGSEGV either way
+
     def st(self, addr: int, value: int, memop: int) -> bool:
         """A guest store (slow path and interpreter).  Returns True when it wrote translated code,
         whose translations were dropped: the caller must not run on in its current block."""

@@ -2,25 +2,53 @@
 
 Everything here is third-party software from Debian bookworm: packages are taken with
 ``apt-get download`` + ``dpkg -x`` (nothing is installed into the system), and what Debian does not
-ship for riscv64 (a static busybox) is cross-built from Debian's own source package.  Where the
-team's prebuilt files exist (``../shared/guests`` beside the checkout, or ``$PYQEMU_SHARED_GUESTS``)
-they are copied instead of rebuilt.
+ship for riscv64 (a static busybox, a small Linux for the ``virt`` board) is cross-built from Debian's
+own source packages.  Where the team's prebuilt files exist (``../shared/guests`` beside the checkout,
+or ``$PYQEMU_SHARED_GUESTS``) they are copied instead of rebuilt.
 
-Usage: ``pyqemu-guests fetch`` (idempotent) and ``pyqemu-guests path NAME`` (prints a file's path).
+Usage: ``pyqemu-guests fetch`` (idempotent), ``pyqemu-guests path NAME`` (prints a file's path,
+fetching it first when needed) and ``pyqemu-guests list``.
 Cache: ``$PYQEMU_GUEST_CACHE`` or ``~/.cache/pyqemu/guests``.
+
+Files (``NAME``):
+
+* ``riscv64/busybox``, ``amd64/busybox``: Debian's static busybox 1.35 (riscv64: cross-built);
+* ``riscv64/fw_dynamic.bin``, ``riscv64/fw_jump.bin``: OpenSBI, generic platform (``opensbi``);
+* ``riscv64/u-boot-smode.bin``: U-Boot ``qemu-riscv64_smode`` (``u-boot-qemu``);
+* ``riscv64/Image``, ``riscv64/config``: Linux 6.1 for the ``virt`` board, everything built in
+  (``linux-source-6.1``, allnoconfig plus :data:`LINUX_FRAGMENT`; about 12 minutes on two cores);
+* ``riscv64/initramfs.cpio.gz``: the riscv64 busybox and :data:`INIT_SCRIPT` as ``/init``.
+
+Files appear atomically (written beside their final name, then renamed), and a cache lock keeps two
+fetches from building the same thing at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import fcntl
+import gzip
+import io
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class GuestError(OSError):
+    """Guest software cannot be provided on this machine (a tool is missing, a build failed, ...).
+
+    An :class:`OSError`, so that callers which skip when guest software is unavailable catch it."""
 
 
 def cache_dir() -> Path:
@@ -38,8 +66,67 @@ def shared_guests() -> Path | None:
     return None
 
 
+def _say(msg: str) -> None:
+    """A progress line (on stderr: stdout carries the paths ``path`` and ``fetch`` print)."""
+    print(f"pyqemu-guests: {msg}", file=sys.stderr, flush=True)
+
+
 def _run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, **kw)
+
+
+#: Debian package that provides each build tool, for the "please install" message.
+TOOL_PACKAGES = {
+    "apt-get": "apt",
+    "dpkg": "dpkg",
+    "dpkg-source": "dpkg-dev",
+    "make": "make",
+    "gcc": "gcc",
+    "riscv64-linux-gnu-gcc": "gcc-riscv64-linux-gnu",
+    "flex": "flex",
+    "bison": "bison",
+    "bc": "bc",
+    "tar": "tar",
+    "xz": "xz-utils",
+    "perl": "perl",
+}
+
+
+def _need_tools(what: str, tools: Iterable[str]) -> None:
+    """Raise :class:`GuestError` naming the Debian packages to install when any tool is missing."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pkgs = " ".join(dict.fromkeys(TOOL_PACKAGES.get(t, t) for t in missing))
+        raise GuestError(f"building {what} needs {', '.join(missing)}: apt-get install {pkgs}")
+
+
+# -- installing files atomically ------------------------------------------------------------------
+
+
+def _write_atomic(dst: Path, data: bytes | None = None, src: Path | None = None, mode: int = 0o644) -> None:
+    """Create ``dst`` from bytes or from a file copy: written under a temporary name, then renamed."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if src is not None:
+                with open(src, "rb") as inp:
+                    shutil.copyfileobj(inp, out, 1 << 20)
+            else:
+                out.write(data or b"")
+        tmp.chmod(mode)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _install(src: Path, dst: Path, mode: int = 0o755) -> None:
+    _write_atomic(dst, src=src, mode=mode)
+
+
+# -- Debian packages ---------------------------------------------------------------------------
 
 
 def _apt_download(pkg: str, dest: Path) -> Path:
@@ -47,29 +134,49 @@ def _apt_download(pkg: str, dest: Path) -> Path:
     tree = dest / "x" / pkg
     if tree.is_dir():
         return tree
+    _need_tools(pkg, ["apt-get", "dpkg"])
     debs = dest / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     found = sorted(debs.glob(f"{pkg}_*.deb"))
     if not found:
-        _run(["apt-get", "-q", "download", pkg], cwd=debs, stdout=subprocess.DEVNULL)
+        _say(f"downloading Debian package {pkg}")
+        r = subprocess.run(["apt-get", "-q", "download", pkg], cwd=debs, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        # apt warns on every download as root that it cannot drop privileges: only noise here.
+        err = "\n".join(ln for ln in r.stderr.splitlines() if "performed unsandboxed" not in ln)
         found = sorted(debs.glob(f"{pkg}_*.deb"))
-    tmp = Path(tempfile.mkdtemp(dir=dest / "x" if (dest / "x").is_dir() else None))
-    _run(["dpkg", "-x", str(found[-1]), str(tmp)])
+        if r.returncode or not found:
+            raise GuestError(f"apt-get download {pkg} failed: {err.strip() or f'status {r.returncode}'}")
     tree.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(tree)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{pkg}.", dir=tree.parent))
+    try:
+        _run(["dpkg", "-x", str(found[-1]), str(tmp)])
+        tmp.rename(tree)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return tree
 
 
-def _install(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + ".tmp")
-    shutil.copyfile(src, tmp)
-    tmp.chmod(0o755)
-    tmp.rename(dst)
+def _package_file(pkg: str, inner: str) -> Callable[[Path, Path], None]:
+    """A producer that copies ``inner`` out of Debian package ``pkg``."""
+
+    def produce(cache: Path, dst: Path) -> None:
+        src = _apt_download(pkg, cache) / inner
+        if not src.is_file():
+            raise GuestError(f"Debian package {pkg} has no /{inner}")
+        _install(src, dst, mode=0o644)
+
+    return produce
+
+
+# -- busybox ------------------------------------------------------------------------------------
 
 
 def _build_riscv64_busybox(work: Path) -> Path:
     """Cross-build Debian's busybox (its 'static' config) for riscv64 from the source package."""
+    _need_tools("busybox for riscv64", ["apt-get", "dpkg-source", "make", "riscv64-linux-gnu-gcc"])
+    _say("busybox: cross-building Debian's busybox for riscv64 (about 1 minute)")
     lists = work / "lists" / "partial"
     lists.mkdir(parents=True, exist_ok=True)
     (work / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
@@ -98,52 +205,395 @@ def _build_riscv64_busybox(work: Path) -> Path:
     return build / "busybox"
 
 
-def fetch_riscv64_busybox(cache: Path) -> Path:
-    dst = cache / "riscv64" / "busybox"
-    if dst.exists():
-        return dst
-    shared = shared_guests()
-    if shared and (shared / "riscv64" / "busybox").exists():
-        _install(shared / "riscv64" / "busybox", dst)
-    else:
-        _install(_build_riscv64_busybox(cache / "build-busybox-riscv64"), dst)
-    return dst
+def _produce_riscv64_busybox(cache: Path, dst: Path) -> None:
+    _install(_build_riscv64_busybox(cache / "build-busybox-riscv64"), dst)
 
 
-def fetch_amd64_busybox(cache: Path) -> Path:
-    dst = cache / "amd64" / "busybox"
-    if not dst.exists():
-        _install(_apt_download("busybox-static", cache) / "bin" / "busybox", dst)
-    return dst
+def _produce_amd64_busybox(cache: Path, dst: Path) -> None:
+    _install(_apt_download("busybox-static", cache) / "bin" / "busybox", dst)
 
 
-FETCHERS = {
-    "riscv64/busybox": fetch_riscv64_busybox,
-    "amd64/busybox": fetch_amd64_busybox,
+# -- Linux for the riscv64 virt board --------------------------------------------------------------
+
+LINUX_PACKAGE = "linux-source-6.1"
+
+#: Kconfig fragment applied on top of ``allnoconfig``: everything off except what QEMU's ``virt`` board
+#: needs, all built in (no modules).  ``allnoconfig`` turns the FPU off, hence ``CONFIG_FPU=y``.
+LINUX_FRAGMENT = """\
+CONFIG_SOC_VIRT=y
+CONFIG_SMP=y
+CONFIG_FPU=y
+CONFIG_NR_CPUS=8
+CONFIG_NONPORTABLE=n
+CONFIG_EFI=y
+CONFIG_MODULES=n
+CONFIG_PRINTK=y
+CONFIG_PRINTK_TIME=y
+CONFIG_NO_HZ_IDLE=y
+CONFIG_HIGH_RES_TIMERS=y
+CONFIG_BUG=y
+CONFIG_MULTIUSER=y
+CONFIG_FUTEX=y
+CONFIG_EPOLL=y
+CONFIG_SHMEM=y
+CONFIG_TMPFS=y
+CONFIG_BINFMT_ELF=y
+CONFIG_BINFMT_SCRIPT=y
+CONFIG_BLK_DEV_INITRD=y
+CONFIG_RD_GZIP=y
+CONFIG_PROC_FS=y
+CONFIG_SYSFS=y
+CONFIG_DEVTMPFS=y
+CONFIG_DEVTMPFS_MOUNT=y
+CONFIG_TTY=y
+CONFIG_UNIX98_PTYS=y
+CONFIG_RISCV_SBI_V01=y
+CONFIG_HVC_RISCV_SBI=y
+CONFIG_SERIAL_EARLYCON_RISCV_SBI=y
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y
+CONFIG_SERIAL_OF_PLATFORM=y
+CONFIG_SERIAL_EARLYCON=y
+CONFIG_SIFIVE_PLIC=y
+CONFIG_POWER_RESET=y
+CONFIG_POWER_RESET_SYSCON=y
+CONFIG_POWER_RESET_SYSCON_POWEROFF=y
+CONFIG_RTC_CLASS=y
+CONFIG_RTC_DRV_GOLDFISH=y
+CONFIG_PCI=y
+CONFIG_PCI_HOST_GENERIC=y
+CONFIG_VIRTIO_MENU=y
+CONFIG_VIRTIO_MMIO=y
+CONFIG_VIRTIO_PCI=y
+CONFIG_BLOCK=y
+CONFIG_BLK_DEV=y
+CONFIG_VIRTIO_BLK=y
+CONFIG_EXT4_FS=y
+CONFIG_NET=y
+CONFIG_INET=y
+CONFIG_UNIX=y
+CONFIG_NETDEVICES=y
+CONFIG_NET_CORE=y
+CONFIG_VIRTIO_NET=y
+CONFIG_HW_RANDOM=y
+CONFIG_HW_RANDOM_VIRTIO=y
+"""
+
+#: Tools the kernel build runs (Kconfig needs flex and bison, kernel/time needs bc).
+LINUX_TOOLS = ("apt-get", "dpkg", "tar", "xz", "make", "gcc", "riscv64-linux-gnu-gcc", "flex", "bison",
+               "bc", "perl")
+#: A progress line is printed this often (seconds) while the kernel compiles.
+PROGRESS_EVERY = 30.0
+
+
+def fragment_mismatches(fragment: str, config: str) -> list[str]:
+    """The fragment's settings that a generated ``.config`` does not have (as warning texts)."""
+    lines = set(config.splitlines())
+    out = []
+    for line in fragment.splitlines():
+        if not line.startswith("CONFIG_"):
+            continue
+        key, _, value = line.partition("=")
+        if value == "n":
+            if any(ln.startswith(key + "=") for ln in lines):
+                out.append(f"{key} is set")
+        elif line not in lines:
+            out.append(f"{key}={value} not honoured")
+    return out
+
+
+def _linux_tarball(cache: Path) -> Path:
+    """Debian's kernel source tarball: the installed package's, else downloaded and unpacked."""
+    installed = Path("/usr/src") / f"{LINUX_PACKAGE}.tar.xz"
+    if installed.is_file():
+        return installed
+    if not (cache / "x" / LINUX_PACKAGE).is_dir():
+        _say(f"linux: getting Debian's {LINUX_PACKAGE} (about 140 MB)")
+    tarball = _apt_download(LINUX_PACKAGE, cache) / "usr" / "src" / f"{LINUX_PACKAGE}.tar.xz"
+    if not tarball.is_file():
+        raise GuestError(f"{LINUX_PACKAGE} has no /usr/src/{LINUX_PACKAGE}.tar.xz")
+    return tarball
+
+
+def _linux_source(cache: Path, work: Path) -> Path:
+    """The unpacked kernel tree in ``work`` (unpacked once; an interrupted unpack starts over)."""
+    src = work / LINUX_PACKAGE
+    if src.is_dir():
+        return src
+    tarball = _linux_tarball(cache)
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / "unpack.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    _say(f"linux: unpacking {tarball.name}")
+    _run(["tar", "-C", str(tmp), "-xf", str(tarball)])
+    (tmp / LINUX_PACKAGE).rename(src)
+    tmp.rmdir()
+    return src
+
+
+def _make_with_progress(cmd: list[str], cwd: Path, log: Path) -> None:
+    """Run make, logging everything, with a progress line every :data:`PROGRESS_EVERY` seconds."""
+    start = last = time.monotonic()
+    built = 0
+    recent: collections.deque[str] = collections.deque(maxlen=25)
+    with open(log, "w") as logf, subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                                                  stderr=subprocess.STDOUT, text=True,
+                                                  errors="replace") as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            logf.write(line)
+            recent.append(line.rstrip())
+            words = line.split()
+            if words and words[0] in ("CC", "AS", "LD", "AR", "OBJCOPY", "HOSTCC"):
+                built += 1
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY:
+                last = now
+                elapsed = int(now - start)
+                _say(f"linux: compiling, {elapsed // 60}m{elapsed % 60:02d}s, {built} steps done"
+                     f" (now: {' '.join(words[:2])})")
+    if proc.returncode:
+        tail = "\n".join(recent)
+        raise GuestError(f"kernel build failed (status {proc.returncode}; full log {log}):\n{tail}")
+
+
+def _build_riscv64_linux(cache: Path) -> tuple[Path, Path]:
+    """Build Linux for the riscv64 ``virt`` board; return the Image and its .config."""
+    _need_tools("Linux for riscv64", LINUX_TOOLS)
+    work = cache / "build-linux-riscv64"
+    start = time.monotonic()
+    src = _linux_source(cache, work)
+    fragment = work / "virt.fragment"
+    fragment.write_text(LINUX_FRAGMENT)
+    make = ["make", "ARCH=riscv", "CROSS_COMPILE=riscv64-linux-gnu-"]
+    _say("linux: configuring (allnoconfig + the virt fragment)")
+    _run([*make, "-s", "allnoconfig"], cwd=src, env={**os.environ, "KCONFIG_ALLCONFIG": str(fragment)},
+         stdout=subprocess.DEVNULL)
+    for warning in fragment_mismatches(LINUX_FRAGMENT, (src / ".config").read_text()):
+        _say(f"linux: warning: {warning}")
+    jobs = os.cpu_count() or 1
+    _say(f"linux: compiling Image with {jobs} jobs (about 12 minutes on 2 cores; log: {work / 'build.log'})")
+    _make_with_progress([*make, f"-j{jobs}", "Image"], src, work / "build.log")
+    elapsed = int(time.monotonic() - start)
+    _say(f"linux: built in {elapsed // 60}m{elapsed % 60:02d}s")
+    return src / "arch" / "riscv" / "boot" / "Image", src / ".config"
+
+
+def _produce_riscv64_linux(cache: Path, dst: Path) -> None:
+    """Build the kernel and install both files of the pair (a fresh build replaces both)."""
+    image, config = _build_riscv64_linux(cache)
+    _install(image, cache / "riscv64" / "Image", mode=0o644)
+    _install(config, cache / "riscv64" / "config", mode=0o644)
+    # The tree and objects are about 2 GB; the downloaded .deb stays in debs/ for a rebuild.
+    shutil.rmtree(cache / "build-linux-riscv64", ignore_errors=True)
+    shutil.rmtree(cache / "x" / LINUX_PACKAGE, ignore_errors=True)
+
+
+# -- the riscv64 initramfs -----------------------------------------------------------------------
+
+#: ``/init`` of the riscv64 initramfs: prints GUEST-READY, the kernel and the CPUs and block devices,
+#: gives a shell when the kernel command line says ``shell``, then powers off.
+INIT_SCRIPT = """\
+#!/bin/sh
+/bin/busybox --install -s
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+echo GUEST-READY
+uname -a
+echo "cpus: $(grep -c ^processor /proc/cpuinfo) block: $(ls /sys/block | tr '\\n' ' ')"
+if grep -qw shell /proc/cmdline; then
+  echo "pyqemu guest shell: 'poweroff -f' to leave"
+  setsid cttyhack sh
+fi
+poweroff -f
+"""
+
+#: Empty directories of the initramfs (busybox --install -s fills the bin ones with links).
+INITRAMFS_DIRS = ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp", "mnt")
+
+
+@dataclass(frozen=True)
+class CpioEntry:
+    name: str  # without a leading "/" or "./"
+    mode: int  # file type and permission bits
+    data: bytes = b""  # file contents, or a symbolic link's target
+
+
+def newc_archive(entries: Iterable[CpioEntry], mtime: int = 0) -> bytes:
+    """A cpio archive in the "newc" (SVR4, no CRC) format the kernel unpacks, owned by root."""
+    out = io.BytesIO()
+    entries = list(entries)
+    subdirs: dict[str, int] = {}
+    for e in entries:
+        if stat.S_ISDIR(e.mode) and e.name != ".":
+            parent = e.name.rpartition("/")[0] or "."
+            subdirs[parent] = subdirs.get(parent, 0) + 1
+
+    def put(ino: int, mode: int, nlink: int, mtime: int, name: str, data: bytes) -> None:
+        raw = name.encode() + b"\0"
+        fields = (ino, mode, 0, 0, nlink, mtime, len(data), 0, 0, 0, 0, len(raw), 0)
+        out.write(b"070701" + b"".join(b"%08X" % f for f in fields) + raw)
+        out.write(b"\0" * (-out.tell() % 4) + data)
+        out.write(b"\0" * (-out.tell() % 4))
+
+    for ino, e in enumerate(entries, start=1):
+        nlink = 2 + subdirs.get(e.name, 0) if stat.S_ISDIR(e.mode) else 1
+        put(ino, e.mode, nlink, mtime, e.name, e.data)
+    put(0, 0, 1, 0, "TRAILER!!!", b"")
+    return out.getvalue()
+
+
+def initramfs_entries(busybox: bytes, init: str = INIT_SCRIPT) -> list[CpioEntry]:
+    """The riscv64 initramfs: busybox as /bin/busybox (and /bin/sh), /init and empty directories."""
+    entries = [CpioEntry(".", stat.S_IFDIR | 0o755)]
+    entries += [CpioEntry(d, stat.S_IFDIR | 0o755) for d in INITRAMFS_DIRS]
+    entries += [
+        CpioEntry("bin/busybox", stat.S_IFREG | 0o755, busybox),
+        CpioEntry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"),
+        CpioEntry("init", stat.S_IFREG | 0o755, init.encode()),
+    ]
+    return sorted(entries, key=lambda e: e.name)  # parents before children
+
+
+def pack_initramfs(busybox: Path, dst: Path) -> None:
+    """Write ``dst`` (gzip'd newc cpio) for ``busybox``; the same bytes every time for the same busybox."""
+    archive = newc_archive(initramfs_entries(busybox.read_bytes()))
+    _write_atomic(dst, gzip.compress(archive, compresslevel=9, mtime=0), mode=0o644)
+
+
+def _produce_riscv64_initramfs(cache: Path, dst: Path) -> None:
+    pack_initramfs(_ensure(cache, "riscv64/busybox"), dst)
+
+
+# -- the catalogue -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuestFile:
+    name: str  # path inside the cache, e.g. "riscv64/Image"
+    about: str
+    produce: Callable[[Path, Path], None]  # (cache, destination): make the file when not in the shared folder
+    mode: int = 0o644
+    #: Files that must come from the same place: copied from the shared folder only when all are there.
+    group: tuple[str, ...] = ()
+
+
+_LINUX = ("riscv64/Image", "riscv64/config")
+
+GUESTS: dict[str, GuestFile] = {
+    g.name: g
+    for g in (
+        GuestFile("riscv64/busybox", "Debian's busybox 1.35 (static config), cross-built for riscv64",
+                  _produce_riscv64_busybox, mode=0o755),
+        GuestFile("amd64/busybox", "Debian's busybox-static for this host", _produce_amd64_busybox,
+                  mode=0o755),
+        GuestFile("riscv64/fw_dynamic.bin", "OpenSBI, generic platform, fw_dynamic (Debian's opensbi)",
+                  _package_file("opensbi", "usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin")),
+        GuestFile("riscv64/fw_jump.bin", "OpenSBI, generic platform, fw_jump (Debian's opensbi)",
+                  _package_file("opensbi", "usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin")),
+        GuestFile("riscv64/u-boot-smode.bin", "U-Boot qemu-riscv64_smode, an S-mode payload (u-boot-qemu)",
+                  _package_file("u-boot-qemu", "usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")),
+        GuestFile("riscv64/initramfs.cpio.gz", "riscv64 busybox + /init (GUEST-READY, optional shell)",
+                  _produce_riscv64_initramfs),
+        # Last: building it from source takes minutes.
+        GuestFile("riscv64/Image", "Linux 6.1 for the virt board (built from linux-source-6.1)",
+                  _produce_riscv64_linux, group=_LINUX),
+        GuestFile("riscv64/config", "the .config riscv64/Image was built with", _produce_riscv64_linux,
+                  group=_LINUX),
+    )
 }
 
 
+def _lookup(name: str) -> GuestFile:
+    try:
+        return GUESTS[name]
+    except KeyError:
+        raise ValueError(f"unknown guest file {name!r} (known: {', '.join(GUESTS)})") from None
+
+
+@contextlib.contextmanager
+def _cache_lock(cache: Path) -> Iterator[None]:
+    """Hold the cache's lock (another process fetching into the same cache waits)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _ensure(cache: Path, name: str) -> Path:
+    """Provide ``cache/name`` (the cache lock is held): copy it from the shared folder, or produce it."""
+    guest = _lookup(name)
+    dst = cache / name
+    if dst.exists():
+        return dst
+    shared = shared_guests()
+    members = guest.group or (name,)
+    if shared and all((shared / m).is_file() for m in members):
+        for m in members:  # all of a group, so that its files match
+            _install(shared / m, cache / m, mode=GUESTS[m].mode)
+    else:
+        guest.produce(cache, dst)
+    if not dst.exists():
+        raise GuestError(f"{name} was not produced")
+    return dst
+
+
 def path(name: str) -> Path:
-    """Path of a guest file, fetching it first if needed."""
+    """Path of a guest file, fetching it first if needed (:class:`ValueError` for an unknown name)."""
+    _lookup(name)
     cache = cache_dir()
-    return FETCHERS[name](cache)
+    dst = cache / name
+    if dst.exists():
+        return dst
+    with _cache_lock(cache):
+        return _ensure(cache, name)
+
+
+def fetch() -> list[tuple[str, Path | Exception]]:
+    """Provide every guest file; returns (name, path or the error that stopped it) in catalogue order."""
+    results: list[tuple[str, Path | Exception]] = []
+    cache = cache_dir()
+    with _cache_lock(cache):
+        for name in GUESTS:
+            try:
+                results.append((name, _ensure(cache, name)))
+            except (OSError, subprocess.CalledProcessError) as exc:
+                results.append((name, exc))
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pyqemu-guests", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("fetch", help="fetch or build all guest software into the cache")
-    p = sub.add_parser("path", help="print the path of one guest file")
-    p.add_argument("name", choices=sorted(FETCHERS))
+    sub.add_parser("list", help="list the guest files and what they are")
+    p = sub.add_parser("path", help="print the path of one guest file (fetching it when needed)",
+                       epilog=f"NAME is one of: {', '.join(GUESTS)}")
+    p.add_argument("name", metavar="NAME")
     args = ap.parse_args(argv)
+    if args.cmd == "list":
+        for g in GUESTS.values():
+            print(f"{g.name:28s} {g.about}")
+        return 0
+    if args.cmd == "fetch":
+        status = 0
+        for name, res in fetch():
+            if isinstance(res, Exception):
+                print(f"pyqemu-guests: {name}: {res}", file=sys.stderr)
+                status = 1
+            else:
+                print(f"{name:28s} {res}")
+        return status
     try:
-        if args.cmd == "fetch":
-            for name in FETCHERS:
-                print(f"{name:24s} {path(name)}")
-        else:
-            print(path(args.name))
-    except (OSError, subprocess.CalledProcessError) as exc:
+        print(path(args.name))
+    except ValueError as exc:
         print(f"pyqemu-guests: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"pyqemu-guests: {args.name}: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -297,7 +297,13 @@ def cs():
     return md
 
 
+#: our names for encodings capstone 5 prints under a more general name
+OUR_ALIASES = {"pause": "fence"}  # Zihintpause's pause is fence w,0
+
+
 def ours_name(name: str) -> str:
+    if name in OUR_ALIASES:
+        return OUR_ALIASES[name]
     return "illegal" if name.startswith("illegal") else name.replace("_", ".")
 
 
@@ -333,8 +339,11 @@ def expected_operands(name: str, fmt: str, a: tuple, insn) -> list | None:
     """Our decoded arguments in capstone's operand order (None: not comparable)."""
     if fmt == "none":
         return []
-    if fmt == "sfence":
-        return [_r(a[0]), _r(a[1])]
+    if fmt == "sfence":  # capstone leaves out trailing x0 operands
+        regs = [_r(a[0]), _r(a[1])]
+        while regs and a[len(regs) - 1] == 0:
+            regs.pop()
+        return regs
     if fmt in ("r", "r_rm", "atom_st") and name.startswith(("sc_", "amo")):
         return [_r(a[0]), _r(a[2]), _r(a[1])]
     if fmt in ("r", "r2", "r_rm", "r2_rm", "r4_rm", "atom_ld", "atom_st"):

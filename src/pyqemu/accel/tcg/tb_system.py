@@ -223,13 +223,21 @@ EXIT_LIMIT, EXIT_HALTED = 0, 1
 def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
     """Run ``cpu`` until its instruction count reaches ``limit`` (EXIT_LIMIT) or it waits for an
     interrupt (EXIT_HALTED).  Interrupts are taken between regions; exceptions enter the guest's
-    trap handler through ``cpu.do_trap``; ``cpu.wfi_code`` marks the wait-for-interrupt exit."""
+    trap handler through ``cpu.do_trap``; ``cpu.wfi_code`` marks the wait-for-interrupt exit.  The
+    slice also ends early (EXIT_LIMIT) when ``cpu.kick[0]`` is set (another vCPU got an interrupt), at
+    a WFI that cannot sleep because an interrupt is pending but masked, and at a spin-wait hint
+    (``cpu.yield_code``): the vCPU is waiting for another one, which should run now."""
     R = cpu.R
+    kick = cpu.kick
     icount_slot = cpu.icount_slot
     wfi = cpu.wfi_code
+    yield_code = cpu.yield_code
     lookup = tbc.lookup
     pc = cpu.pc
     while R[icount_slot] < limit:
+        if kick[0]:
+            kick[0] = False
+            break
         if cpu.irq_req:
             cpu.irq_req = False
             irq = cpu.pending_interrupt()
@@ -253,10 +261,12 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
             cpu.exception = None
             if code == -1:
                 pc = epc
-            elif code == wfi:
+            elif code == wfi or code == yield_code:
                 pc = tval
-                if not cpu.mip & cpu.mie:
+                if code == wfi and not cpu.mip & cpu.mie:
                     cpu.halted = True
+                else:
+                    break
             else:
                 cpu.do_trap(code, epc, tval)
                 pc = cpu.pc

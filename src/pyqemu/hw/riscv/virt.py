@@ -100,8 +100,10 @@ class VirtMachine(Machine):
         self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas)
         self.space.ram_write_hooks.append(self.tbc.invalidate_range)
         self.clint: Clint | None = None
+        kick = [False]
         for i in range(self.cfg.smp):
             hart = H.RISCVHart(i, self.space, code, self._read_time)
+            hart.kick = kick
             self.cpus.append(hart)
             self.tbc.cpus.append(hart)
 

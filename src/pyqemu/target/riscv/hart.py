@@ -17,7 +17,7 @@ from ...core.clock import Timer
 from ...exec.memory import AddressSpace
 from . import csr as C
 from . import mmu, translate
-from .cpu import EXCP_ILLEGAL_INST, EXCP_WFI, RES_NONE, RISCVCPU, SLOT_ICOUNT, SLOT_RES_ADDR
+from .cpu import EXCP_ILLEGAL_INST, EXCP_WFI, EXCP_YIELD, RES_NONE, RISCVCPU, SLOT_ICOUNT, SLOT_RES_ADDR
 from .disas import disas_bytes
 from .op_helper import make_helpers
 from .pmp import PMP
@@ -29,6 +29,7 @@ PRIV_NAMES = {0: "U", 1: "S", 3: "M"}
 class RISCVHart(RISCVCPU):
     icount_slot = SLOT_ICOUNT
     wfi_code = EXCP_WFI
+    yield_code = EXCP_YIELD
 
     def __init__(self, hartid: int, space: AddressSpace, code: CodePages, read_time: Any):
         super().__init__()
@@ -39,8 +40,12 @@ class RISCVHart(RISCVCPU):
         self.mmu = SoftMMU(space, functools.partial(mmu.fill, self), code, mmu.ACCESS_FAULT)
         self.jmp_caches: dict[int, dict[int, Any]] = {}
         self.jmp: dict[int, Any] = {}
+        #: shared by the machine's harts: set when one raises another's interrupt line, so that the
+        #: running hart ends its time slice early (see cpu_exec_system)
+        self.kick = [False]
         self.tb_flags = 0
-        self.helpers = make_system_helpers(self)
+        self.mem = _HartMemory(self.mmu)  # what the atomics use
+        self.helpers = SYSTEM_HELPERS
         self.reset()
 
     # -- state ----------------------------------------------------------------------------------------
@@ -110,6 +115,7 @@ class RISCVHart(RISCVCPU):
     def set_irq_line(self, bit: int, level: int) -> None:
         """A device drives mip bit ``bit`` (MSIP, MTIP, MEIP or SEIP)."""
         if level:
+            self.kick[0] = True  # e.g. an IPI: let the vCPU that sent it yield so this one can answer
             self.mip_hw |= 1 << bit
         else:
             self.mip_hw &= ~(1 << bit)
@@ -254,9 +260,10 @@ class _NoLock:
         return None
 
 
-def make_system_helpers(hart: RISCVHart) -> dict[str, Helper]:
-    """Helpers for translated code running on ``hart`` (atomics, CSRs, privileged instructions)."""
-    h = make_helpers(_HartMemory(hart.mmu), _NoLock())
+def _make_system_helpers() -> dict[str, Helper]:
+    """Helpers for translated code in system mode (atomics, CSRs, privileged instructions).  They are
+    shared by all harts, as translated code is: each call acts on the hart passed to it."""
+    h = make_helpers(None, _NoLock(), space_of=lambda cpu: cpu.mem)
 
     def csr(cpu: Any, csrno: int, value: int, op: int, insn: int) -> int:
         try:
@@ -299,6 +306,9 @@ def make_system_helpers(hart: RISCVHart) -> dict[str, Helper]:
         "mark_fs_dirty": Helper("mark_fs_dirty", mark_fs_dirty),
     })
     return h
+
+SYSTEM_HELPERS = _make_system_helpers()
+
 
 class _SystemTranslateEnv:
     """What the translator sees of a hart: its privilege, FS state and instruction fetches."""

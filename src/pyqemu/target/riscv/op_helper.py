@@ -36,27 +36,31 @@ def _sext_mem(value: int, memop: int) -> int:
     return value & MASK64
 
 
-def make_helpers(space: Any, lock: Any) -> dict[str, Helper]:
+def make_helpers(space: Any, lock: Any, space_of: Any = None) -> dict[str, Helper]:
     """Helpers bound to an address space ``space`` (``ld``/``st``, and optionally ``ld_rmw``: a load
-    that faults as a store, as an AMO does) and the atomic ``lock``."""
-    load_rmw = getattr(space, "ld_rmw", space.ld)
+    that faults as a store, as an AMO does) and the atomic ``lock``.  In system mode each vCPU reaches
+    memory through its own MMU: pass ``space_of(cpu)`` instead of ``space``."""
+    if space_of is None:
+        def space_of(cpu: Any) -> Any:
+            return space
 
     def amo(op: str, cpu: Any, addr: int, value: int, memop: int) -> int:
         size = 1 << (memop & 3)
         if addr & (size - 1):
             raise GuestFault(EXCP_STORE_ADDR_MIS, addr)
         R = cpu.R
+        mem = space_of(cpu)
         with lock:
-            old = load_rmw(addr, memop & ~SIGN)
+            old = mem.ld_rmw(addr, memop & ~SIGN)
             if op == "sc":
                 ok = R[SLOT_RES_ADDR] == addr and R[SLOT_RES_VAL] == old
                 R[SLOT_RES_ADDR] = RES_NONE
                 if ok:
-                    space.st(addr, value, memop)
+                    mem.st(addr, value, memop)
             else:
                 old_ext = _sext_mem(old, memop)
                 new = _AMO_OPS[op](old_ext, _sext_mem(value, memop))
-                space.st(addr, new, memop)
+                mem.st(addr, new, memop)
                 ok = new & _MASKS[memop & 3] != old
         if not ok:
             # a failed SC, or an AMO that changed nothing (e.g. test-and-set of a held lock): the
@@ -71,7 +75,7 @@ def make_helpers(space: Any, lock: Any) -> dict[str, Helper]:
         if addr & (size - 1):
             raise GuestFault(EXCP_LOAD_ADDR_MIS, addr)
         with lock:
-            raw = space.ld(addr, memop & ~SIGN)
+            raw = space_of(cpu).ld(addr, memop & ~SIGN)
         cpu.R[SLOT_RES_ADDR] = addr
         cpu.R[SLOT_RES_VAL] = raw
         return _sext_mem(raw, memop)

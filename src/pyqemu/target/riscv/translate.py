@@ -14,7 +14,7 @@ from typing import Protocol
 from ...accel.tcg.decodetree import Decoder, parse_table
 from ...accel.tcg.ir import MASK64, MO_8, MO_16, MO_32, MO_64, SIGN, Block, Helper
 from . import fpu_translate, insn16, insn32
-from .cpu import EXCP_BREAKPOINT, EXCP_FENCE_I, EXCP_ILLEGAL_INST, EXCP_U_ECALL, EXCP_WFI
+from .cpu import EXCP_BREAKPOINT, EXCP_FENCE_I, EXCP_ILLEGAL_INST, EXCP_U_ECALL, EXCP_WFI, EXCP_YIELD
 
 TARGET_PAGE_SIZE = 4096
 MAX_INSNS = 64
@@ -240,6 +240,13 @@ def trans_sraiw(ctx: DisasContext, rd: int, rs1: int, sh: int) -> bool:
 
 def trans_fence(ctx: DisasContext) -> bool:
     return True  # one vCPU at a time touches memory through sequentially consistent accesses
+
+
+def trans_pause(ctx: DisasContext) -> bool:
+    """A spin-wait hint: in system mode the hart gives the rest of its time slice to the others."""
+    if ctx.system:
+        ctx.raise_exc(EXCP_YIELD, ctx.pc_next)
+    return True
 
 
 def trans_fence_i(ctx: DisasContext) -> bool:

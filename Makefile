@@ -24,8 +24,9 @@ demo: guests
 test: guests
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
-bench: setup
+bench: guests
 	$(PY) -m pyqemu.tools.bench
+	$(PY) -m pyqemu.tools.bench_boot
 	$(PY) -m pyqemu.tools.bench_img
 
 lint: setup

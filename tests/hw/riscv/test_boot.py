@@ -17,8 +17,9 @@ import pytest
 
 from pyqemu.exec.memory import AddressSpace, MemoryRegion, RamArena
 from pyqemu.hw.riscv import boot
+from pyqemu.tools import guests
 
-GUESTS = Path("/work/shared/guests/riscv64")
+GUESTS = guests.cache_dir() / "riscv64"  # filled by `pyqemu-guests fetch` (make test does it)
 IMAGE = GUESTS / "Image"
 INITRD = GUESTS / "initramfs.cpio.gz"
 OPENSBI = Path("/usr/lib/riscv64-linux-gnu/opensbi/generic")

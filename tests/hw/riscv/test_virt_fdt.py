@@ -19,10 +19,11 @@ import pytest
 
 from pyqemu.hw.riscv import boot
 from pyqemu.hw.riscv.virt_fdt import VirtFdtConfig, build_virt_fdt
+from pyqemu.tools import guests
 
 DTC = shutil.which("dtc")
 QEMU = shutil.which("qemu-system-riscv64")
-GUESTS = Path("/work/shared/guests/riscv64")
+GUESTS = guests.cache_dir() / "riscv64"  # filled by `pyqemu-guests fetch` (make test does it)
 QEMU_FW = Path("/usr/share/qemu/opensbi-riscv64-generic-fw_dynamic.bin")
 MiB = 1 << 20
 

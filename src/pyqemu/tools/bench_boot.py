@@ -1,0 +1,98 @@
+"""``make bench`` (system part): wall time from start to the Linux marker line on the RISC-V virt board.
+
+pyqemu-system-riscv64 and Debian's qemu-system-riscv64 boot the same OpenSBI, kernel, initramfs and
+command line, one after the other; each is timed from process start to the moment ``GUEST-READY``
+appears on its serial console, and the ratio is reported.  pyqemu's run is also counted in guest
+instructions (its own counter, read in-process), which gives its guest MIPS over the boot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+from .guests import path as guest_path
+
+MARKER = b"GUEST-READY"
+APPEND = "console=ttyS0 panic=-1"
+TIMEOUT = 600.0
+
+
+def boot_args(firmware: str, kernel: str, initrd: str) -> list[str]:
+    return ["-M", "virt", "-m", "256", "-nographic", "-bios", firmware, "-kernel", kernel, "-initrd", initrd,
+            "-append", APPEND]
+
+
+def time_to_marker(cmd: list[str]) -> float:
+    """Seconds from starting ``cmd`` until MARKER is on its stdout (the process is then killed)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    seen = b""
+    try:
+        while MARKER not in seen:
+            left = TIMEOUT - (time.perf_counter() - start)
+            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                raise TimeoutError(f"{cmd[0]}: no {MARKER.decode()} within {TIMEOUT:.0f} s")
+            data = os.read(proc.stdout.fileno(), 65536)
+            if not data:
+                raise RuntimeError(f"{cmd[0]} exited before {MARKER.decode()}")
+            seen = seen[-64:] + data
+        return time.perf_counter() - start
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def count_instructions(firmware: str, kernel: str, initrd: str) -> int:
+    """Boot in this process up to the marker and return the guest instructions executed."""
+    from ..chardev.base import Chardev
+    from ..hw.riscv.virt import VirtConfig, VirtMachine
+
+    class Console(Chardev):
+        def __init__(self) -> None:
+            super().__init__("serial0")
+            self.tail = b""
+
+        def write(self, data: bytes) -> int:
+            self.tail = self.tail[-64:] + data
+            if MARKER in self.tail:
+                machine.request_shutdown(0)
+            return len(data)
+
+    machine = VirtMachine(VirtConfig(ram_size=256 << 20, bios=firmware, kernel=kernel, initrd=initrd,
+                                     append=APPEND, serial=Console()))
+    machine.run()
+    return sum(cpu.icount for cpu in machine.cpus)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="pyqemu-bench-boot", description=__doc__.splitlines()[0])
+    ap.parse_args(argv)
+    firmware = str(guest_path("riscv64/fw_dynamic.bin"))
+    kernel = str(guest_path("riscv64/Image"))
+    initrd = str(guest_path("riscv64/initramfs.cpio.gz"))
+    args = boot_args(firmware, kernel, initrd)
+    ours = time_to_marker([sys.executable, "-m", "pyqemu.cli.system_main", *args])
+    insns = count_instructions(firmware, kernel, initrd)
+    print("boot to the Linux marker (OpenSBI + Linux 6.1 + busybox initramfs, -m 256, one hart)")
+    print(f"pyqemu-system-riscv64 : {ours:7.2f} s wall; about {insns / 1e6:.0f} million guest instructions "
+          f"(counted in a second run) -> {insns / ours / 1e6:.2f} guest MIPS")
+    qemu = shutil.which("qemu-system-riscv64")
+    if qemu is None:
+        print("qemu-system-riscv64   : not installed (apt-get install qemu-system-misc); no ratio")
+        return 0
+    theirs = time_to_marker([qemu, *args])
+    print(f"qemu-system-riscv64   : {theirs:7.2f} s wall")
+    print(f"time ratio pyqemu / qemu-system-riscv64 (wall): {ours / theirs:.0f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

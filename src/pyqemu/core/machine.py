@@ -9,6 +9,7 @@ between slices, as in QEMU.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from .main_loop import MainLoop
 SLICE = 1 << 14
 #: at most this long (seconds) between two looks at file descriptors while vCPUs are busy
 IO_POLL_INTERVAL = 0.01
+GC_THRESHOLDS = (50_000, 50, 1000)
 
 
 class Machine:
@@ -75,6 +77,10 @@ class Machine:
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
         """Run until a shutdown request; returns the exit status."""
+        # translation allocates many small long-lived objects (IR, closures, code): the default
+        # collector thresholds would scan them over and over
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         clock = self.clock
         loop = self.main_loop
         last_poll = time.monotonic()

@@ -92,7 +92,8 @@ class SystemTBCache:
             cpu.jmp[pc] = region.fn
             return region.fn
         if tb.cold is None:
-            tb.cold = functools.partial(_run_cold, self.interp, tb.block)
+            tb.cold = _cold_runner(self.interp, tb, self.hot_threshold)
+        cpu.jmp[pc] = tb.cold  # later runs skip this lookup until the block gets hot
         return tb.cold
 
     @staticmethod
@@ -205,8 +206,18 @@ class SystemTBCache:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}
 
 
-def _run_cold(interp: Interpreter, block: Block, cpu: Any, R: Any, pc: int) -> int:
-    return interp.run(block, cpu, R)
+def _cold_runner(interp: Interpreter, tb: _TB, hot: int) -> Callable[..., int]:
+    """Runs ``tb`` in the interpreter and counts its runs; once it is hot it drops itself from the jump
+    cache, so that the next run goes through :meth:`SystemTBCache.lookup`, which compiles a region."""
+    block = tb.block
+    run = interp.run
+
+    def cold(cpu: Any, R: Any, pc: int) -> int:
+        tb.execs += 1
+        if tb.execs >= hot:
+            cpu.jmp.pop(pc, None)
+        return run(block, cpu, R)
+    return cold
 
 
 def _run_traced(tbc: SystemTBCache, block: Block, cpu: Any, R: Any, pc: int) -> int:
@@ -234,6 +245,9 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
     yield_code = cpu.yield_code
     lookup = tbc.lookup
     pc = cpu.pc
+    if cpu.halted:
+        return EXIT_HALTED
+    jmp = cpu.jmp  # the jump cache of the current TB flags: refreshed whenever they may have changed
     while R[icount_slot] < limit:
         if kick[0]:
             kick[0] = False
@@ -244,17 +258,17 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
             if irq >= 0:
                 cpu.do_trap(irq, pc, 0, True)
                 pc = cpu.pc
-        if cpu.halted:
-            cpu.pc = pc
-            return EXIT_HALTED
-        fn = cpu.jmp.get(pc)
+                jmp = cpu.jmp
+        fn = jmp.get(pc)
         if fn is None:
             try:
                 fn = lookup(cpu, pc)
             except GuestFault as f:
                 cpu.do_trap(f.code, pc, f.tval)
                 pc = cpu.pc
+                jmp = cpu.jmp
                 continue
+            jmp = cpu.jmp
         pc = fn(cpu, R, pc)
         if pc < 0:
             code, epc, tval = cpu.exception
@@ -265,10 +279,12 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
                 pc = tval
                 if code == wfi and not cpu.mip & cpu.mie:
                     cpu.halted = True
-                else:
-                    break
+                    cpu.pc = pc
+                    return EXIT_HALTED
+                break
             else:
                 cpu.do_trap(code, epc, tval)
                 pc = cpu.pc
+            jmp = cpu.jmp
     cpu.pc = pc
     return EXIT_LIMIT

@@ -641,12 +641,13 @@ class SignalWatcher:
         threading.Thread(target=self._wait, name="signals", daemon=True).start()
 
     def _wait(self) -> None:
-        info = signal.sigwaitinfo(set(TERMINATING_SIGNALS))
-        with self._lock:
-            if self.handler is not None:
-                self.handler(info.si_signo, info.si_pid)
-            else:
-                self._pending = (info.si_signo, info.si_pid)
+        while True:  # every signal is a new request (none stays pending, blocked, for ever)
+            info = signal.sigwaitinfo(set(TERMINATING_SIGNALS))
+            with self._lock:
+                if self.handler is not None:
+                    self.handler(info.si_signo, info.si_pid)
+                else:
+                    self._pending = (info.si_signo, info.si_pid)
 
     def set_handler(self, handler: Callable[[int, int], None]) -> None:
         with self._lock:

@@ -14,6 +14,7 @@ raised back to the guest instruction).
 from __future__ import annotations
 
 import itertools
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -167,6 +168,18 @@ RUNTIME: dict[str, Any] = {
     "ROTL32": FOLD["rotl32"], "ROTR32": FOLD["rotr32"], "BSWAP": FOLD["bswap64"],
     "ORCB": FOLD["orcb"], "CTZ": FOLD["ctz"], "ROTL": _rotl, "ROTR": _rotr,
 }
+
+
+def struct_accessors() -> dict[str, Any]:
+    """Names generated memory fast paths use: ``U8``..``U64`` / ``S8``..``S64`` (unsigned / signed
+    little-endian ``unpack_from``) and ``P8``..``P64`` (``pack_into``)."""
+    ns: dict[str, Any] = {}
+    for size, (u, s) in enumerate((("B", "b"), ("H", "h"), ("I", "i"), ("Q", "q"))):
+        bits = 8 << size
+        ns[f"U{bits}"] = struct.Struct("<" + u).unpack_from
+        ns[f"S{bits}"] = struct.Struct("<" + s).unpack_from
+        ns[f"P{bits}"] = struct.Struct("<" + u).pack_into
+    return ns
 
 
 class _Emitter:

@@ -82,14 +82,9 @@ class TBCache:
 
     def _translate(self, pc: int) -> TBInfo:
         block = self.gen_block(pc)
-        log = self.log
-        if log.enabled("in_asm") and self.disas:
-            log.write(f"----------------\nIN: {self.symbol(pc)}\n{self.disas(pc, block.size)}\n")
-        if log.enabled("op"):
-            log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
-        optimize(block)
-        if log.enabled("op_opt"):
-            log.write("OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+        disas = self.disas
+        optimize_logged(block, self.log, self.symbol(pc),
+                        (lambda: disas(pc, block.size)) if disas is not None else None)
         first = pc >> PAGE_BITS
         last = (pc + max(block.size, 1) - 1) >> PAGE_BITS
         pages = tuple(range(first, last + 1))
@@ -160,6 +155,18 @@ class TBCache:
 
     def stats(self) -> dict[str, Any]:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}
+
+
+def optimize_logged(block: Block, log: Log, symbol: str, disas: Callable[[], str] | None) -> None:
+    """Optimize a freshly translated block, logging its guest code and IR as ``-d`` asks
+    (in_asm: ``disas()``, the guest code headed by ``symbol``; op; op_opt)."""
+    if disas is not None and log.enabled("in_asm"):
+        log.write(f"----------------\nIN: {symbol}\n{disas()}\n")
+    if log.enabled("op"):
+        log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+    optimize(block)
+    if log.enabled("op_opt"):
+        log.write("OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
 
 
 def cpu_exec(cpu: Any, tbc: TBCache, stop: Callable[[], bool] | None = None) -> tuple[int, int, int]:

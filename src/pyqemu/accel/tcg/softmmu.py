@@ -16,12 +16,11 @@ which drops the stale translations and tells the region to leave after the store
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import Any
 
 from ...exec.memory import AddressSpace
-from .backend_python import GuestFault
+from .backend_python import GuestFault, struct_accessors
 from .ir import MASK64, SIGN
 
 PAGE_BITS = 12
@@ -179,11 +178,7 @@ class SoftMMUMemory:
 
     def namespace(self) -> dict[str, Any]:
         ns: dict[str, Any] = {"mm": self.mm}
-        for size, (u, s) in enumerate((("B", "b"), ("H", "h"), ("I", "i"), ("Q", "q"))):
-            bits = 8 << size
-            ns[f"U{bits}"] = struct.Struct("<" + u).unpack_from
-            ns[f"S{bits}"] = struct.Struct("<" + s).unpack_from
-            ns[f"P{bits}"] = struct.Struct("<" + u).pack_into
+        ns.update(struct_accessors())
 
         def lds(cpu: Any, addr: int, memop: int) -> int:
             return cpu.mmu.ld(addr, memop)

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backend_python import GuestFault, PythonBackend
-from .cpu_exec import HOT_THRESHOLD, MAX_REGION_BLOCKS
+from .cpu_exec import HOT_THRESHOLD, MAX_REGION_BLOCKS, optimize_logged
 from .interp import Interpreter
-from .ir import Block, format_op
+from .ir import Block
 from .log import Log
-from .optimize import optimize
 from .softmmu import PAGE_BITS, CodePages
 
 Key = tuple[int, int, int]  # (virtual pc, TB flags, physical pc)
@@ -117,14 +116,9 @@ class SystemTBCache:
     def _translate(self, cpu: Any, key: Key) -> _TB:
         pc = key[0]
         block = self.gen_block(cpu, pc)
-        log = self.log
-        if log.enabled("in_asm") and self.disas:
-            log.write(f"----------------\nIN: \n{self.disas(cpu, pc, block.size)}\n")
-        if log.enabled("op"):
-            log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
-        optimize(block)
-        if log.enabled("op_opt"):
-            log.write("OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+        disas = self.disas
+        optimize_logged(block, self.log, "",
+                        (lambda: disas(cpu, pc, block.size)) if disas is not None else None)
         last = pc + max(block.size, 1) - 1
         vpages = tuple(sorted({pc >> PAGE_BITS, last >> PAGE_BITS}))
         ppages = tuple(sorted({key[2] >> PAGE_BITS} | ({cpu.fetch_paddr(last) >> PAGE_BITS}
@@ -229,6 +223,9 @@ def _run_traced(tbc: SystemTBCache, block: Block, cpu: Any, R: Any, pc: int) -> 
 
 
 EXIT_LIMIT, EXIT_HALTED = 0, 1
+#: instruction fetch faults in one slice after which it ends although the instruction count has not
+#: moved (a guest looping on faults must not keep the main loop, and the monitor, from running)
+MAX_FETCH_FAULTS = 1024
 
 
 def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
@@ -248,6 +245,7 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
     if cpu.halted:
         return EXIT_HALTED
     jmp = cpu.jmp  # the jump cache of the current TB flags: refreshed whenever they may have changed
+    fetch_faults = 0
     while R[icount_slot] < limit:
         if kick[0]:
             kick[0] = False
@@ -267,6 +265,9 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
                 cpu.do_trap(f.code, pc, f.tval)
                 pc = cpu.pc
                 jmp = cpu.jmp
+                fetch_faults += 1
+                if fetch_faults >= MAX_FETCH_FAULTS:
+                    break  # e.g. a trap vector that cannot be fetched: no instruction ever completes
                 continue
             jmp = cpu.jmp
         pc = fn(cpu, R, pc)

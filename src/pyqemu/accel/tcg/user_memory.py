@@ -10,9 +10,9 @@ stale translations and make the region leave after the store (self-modifying cod
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
+from .backend_python import struct_accessors
 from .ir import SIGN
 
 
@@ -26,11 +26,7 @@ class UserMemory:
     def namespace(self) -> dict[str, Any]:
         space = self.space
         ns: dict[str, Any] = {"mm": space.mm, "RP": space.rp, "WP": space.wp, "TOP": space.top}
-        for size, (u, s) in enumerate((("B", "b"), ("H", "h"), ("I", "i"), ("Q", "q"))):
-            bits = 8 << size
-            ns[f"U{bits}"] = struct.Struct("<" + u).unpack_from
-            ns[f"S{bits}"] = struct.Struct("<" + s).unpack_from
-            ns[f"P{bits}"] = struct.Struct("<" + u).pack_into
+        ns.update(struct_accessors())
 
         def lds(cpu: Any, addr: int, memop: int) -> int:
             return space.ld(addr, memop)

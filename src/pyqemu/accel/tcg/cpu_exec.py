@@ -157,13 +157,18 @@ class TBCache:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}
 
 
-def optimize_logged(block: Block, log: Log, symbol: str, disas: Callable[[], str] | None) -> None:
+def optimize_logged(block: Block, log: Log, symbol: str, disas: Callable[[], str] | None,
+                    lazy: bool = False) -> None:
     """Optimize a freshly translated block, logging its guest code and IR as ``-d`` asks
-    (in_asm: ``disas()``, the guest code headed by ``symbol``; op; op_opt)."""
+    (in_asm: ``disas()``, the guest code headed by ``symbol``; op; op_opt).  ``lazy``: leave the
+    optimization to whoever compiles the block (cold code runs unoptimized IR in the interpreter)
+    unless op_opt is being logged."""
     if disas is not None and log.enabled("in_asm"):
         log.write(f"----------------\nIN: {symbol}\n{disas()}\n")
     if log.enabled("op"):
         log.write("OP:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")
+    if lazy and not log.enabled("op_opt"):
+        return
     optimize(block)
     if log.enabled("op_opt"):
         log.write("OP after optimization:\n" + "\n".join(format_op(op) for op in block.ops) + "\n\n")

@@ -98,6 +98,7 @@ class Block:
     hints: list[int] = field(default_factory=list)
     #: the interpreter's threaded code for this block, built on its first cold run
     threaded: Any = None
+    optimized: bool = False
 
     # -- builder API ---------------------------------------------------------------------------------
     def temp(self) -> str:

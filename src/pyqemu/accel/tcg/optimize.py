@@ -244,3 +244,4 @@ def optimize(block: Block) -> None:
     eliminate_dead_global_writes(block)
     eliminate_dead_code(block)
     merge_moves(block)
+    block.optimized = True

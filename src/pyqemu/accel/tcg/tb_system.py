@@ -23,6 +23,7 @@ from .cpu_exec import HOT_THRESHOLD, MAX_REGION_BLOCKS, optimize_logged
 from .interp import Interpreter
 from .ir import Block
 from .log import Log
+from .optimize import optimize
 from .softmmu import PAGE_BITS, CodePages
 
 Key = tuple[int, int, int]  # (virtual pc, TB flags, physical pc)
@@ -118,7 +119,7 @@ class SystemTBCache:
         block = self.gen_block(cpu, pc)
         disas = self.disas
         optimize_logged(block, self.log, "",
-                        (lambda: disas(cpu, pc, block.size)) if disas is not None else None)
+                        (lambda: disas(cpu, pc, block.size)) if disas is not None else None, lazy=True)
         last = pc + max(block.size, 1) - 1
         vpages = tuple(sorted({pc >> PAGE_BITS, last >> PAGE_BITS}))
         ppages = tuple(sorted({key[2] >> PAGE_BITS} | ({cpu.fetch_paddr(last) >> PAGE_BITS}
@@ -148,6 +149,9 @@ class SystemTBCache:
             i += 1
         tbs = [self.tbs[k] for k in order]
         blocks = [tb.block for tb in sorted(tbs, key=lambda tb: -tb.execs)]  # hottest first
+        for block in blocks:
+            if not block.optimized:  # translated lazily: cold code is interpreted as generated
+                optimize(block)
         pagemap: dict[int, int] = {}
         for tb in tbs:
             for vp in tb.vpages:

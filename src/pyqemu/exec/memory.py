@@ -16,7 +16,7 @@ import mmap
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 PAGE_SIZE = 4096
 MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000)  # Linux value; the constant arrived in Python 3.13
@@ -229,6 +229,14 @@ class AddressSpace:
         if r is None or not r.is_ram:
             return None
         return r.region.ram_offset + r.offset + (addr - r.start), r.region.kind == "ram"
+
+    def ram_ptr(self, addr: int, length: int = 1) -> tuple[Any, int] | None:
+        """(host buffer, offset) of the RAM or ROM bytes [addr, addr+length), or None when that range
+        is not all in one RAM/ROM region."""
+        r = self.find(addr)
+        if r is None or not r.is_ram or addr + length > r.end:
+            return None
+        return r.region.arena.mm, r.region.ram_offset + r.offset + (addr - r.start)
 
     # -- accesses (CPU slow path, devices, loaders) -----------------------------------------------
     def read(self, addr: int, size: int) -> int:

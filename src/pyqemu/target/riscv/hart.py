@@ -8,6 +8,7 @@ interrupts with delegation, xRET/WFI/SFENCE.VMA, the softmmu TLB (filled by :mod
 from __future__ import annotations
 
 import functools
+import struct
 from typing import Any
 
 from ...accel.tcg.backend_python import GuestFault
@@ -23,6 +24,7 @@ from .op_helper import make_helpers
 from .pmp import PMP
 
 PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
+_U16 = struct.Struct("<H").unpack_from
 PRIV_NAMES = {0: "U", 1: "S", 3: "M"}
 
 
@@ -311,18 +313,29 @@ SYSTEM_HELPERS = _make_system_helpers()
 
 
 class _SystemTranslateEnv:
-    """What the translator sees of a hart: its privilege, FS state and instruction fetches."""
+    """What the translator sees of a hart: its privilege, FS state and instruction fetches (read
+    straight from the RAM arena once the page is translated)."""
 
-    __slots__ = ("hart", "priv", "fs")
+    __slots__ = ("hart", "priv", "fs", "_page", "_ram")
     system = True
 
     def __init__(self, hart: RISCVHart):
         self.hart = hart
         self.priv = hart.priv
         self.fs = (hart.mstatus >> C.MSTATUS_FS_SHIFT) & 3
+        self._page = -1
+        self._ram: tuple[Any, int] | None = None  # (buffer, offset) of the current page if it is RAM
 
     def fetch16(self, pc: int) -> int:
-        return self.hart.space.read(self.hart.fetch_paddr(pc), 2)
+        hart = self.hart
+        if pc >> 12 != self._page:
+            paddr = hart.fetch_paddr(pc)
+            self._page = pc >> 12
+            self._ram = hart.space.ram_ptr(paddr & ~0xFFF, 0x1000)
+        ram = self._ram
+        if ram is None:
+            return hart.space.read(hart.fetch_paddr(pc), 2)
+        return _U16(ram[0], ram[1] + (pc & 0xFFF))[0]
 
     def helpers(self) -> dict[str, Helper]:
         return self.hart.helpers

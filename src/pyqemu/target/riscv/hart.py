@@ -265,7 +265,7 @@ class _NoLock:
 def _make_system_helpers() -> dict[str, Helper]:
     """Helpers for translated code in system mode (atomics, CSRs, privileged instructions).  They are
     shared by all harts, as translated code is: each call acts on the hart passed to it."""
-    h = make_helpers(None, _NoLock(), space_of=lambda cpu: cpu.mem)
+    h = make_helpers(None, _NoLock(), space_of=lambda cpu: cpu.mem, threaded=False)  # harts take turns
 
     def csr(cpu: Any, csrno: int, value: int, op: int, insn: int) -> int:
         try:

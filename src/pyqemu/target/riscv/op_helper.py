@@ -36,10 +36,11 @@ def _sext_mem(value: int, memop: int) -> int:
     return value & MASK64
 
 
-def make_helpers(space: Any, lock: Any, space_of: Any = None) -> dict[str, Helper]:
+def make_helpers(space: Any, lock: Any, space_of: Any = None, threaded: bool = True) -> dict[str, Helper]:
     """Helpers bound to an address space ``space`` (``ld``/``st``, and optionally ``ld_rmw``: a load
     that faults as a store, as an AMO does) and the atomic ``lock``.  In system mode each vCPU reaches
-    memory through its own MMU: pass ``space_of(cpu)`` instead of ``space``."""
+    memory through its own MMU: pass ``space_of(cpu)`` instead of ``space``.  ``threaded``: vCPUs run
+    on host threads (user mode), so a contended atomic yields the interpreter to them."""
     if space_of is None:
         def space_of(cpu: Any) -> Any:
             return space
@@ -62,7 +63,7 @@ def make_helpers(space: Any, lock: Any, space_of: Any = None) -> dict[str, Helpe
                 new = _AMO_OPS[op](old_ext, _sext_mem(value, memop))
                 mem.st(addr, new, memop)
                 ok = new & _MASKS[memop & 3] != old
-        if not ok:
+        if not ok and threaded:
             # a failed SC, or an AMO that changed nothing (e.g. test-and-set of a held lock): the
             # guest is most likely spinning on another thread, so let that thread run
             time.sleep(0)

@@ -182,6 +182,13 @@ def struct_accessors() -> dict[str, Any]:
     return ns
 
 
+def in_page(addr: str, memop: int) -> str:
+    """Fast-path condition (to append to a page lookup) that an access at ``addr`` does not run into
+    the next page, which the lookup did not check."""
+    size = 1 << (memop & 3)
+    return "" if size == 1 else f" and {addr} & 0xfff <= {4096 - size}"
+
+
 class _Emitter:
     def __init__(self) -> None:
         self.lines: list[str] = []

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...exec.memory import AddressSpace
-from .backend_python import GuestFault, struct_accessors
+from .backend_python import GuestFault, in_page, struct_accessors
 from .ir import MASK64, SIGN
 
 PAGE_BITS = 12
@@ -194,18 +194,13 @@ class SoftMMUMemory:
         # a region runs in one MMU mode: mode changes leave it
         return ["TRG = cpu.mmu.TR.get", "TWG = cpu.mmu.TW.get"]
 
-    @staticmethod
-    def _in_page(addr: str, memop: int) -> str:
-        size = 1 << (memop & 3)
-        return "" if size == 1 else f" and {addr} & 0xfff <= {4096 - size}"
-
     def load(self, dest: str, addr: str, memop: int) -> str:
         bits = 8 << (memop & 3)
         fast = f"S{bits}(mm, {addr} + _d)[0] & M" if memop & SIGN else f"U{bits}(mm, {addr} + _d)[0]"
-        return (f"{dest} = {fast} if (_d := TRG({addr} >> 12)) is not None{self._in_page(addr, memop)} "
+        return (f"{dest} = {fast} if (_d := TRG({addr} >> 12)) is not None{in_page(addr, memop)} "
                 f"else LDS(cpu, {addr}, {memop})")
 
     def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]:
         bits = 8 << (memop & 3)
-        return (f"(_d := TWG({addr} >> 12)) is not None{self._in_page(addr, memop)}",
+        return (f"(_d := TWG({addr} >> 12)) is not None{in_page(addr, memop)}",
                 f"P{bits}(mm, {addr} + _d, {value})", f"STS(cpu, {addr}, {value}, {memop})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend_python import struct_accessors
+from .backend_python import in_page, struct_accessors
 from .ir import SIGN
 
 
@@ -41,20 +41,14 @@ class UserMemory:
     def entry_lines(self) -> list[str]:
         return []
 
-    @staticmethod
-    def _in_page(addr: str, memop: int) -> str:
-        """Condition that the access does not run into the next page (only that page is checked)."""
-        size = 1 << (memop & 3)
-        return "" if size == 1 else f" and {addr} & 0xfff <= {4096 - size}"
-
     def load(self, dest: str, addr: str, memop: int) -> str:
         bits = 8 << (memop & 3)
         fast = f"S{bits}(mm, {addr})[0] & M" if memop & SIGN else f"U{bits}(mm, {addr})[0]"
-        return (f"{dest} = {fast} if {addr} < TOP and RP[{addr} >> 12]{self._in_page(addr, memop)} "
+        return (f"{dest} = {fast} if {addr} < TOP and RP[{addr} >> 12]{in_page(addr, memop)} "
                 f"else LDS(cpu, {addr}, {memop})")
 
     def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]:
         """(fast-path condition, fast store, slow call that is true when translated code was hit)."""
         bits = 8 << (memop & 3)
-        return (f"{addr} < TOP and WP[{addr} >> 12]{self._in_page(addr, memop)}",
+        return (f"{addr} < TOP and WP[{addr} >> 12]{in_page(addr, memop)}",
                 f"P{bits}(mm, {addr}, {value})", f"STS(cpu, {addr}, {value}, {memop})")

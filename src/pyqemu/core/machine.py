@@ -18,8 +18,10 @@ from ..accel.tcg.tb_system import cpu_exec_system
 from .clock import VirtualClock
 from .main_loop import MainLoop
 
-#: guest instructions a vCPU runs before the others and the main loop get a turn
-SLICE = 1 << 14
+#: guest instructions a vCPU runs before the others and the main loop get a turn (about 20 ms here;
+#: QEMU's round-robin TCG kicks every 100 ms).  Timers are looked at between slices, so a longer slice
+#: also coalesces the guest's timer ticks, which cost a slow CPU a large share of its time.
+SLICE = 1 << 16
 #: at most this long (seconds) between two looks at file descriptors while vCPUs are busy
 IO_POLL_INTERVAL = 0.01
 GC_THRESHOLDS = (50_000, 50, 1000)

@@ -1,0 +1,1 @@
+"""Arm (AArch64) guest: instruction decoding for ``pyqemu-aarch64``."""

@@ -84,7 +84,7 @@ class TBCache:
         block = self.gen_block(pc)
         disas = self.disas
         optimize_logged(block, self.log, self.symbol(pc),
-                        (lambda: disas(pc, block.size)) if disas is not None else None)
+                        (lambda: disas(pc, block.size)) if disas is not None else None, lazy=True)
         first = pc >> PAGE_BITS
         last = (pc + max(block.size, 1) - 1) >> PAGE_BITS
         pages = tuple(range(first, last + 1))
@@ -124,6 +124,9 @@ class TBCache:
                     order.append(t)
             i += 1
         blocks = sorted((self.tbs[p].block for p in order), key=lambda b: -self.tbs[b.pc].execs)
+        for block in blocks:
+            if not block.optimized:  # translated lazily: cold code is interpreted as generated
+                optimize(block)
         grow = None
         if len(order) < MAX_REGION_BLOCKS:
             grow = _GrowthCounter(self, head, tuple(order))

@@ -250,7 +250,9 @@ class AddressSpace:
             return mr.ops.read(off, size) & ((1 << (8 * size)) - 1)
         return _UNPACK[size].unpack_from(mr.arena.mm, mr.ram_offset + off)[0]
 
-    def write(self, addr: int, value: int, size: int) -> None:
+    def write(self, addr: int, value: int, size: int, notify: bool = True) -> None:
+        """A little-endian store.  ``notify=False``: the caller (the softmmu, which tracks pages holding
+        translated code itself) does not need :attr:`ram_write_hooks` called."""
         r = self.find(addr)
         if r is None or addr + size > r.end:
             self.write_bytes(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
@@ -260,8 +262,9 @@ class AddressSpace:
         if mr.kind == "io":
             mr.ops.write(off, value & ((1 << (8 * size)) - 1), size)
         elif mr.kind == "ram":
-            for hook in self.ram_write_hooks:
-                hook(addr, size)
+            if notify:
+                for hook in self.ram_write_hooks:
+                    hook(addr, size)
             _UNPACK[size].pack_into(mr.arena.mm, mr.ram_offset + off, value & ((1 << (8 * size)) - 1))
 
     def read_bytes(self, addr: int, length: int) -> bytes:

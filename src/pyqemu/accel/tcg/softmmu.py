@@ -166,7 +166,7 @@ class SoftMMU:
         if ppage in self.code.pages:
             hit = self.code.invalidate(ppage)
             self.code.discard(ppage)
-        self.space.write(paddr, value, size)
+        self.space.write(paddr, value, size, notify=False)  # code pages were handled just above
         return hit
 
 

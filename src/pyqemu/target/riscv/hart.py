@@ -7,6 +7,7 @@ interrupts with delegation, xRET/WFI/SFENCE.VMA, the softmmu TLB (filled by :mod
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import struct
 from typing import Any
@@ -254,18 +255,11 @@ class _HartMemory:
         return self.mmu.st(addr, value, memop)
 
 
-class _NoLock:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def _make_system_helpers() -> dict[str, Helper]:
     """Helpers for translated code in system mode (atomics, CSRs, privileged instructions).  They are
     shared by all harts, as translated code is: each call acts on the hart passed to it."""
-    h = make_helpers(None, _NoLock(), space_of=lambda cpu: cpu.mem, threaded=False)  # harts take turns
+    # harts take turns on one thread: atomics need no lock and no yield
+    h = make_helpers(None, contextlib.nullcontext(), space_of=lambda cpu: cpu.mem, threaded=False)
 
     def csr(cpu: Any, csrno: int, value: int, op: int, insn: int) -> int:
         try:

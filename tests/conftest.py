@@ -3,6 +3,7 @@
 * ``pyqemu_cmd``: the command line that starts the linux-user emulator (``pyqemu-riscv64``);
 * ``run_pyqemu``: run it with arguments in a clean environment, capturing text output;
 * ``guest_env``: that environment (no ``QEMU_*`` variables, C locale, UTC);
+* ``guest_file``: any file of ``pyqemu.tools.guests`` (kernels, firmware, initramfs);
 * ``riscv64_busybox`` / ``amd64_busybox``: Debian's static busybox for riscv64 (the guest) and for
   this host (the reference), from ``pyqemu.tools.guests``;
 * ``cli_guest`` / ``cli_guest_dynamic``: build a small C program from ``tests/guest/cli/``.
@@ -87,6 +88,12 @@ def _guest_file(name: str) -> Path:
         return guests.path(name)
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"guest software {name} is not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def guest_file() -> Callable[[str], Path]:
+    """``guest_file(name)``: a file of ``pyqemu-guests`` (e.g. ``riscv64/Image``), or the test skips."""
+    return _guest_file
 
 
 @pytest.fixture(scope="session")

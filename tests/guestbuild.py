@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 CROSS_CC = os.environ.get("PYQEMU_RISCV64_CC", "riscv64-linux-gnu-gcc")
@@ -129,20 +129,26 @@ def build(source: Path, *, static: bool = True, extra_flags: Iterable[str] = ())
     extra_flags = tuple(extra_flags)
     before, after = _flag_groups(source, static, extra_flags)
     out_dir = cache_root() / _cache_key(source, [*before, "<source>", *after])
-    output = out_dir / source.stem
+    return cached_build(out_dir / source.stem, source.name,
+                        lambda out: build_command(source, out, static=static, extra_flags=extra_flags))
+
+
+def cached_build(output: Path, what: str, command: Callable[[Path], list[str]]) -> Path:
+    """Run ``command(tmp)`` to produce ``output`` unless it exists: built under a temporary name and
+    renamed into place (with ``command.txt`` recording how), so a cache entry is complete or absent."""
     if output.is_file():
         return output
-
+    out_dir = output.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{source.stem}.", suffix=".tmp", dir=out_dir)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=out_dir)
     os.close(fd)
     tmp = Path(tmp_name)
-    cmd = build_command(source, tmp, static=static, extra_flags=extra_flags)
+    cmd = command(tmp)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise BuildError(
-                f"building {source.name} failed (exit {proc.returncode}):\n  {shlex.join(cmd)}\n{proc.stderr}"
+                f"building {what} failed (exit {proc.returncode}):\n  {shlex.join(cmd)}\n{proc.stderr}"
             )
         tmp.chmod(0o755)
         # Record how the binary was made (useful when debugging); written atomically too.

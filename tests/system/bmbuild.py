@@ -14,11 +14,8 @@ Run as a script to build programs by hand::
 from __future__ import annotations
 
 import hashlib
-import os
-import shlex
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
@@ -41,8 +38,7 @@ FLAGS: tuple[str, ...] = (
 RECIPE_VERSION = "1"
 
 
-class BuildError(RuntimeError):
-    """The cross toolchain rejected a bare-metal program."""
+BuildError = guestbuild.BuildError
 
 
 def have_toolchain() -> bool:
@@ -73,25 +69,8 @@ def build(name: str) -> Path:
     """Build ``tests/guest/baremetal/<name>.c`` (cached) and return the ELF's path."""
     if not (SOURCE_DIR / f"{name}.c").is_file():
         raise ValueError(f"no bare-metal program {name!r} in {SOURCE_DIR}")
-    out_dir = guestbuild.cache_root() / f"baremetal-{_key(name)}"
-    output = out_dir / f"{name}.elf"
-    if output.is_file():
-        return output
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    cmd = command(name, tmp)
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            raise BuildError(f"building {name} failed (exit {proc.returncode}):\n  {shlex.join(cmd)}\n"
-                             f"{proc.stderr}")
-        (out_dir / "command.txt").write_text(shlex.join(command(name, output)) + "\n")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return output
+    output = guestbuild.cache_root() / f"baremetal-{_key(name)}" / f"{name}.elf"
+    return guestbuild.cached_build(output, name, lambda out: command(name, out))
 
 
 def main(argv: list[str]) -> int:

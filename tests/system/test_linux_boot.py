@@ -7,7 +7,7 @@ stdin).  These are slow (tens of seconds each), so they are marked ``slow``; CI 
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,18 +19,9 @@ BOOT_TIMEOUT = 240  # seconds to the marker; about 25 s here, more on a loaded m
 APPEND = "console=ttyS0 panic=-1"
 
 
-def _guest(name: str) -> Path:
-    from pyqemu.tools import guests
-
-    try:
-        return guests.path(name)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"guest software {name} is not available: {exc}")
-
-
 @pytest.fixture(scope="module")
-def linux() -> tuple[Path, Path]:
-    return _guest("riscv64/Image"), _guest("riscv64/initramfs.cpio.gz")
+def linux(guest_file: Callable[[str], Path]) -> tuple[Path, Path]:
+    return guest_file("riscv64/Image"), guest_file("riscv64/initramfs.cpio.gz")
 
 
 def _boot(linux: tuple[Path, Path], *extra: str, append: str = APPEND) -> Session:
@@ -87,10 +78,8 @@ def test_smp_2_brings_both_harts_online(linux: tuple[Path, Path]) -> None:
         s.close()
 
 
-def test_u_boot_prompt_answers_version() -> None:
-    uboot = Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")
-    if not uboot.exists():
-        uboot = _guest("riscv64/u-boot-smode.bin")
+def test_u_boot_prompt_answers_version(guest_file: Callable[[str], Path]) -> None:
+    uboot = guest_file("riscv64/u-boot-smode.bin")
     s = Session("-M", "virt", "-m", "256", "-nographic", "-kernel", uboot, banner=False)
     try:
         s.read_until(b"Hit any key to stop autoboot", BOOT_TIMEOUT)

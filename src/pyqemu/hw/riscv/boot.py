@@ -144,6 +144,16 @@ def _read(path: str | Path) -> bytes:
 
 # -- loaders ---------------------------------------------------------------------------------------------
 
+def _read_image(space: AddressSpace, path: str | Path, what: str) -> tuple[bytes, tuple[int, int] | None]:
+    """Read a boot image; an ELF file is loaded right away ((entry, end) returned with it)."""
+    data = _read(path)
+    if data[:4] == b"\x7fELF":
+        return data, _load_elf(space, data, what)
+    if not data:
+        raise ValueError(f"{what}: empty file")
+    return data, None
+
+
 def load_firmware(space: AddressSpace, path: str | Path, addr: int) -> tuple[int, int]:
     """Load firmware (``-bios``): an ELF file at its own addresses, anything else raw at ``addr``.
 
@@ -151,12 +161,10 @@ def load_firmware(space: AddressSpace, path: str | Path, addr: int) -> tuple[int
     (``p_paddr + p_memsz``, bss included); for a raw image ``addr`` and ``addr + size``.  ``end`` is what
     :func:`kernel_start_addr` needs.
     """
-    data = _read(path)
     what = f"firmware {path}"
-    if data[:4] == b"\x7fELF":
-        return _load_elf(space, data, what)
-    if not data:
-        raise ValueError(f"{what}: empty file")
+    data, elf = _read_image(space, path, what)
+    if elf is not None:
+        return elf
     _store(space, addr, data, what)
     return addr, addr + len(data)
 
@@ -179,12 +187,10 @@ def load_kernel(space: AddressSpace, path: str | Path, default_addr: int, xlen: 
       runs wherever it is put, provided the address is aligned;
     * anything else (U-Boot's ``u-boot.bin``, a flat binary) raw at ``default_addr``.
     """
-    data = _read(path)
     what = f"kernel {path}"
-    if data[:4] == b"\x7fELF":
-        return _load_elf(space, data, what)
-    if not data:
-        raise ValueError(f"{what}: empty file")
+    data, elf = _read_image(space, path, what)
+    if elf is not None:
+        return elf
     hdr = parse_image_header(data)
     if hdr is not None:
         if hdr.flags & 1:

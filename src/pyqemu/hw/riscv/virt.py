@@ -66,7 +66,6 @@ class VirtConfig:
     initrd: str | None = None
     append: str = ""
     dtb: str | None = None
-    dumpdtb: str | None = None
     serial: Any = None  # Chardev of the first UART
     log: Log = field(default_factory=Log)
     main_loop: Any = None  # MainLoop the chardevs were created with (None: the machine makes one)
@@ -87,7 +86,7 @@ class VirtMachine(Machine):
         self.sysmem.add_subregion(MROM[0], self.mrom)
         self._create_cpus()
         self._create_devices()
-        self.dtb = self._device_tree()
+        self.dtb = b""  # the device tree as loaded at the last reset
         self.reset_handlers.append(self._reset)
         self._reset()
 
@@ -148,19 +147,19 @@ class VirtMachine(Machine):
                 return
         raise ValueError("no free virtio-mmio slot")
 
-    def _device_tree(self) -> bytes:
+    def _device_tree(self, initrd: tuple[int, int] | None) -> bytes:
+        """The ``-dtb`` file, or the generated tree describing this board (and where the initrd is)."""
         cfg = self.cfg
         if cfg.dtb:
             with open(cfg.dtb, "rb") as f:
                 return f.read()
         fdt_cfg = VirtFdtConfig(
             ram_base=DRAM_BASE, ram_size=cfg.ram_size, num_harts=cfg.smp, isa=ISA, mmu_type="riscv,sv48",
-            timebase=TIMEBASE, cmdline=cfg.append, initrd=None,
+            timebase=TIMEBASE, cmdline=cfg.append, initrd=initrd,
             virtio_mmio=[(VIRTIO[0] + i * VIRTIO[1], VIRTIO[1], VIRTIO_IRQ + i) for i in range(VIRTIO_COUNT)],
             uart=(UART0[0], UART0[1], UART0_IRQ, 3686400), plic=(PLIC[0], PLIC[1], PLIC_NDEV),
             clint=CLINT, test=TEST, rtc=(RTC[0], RTC[1], RTC_IRQ), rng_seed=os.urandom(32),
             stdout_path=f"/soc/serial@{UART0[0]:x}")
-        self._fdt_cfg = fdt_cfg
         return build_virt_fdt(fdt_cfg)
 
     # -- boot --------------------------------------------------------------------------------------
@@ -171,18 +170,14 @@ class VirtMachine(Machine):
         if cfg.bios:
             _, firmware_end = boot.load_firmware(space, cfg.bios, DRAM_BASE)
         kernel_entry = 0
+        initrd = None
         if cfg.kernel:
             kernel_start = boot.kernel_start_addr(firmware_end) if cfg.bios else DRAM_BASE
             kernel_entry, kernel_end = boot.load_kernel(space, cfg.kernel, kernel_start)
             if cfg.initrd:
-                start, end = boot.load_initrd(space, cfg.initrd, DRAM_BASE, cfg.ram_size, kernel_entry,
-                                              kernel_end)
-                if not cfg.dtb:
-                    self._fdt_cfg.initrd = (start, end)
-                    self.dtb = build_virt_fdt(self._fdt_cfg)
-        if cfg.dumpdtb:
-            with open(cfg.dumpdtb, "wb") as f:
-                f.write(self.dtb)
+                initrd = boot.load_initrd(space, cfg.initrd, DRAM_BASE, cfg.ram_size, kernel_entry,
+                                          kernel_end)
+        self.dtb = self._device_tree(initrd)
         fdt_addr = boot.fdt_load_addr(DRAM_BASE, cfg.ram_size)
         boot.load_fdt(space, self.dtb, fdt_addr)
         boot.setup_mask_rom(space, DRAM_BASE, fdt_addr, kernel_entry, rom_size=MROM[1])

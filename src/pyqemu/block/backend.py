@@ -48,7 +48,7 @@ class BlockBackend:
         self.aio = aio
         self.stats = BlockAcctStats(clock)
         self.on_error: ErrorHook | None = None
-        self.on_stop: Callable[[], None] | None = None
+        self.on_stop: Callable[[], bool | None] | None = None
         self.locked = False
         self._lock = threading.RLock()
         self._running = threading.Event()
@@ -106,10 +106,10 @@ class BlockBackend:
                     return on_ignore
                 if action == "stop":
                     self._running.clear()
-                    if self.on_stop is not None:
-                        self.on_stop()
-                    self._running.wait()
-                    continue
+                    # on_stop may answer False: the VM is going away, the request fails instead
+                    if self.on_stop is None or self.on_stop() is not False:
+                        self._running.wait()
+                        continue
                 raise BlockError(str(exc) if isinstance(exc, BlockError) else (exc.strerror or str(exc)),
                                  err) from None
             self.stats.done(cookie, offset)

@@ -21,7 +21,8 @@ Choices where pyqemu differs from QEMU 7.2 (there being no graphical display):
   takes no properties;
 * ``-drive if=virtio`` attaches a ``virtio-blk-device`` to a free virtio-mmio slot: QEMU 7.2 would
   create a ``virtio-blk-pci`` on the PCIe host bridge, which this board does not model;
-* ``-mon mode=control`` (QMP) is refused.
+* QMP (``-qmp``, ``-qmp-pretty``, ``-mon mode=control``) offers no capabilities (no out-of-band
+  execution).
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ Boot Image or Kernel specific:
 Debug/Expert options:
 -serial dev     redirect the serial port to char device 'dev'
 -monitor dev    redirect the monitor to char device 'dev'
--mon [chardev=]name[,mode=readline]
+-qmp dev        like -monitor but opens in 'control' mode
+-qmp-pretty dev like -qmp but uses pretty JSON formatting
+-mon [chardev=]name[,mode=readline|control][,pretty[=on|off]]
 -S              freeze CPU at startup (use 'c' to start execution)
 -d item1,...    enable logging of specified items (use '-d help' for a list of log items)
 -D logfile      output log to logfile (default stderr)
@@ -139,7 +142,8 @@ OPTIONS: dict[str, bool] = {
     "enable-kvm": False, "smp": True, "m": True, "name": True, "hda": True, "hdb": True, "hdc": True,
     "hdd": True, "drive": True, "snapshot": False, "device": True, "display": True, "nographic": False,
     "chardev": True, "bios": True, "kernel": True, "append": True, "initrd": True, "dtb": True,
-    "serial": True, "monitor": True, "mon": True, "S": False, "d": True, "D": True, "L": True,
+    "serial": True, "monitor": True, "qmp": True, "qmp-pretty": True, "mon": True, "S": False, "d": True,
+    "D": True, "L": True,
     "no-reboot": False, "no-shutdown": False, "rtc": True,
 }
 
@@ -213,7 +217,8 @@ class Config:
     initrd: str | None = None
     dtb: str | None = None
     serials: list[str] = field(default_factory=list)
-    monitors: list[tuple[str, str]] = field(default_factory=list)  # (spec, loc)
+    #: -monitor / -qmp / -qmp-pretty: (spec, loc, mode, pretty)
+    monitors: list[tuple[str, str | None, str, bool]] = field(default_factory=list)
     mons: list[tuple[dict[str, str], str]] = field(default_factory=list)
     start_paused: bool = False
     log_items: list[str] = field(default_factory=list)
@@ -412,8 +417,9 @@ def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
         setattr(cfg, name, arg)
     elif name == "serial":
         cfg.serials.append(arg)
-    elif name == "monitor":
-        cfg.monitors.append((arg, loc))
+    elif name in ("monitor", "qmp", "qmp-pretty"):
+        mode = "readline" if name == "monitor" else "control"
+        cfg.monitors.append((arg, loc, mode, name == "qmp-pretty"))
     elif name == "mon":
         try:
             cfg.mons.append((parse_opts(arg, implied_key="chardev"), loc))
@@ -685,7 +691,7 @@ class System:
         self.chardevs: list[Any] = []
         self.drives: list[Any] = []
         self.machine: Any = None
-        self.monitor_chardevs: list[Any] = []
+        self.monitor_chardevs: list[tuple[Any, str, bool]] = []  # (chardev, mode, pretty)
         self.monitors: list[Any] = []
         self.serial: Any = None
         self.virtio_drives: list[tuple[str, str, str | None]] = []  # (drive id, loc, serial)
@@ -694,7 +700,7 @@ class System:
     # -- chardevs ----------------------------------------------------------------------------------------
     def _quit(self) -> None:
         if self.machine is not None:
-            self.machine.request_shutdown(0)
+            self.machine.request_shutdown(0, "host-qmp-quit")
 
     def _flush_drives(self) -> None:
         from pyqemu.block.errors import BlockError
@@ -771,7 +777,7 @@ class System:
     def create_monitors_and_serials(self) -> None:
         cfg = self.cfg
         serials = list(cfg.serials)
-        monitors: list[tuple[str, str | None]] = list(cfg.monitors)
+        monitors = list(cfg.monitors)
         if cfg.nographic:
             default_serial, default_monitor = not serials, not monitors and not cfg.mons
             if default_serial and default_monitor:
@@ -782,30 +788,32 @@ class System:
                 if default_serial:
                     serials, serial_locs = ["stdio"], [None]
                 if default_monitor:
-                    monitors = [("stdio", None)]
+                    monitors = [("stdio", None, "readline", False)]
         else:
             serial_locs = [f"-serial {s}" for s in serials]
-        for i, (spec, loc) in enumerate(monitors):
+        for i, (spec, loc, mode, pretty) in enumerate(monitors):
             label = "compat_monitor0" if i == 0 else f"compat_monitor{i}"
             chardev, _ = self._legacy_chardev(spec, label, loc, "monitor")
             if chardev is not None:
-                self.monitor_chardevs.append(self._frontend(chardev))
+                self.monitor_chardevs.append((self._frontend(chardev), mode, pretty))
         for opts, loc in cfg.mons:
             mode = opts.get("mode", "readline")
-            if mode == "control":
-                raise CliError("QMP (mode=control) is not supported by pyqemu", loc)
-            if mode != "readline":
+            if mode not in ("readline", "control"):
                 raise CliError(f"Parameter 'mode' does not accept value '{mode}'", loc)
+            try:
+                pretty = parse_bool("pretty", opts.get("pretty", "off"))
+            except OptsError as exc:
+                _fail(exc, loc)
             chr_id = opts.get("chardev", "")
             if chr_id not in self.tree.chardevs:
                 raise CliError(f'chardev "{chr_id}" not found', loc)
-            self.monitor_chardevs.append(self._claim(chr_id))
+            self.monitor_chardevs.append((self._claim(chr_id), mode, pretty))
         for i, (spec, loc) in enumerate(zip(serials, serial_locs, strict=True)):
             chardev, mux_monitor = self._legacy_chardev(spec, f"serial{i}", loc, "serial")
             if i != 0 or chardev is None:
                 continue  # the board has one UART: later serial ports are created but unused
             if mux_monitor:
-                self.monitor_chardevs.append(chardev.add_frontend())
+                self.monitor_chardevs.append((chardev.add_frontend(), "readline", False))
                 self.serial = chardev.add_frontend()
             else:
                 self.serial = self._frontend(chardev)
@@ -926,13 +934,25 @@ class System:
             except QomError as exc:
                 _fail(exc, loc)
 
-    def create_monitor_objects(self, prelaunch: bool) -> None:
+    def create_monitor_objects(self) -> None:
         from pyqemu.chardev.mux import MuxFrontend
-        from pyqemu.monitor import Monitor, MonitorTarget
+        from pyqemu.monitor import Monitor, MonitorTarget, QmpCommands, QmpMonitor, wire_events
 
-        target = MonitorTarget(self.machine, qtree=self.tree.qtree, name=self.cfg.name, prelaunch=prelaunch)
-        for chardev in self.monitor_chardevs:
-            self.monitors.append(Monitor(chardev, target))
+        cfg = self.cfg
+        props = {"append": cfg.append or "", "dtb": cfg.dtb or "", "dumpdtb": "",
+                 "firmware": cfg.bios or "", "initrd": cfg.initrd or "", "kernel": cfg.kernel or ""}
+        target = MonitorTarget(self.machine, tree=self.tree, name=cfg.name, drives=self.drives,
+                               machine_props=props)
+        commands = QmpCommands(target)
+        for chardev, mode, pretty in self.monitor_chardevs:
+            if mode == "control":
+                monitor: Any = QmpMonitor(chardev, commands.dispatcher, pretty=pretty)
+                target.qmp_monitors.append(monitor)
+            else:
+                monitor = Monitor(chardev, target, commands)
+            self.monitors.append(monitor)
+        wire_events(target)
+        self.tree.machine_ready = True
         if isinstance(self.serial, MuxFrontend):
             # the monitor took the focus when it attached; as in QEMU the guest's console starts with it
             self.serial.mux.set_focus(self.serial.index)
@@ -982,14 +1002,14 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
             _report(f"info: dtb dumped to {dumpdtb}. Exiting.")
             return 0
         machine.rtc.tick_offset += rtc_offset
-        system.create_monitor_objects(prelaunch=cfg.start_paused)
         if cfg.start_paused:
-            machine.stop()
+            machine.stop("prelaunch")
+        system.create_monitor_objects()
 
         def on_signal(signo: int, pid: int) -> None:
             def stop() -> None:
                 _report(termination_message(signo, pid))
-                machine.request_shutdown(0)
+                machine.request_shutdown(0, "host-signal")
 
             system.main_loop.call_soon(stop)
 

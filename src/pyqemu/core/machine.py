@@ -5,6 +5,12 @@ runstate.c, cpus.c).
 main loop: expired timers, ready file descriptors and bottom halves.  When every vCPU waits for an
 interrupt it sleeps until the next timer deadline or I/O.  Shutdown and reset are *requests*, acted on
 between slices, as in QEMU.
+
+The run state (QMP's RunState: ``prelaunch``, ``running``, ``paused``, ``debug``, ``shutdown``...) and
+the events the monitors report (STOP, RESUME, RESET, SHUTDOWN, POWERDOWN; QEMU's qapi/run-state.json)
+come from here: each event goes to every callable in :attr:`Machine.event_listeners` as ``(name,
+data)``.  Requests carry QEMU's ShutdownCause spelling (``guest-shutdown``, ``host-qmp-quit``,
+``host-signal``...).
 """
 
 from __future__ import annotations
@@ -37,30 +43,58 @@ class Machine:
         self.cpus: list[Any] = []
         self.tbc: Any = None
         self.running = True
+        #: QMP's RunState while not running (``paused``, ``prelaunch``, ``debug``...)
+        self.stop_state = "paused"
         self.shutdown_code: int | None = None
+        self.shutdown_reason = "guest-shutdown"
         self.reset_requested = False
+        self.reset_reason = "guest-reset"
         self.no_reboot = False
         self.reset_handlers: list[Callable[[], None]] = []
         self.state_listeners: list[Callable[[bool], None]] = []
+        self.event_listeners: list[Callable[[str, dict[str, Any] | None], None]] = []
+
+    # -- events and state ---------------------------------------------------------------------------
+    def emit(self, event: str, data: dict[str, Any] | None = None) -> None:
+        for fn in list(self.event_listeners):
+            fn(event, data)
+
+    @property
+    def runstate(self) -> str:
+        if self.shutdown_code is not None:
+            return "shutdown"
+        return "running" if self.running else self.stop_state
 
     # -- requests (QEMU's qemu_system_*_request) ---------------------------------------------------
-    def request_shutdown(self, code: int = 0) -> None:
+    def request_shutdown(self, code: int = 0, reason: str = "guest-shutdown") -> None:
+        if self.shutdown_code is None:
+            self.shutdown_reason = reason
         self.shutdown_code = code
         self.main_loop.wake()
 
-    def request_reset(self) -> None:
+    def request_reset(self, reason: str = "guest-reset") -> None:
         if self.no_reboot:
-            self.request_shutdown(0)
+            self.request_shutdown(0, reason)
         else:
             self.reset_requested = True
+            self.reset_reason = reason
             self.main_loop.wake()
 
-    def stop(self) -> None:
+    def request_powerdown(self) -> None:
+        """The power button (``system_powerdown``): boards with one tell the guest; the event is sent
+        either way, as QEMU does."""
+        self.emit("POWERDOWN")
+
+    def stop(self, state: str = "paused") -> None:
         if self.running:
             self.running = False
+            self.stop_state = state
             self.clock.stop()
             for fn in self.state_listeners:
                 fn(False)
+            self.emit("STOP")
+        elif state != "paused":
+            self.stop_state = state
 
     def cont(self) -> None:
         if not self.running:
@@ -68,6 +102,7 @@ class Machine:
             self.clock.start()
             for fn in self.state_listeners:
                 fn(True)
+            self.emit("RESUME")
 
     def system_reset(self) -> None:
         """Reset devices and CPUs to their power-on state (boards reload their boot code)."""
@@ -89,6 +124,8 @@ class Machine:
         while self.shutdown_code is None:
             if self.reset_requested:
                 self.reset_requested = False
+                reason = self.reset_reason
+                self.emit("RESET", {"guest": reason.startswith("guest"), "reason": reason})
                 self.system_reset()
             if not self.running:
                 loop.poll(None)
@@ -110,4 +147,6 @@ class Machine:
             elif now - last_poll >= IO_POLL_INTERVAL:
                 loop.poll(0)
                 last_poll = now
+        reason = self.shutdown_reason
+        self.emit("SHUTDOWN", {"guest": reason.startswith("guest"), "reason": reason})
         return self.shutdown_code

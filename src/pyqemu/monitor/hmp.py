@@ -7,10 +7,13 @@ ends lines with CR LF, whatever the chardev, as QEMU's does.  On a multiplexed c
 ``mon:stdio``) it only talks while it has the focus: output is held back meanwhile, leaving the focus
 ends the line, getting it back shows the prompt again.
 
-Commands: ``help|? [cmd]``, ``info [subcommand]`` (``cpus``, ``mtree``, ``name``, ``qtree``,
-``registers [-a|vcpu]``, ``status``, ``version``), ``stop|s``, ``cont|c``, ``system_reset``,
-``system_powerdown``, ``quit|q``, ``cpu index``, ``x /fmt addr``, ``xp /fmt addr``, ``print|p /fmt
-expr``, ``memsave addr size file`` and ``pmemsave addr size file``.
+Commands: ``help|? [cmd]``, ``info [subcommand]`` (``block``, ``blockstats``, ``chardev``, ``cpus``,
+``mtree``, ``name``, ``qtree``, ``registers [-a|vcpu]``, ``status``, ``version``), ``stop|s``, ``cont|c``,
+``system_reset``, ``system_powerdown``, ``quit|q``, ``cpu index``, ``x /fmt addr``, ``xp /fmt addr``,
+``print|p /fmt expr``, ``memsave addr size file``, ``pmemsave addr size file``, ``device_add
+driver[,prop=value...]`` (``device_add help`` lists the device types) and ``device_del id``.  The
+``info`` queries and device and run-state commands go through the QMP commands
+(:mod:`.qmp_commands`), as QEMU's HMP does; their errors print as ``Error: message``.
 
 ``/fmt`` is ``/[count][format][size]``: format ``x`` (hex), ``d`` (signed), ``u`` (unsigned), ``o``
 (octal), ``c`` (characters) or ``i`` (disassembly), size ``b``, ``h``, ``w`` or ``g`` (1, 2, 4, 8 bytes;
@@ -22,13 +25,12 @@ then ``& | ^``, then ``* / %``, then unary ``+ - ~``, parentheses, numbers (``0x
 octal), ``'c'`` and ``$reg``.  QEMU 7.2 knows no RISC-V registers there ("unknown register"); pyqemu
 accepts ``$pc``, ``$x0``-``$x31``, ``$f0``-``$f31``, their ABI names and the CSRs ``info registers``
 shows.  Bad input prints QEMU's error and ``Try "help CMD" for more information``; the monitor carries
-on.  ``system_powerdown`` does nothing on this board, as on QEMU's RISC-V ``virt`` (it has no power
-button the guest could watch).
+on.  ``system_powerdown`` only sends the POWERDOWN event on this board, as on QEMU's RISC-V ``virt``
+(it has no power button the guest could watch).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,25 +39,17 @@ from typing import Any
 from pyqemu import QEMU_VERSION, __version__
 from pyqemu.chardev.base import CHR_EVENT_CLOSED, CHR_EVENT_OPENED, Chardev
 from pyqemu.chardev.mux import CHR_EVENT_MUX_IN, CHR_EVENT_MUX_OUT
+from pyqemu.cli.qemu_opts import OptsError, parse_opts
+from pyqemu.monitor.qmp import QmpError
+from pyqemu.monitor.qmp_commands import QmpCommands
 from pyqemu.monitor.readline import ReadLine
+from pyqemu.monitor.target import MASK64, MemoryAccessError, MonitorTarget
+from pyqemu.qom.object import device_help, device_type_help
 from pyqemu.target.riscv import monitor as target_monitor
 from pyqemu.target.riscv.disas import disas_bytes
 
-MASK64 = (1 << 64) - 1
-PAGE_SIZE = 4096
 BANNER = f"QEMU {QEMU_VERSION} monitor - type 'help' for more information\n"
 VERSION_TEXT = f"{QEMU_VERSION} (pyqemu {__version__})"
-
-
-@dataclass
-class MonitorTarget:
-    """What the monitors of one VM act on.  ``prelaunch`` is set by ``-S`` and cleared by the first
-    ``cont``/``stop``; ``qtree`` renders ``info qtree``."""
-
-    machine: Any
-    qtree: Callable[[], str] | None = None
-    name: str | None = None
-    prelaunch: bool = False
 
 
 class CommandError(Exception):
@@ -254,6 +248,9 @@ class Command:
 COMMANDS = (
     Command("cont|c", "", "resume emulation", "cmd_cont"),
     Command("cpu", "index", "set the default CPU", "cmd_cpu", ("int",)),
+    Command("device_add", "driver[,prop=value][,...]", "add device, like -device on the command line",
+            "cmd_device_add", ("rest",)),
+    Command("device_del", "device", "remove device", "cmd_device_del", ("str",)),
     Command("help|?", "[cmd]", "show the help", "cmd_help", ("opt_rest",)),
     Command("info", "[subcommand]", "show various information about the system state", "cmd_info"),
     Command("memsave", "addr size file",
@@ -273,6 +270,10 @@ COMMANDS = (
 )
 
 INFO_COMMANDS = (
+    Command("block", "[-n] [-v] [device]", "show info of one block device or all block devices "
+            "(-n: show named nodes; -v: show details)", "info_block", ("opt_rest",)),
+    Command("blockstats", "", "show block device statistics", "info_blockstats"),
+    Command("chardev", "", "show the character devices", "info_chardev"),
     Command("cpus", "", "show infos for each CPU", "info_cpus"),
     Command("mtree", "", "show memory tree", "info_mtree"),
     Command("name", "", "show the current VM name", "info_name"),
@@ -314,9 +315,10 @@ class Monitor:
     """An HMP monitor on ``chardev`` acting on ``target``.  Call :meth:`start` once the machine is
     built: the banner waits for it (and, on a mux, for the focus)."""
 
-    def __init__(self, chardev: Chardev, target: MonitorTarget):
+    def __init__(self, chardev: Chardev, target: MonitorTarget, qmp: QmpCommands | None = None):
         self.chardev = chardev
         self.target = target
+        self.qmp = qmp if qmp is not None else QmpCommands(target)
         self.rl = ReadLine(self.print, self.execute)
         self.cpu_index = 0
         self.last_format = "x"
@@ -433,9 +435,11 @@ class Monitor:
                 args.append(value)
             elif kind == "str":
                 args.append(self._parse_string(cur, label))
-            elif kind == "opt_rest":
+            elif kind in ("opt_rest", "rest"):
                 rest = cur.text[cur.pos:].strip()
                 cur.pos = len(cur.text)
+                if kind == "rest" and not rest:
+                    raise CommandError(f"{label}: missing argument")
                 args.append(rest or None)
             elif kind == "regs":
                 if cur.text.startswith("-a", cur.pos) and (cur.pos + 2 == len(cur.text)
@@ -512,46 +516,17 @@ class Monitor:
         return target_monitor.register_value(self.cpu(), name)
 
     def _phys_read(self, addr: int, length: int) -> bytes | None:
-        """Guest-physical bytes, or None if any of them is not backed by RAM, ROM or a device."""
-        space = self.machine.space
-        end = addr + length
-        if end > 1 << 64:
-            return None
-        out = bytearray()
-        pos = addr
-        while pos < end:
-            r = space.find(pos)
-            if r is None:
-                return None
-            stop = min(end, r.end)
-            if r.is_ram:
-                out += space.read_bytes(pos, stop - pos)
-                pos = stop
-                continue
-            # device registers: naturally aligned accesses of up to 32 bits, as QEMU's dispatch splits a
-            # buffer for devices (virtio-mmio, for one, only answers 32-bit reads)
-            while pos < stop:
-                size = next(s for s in (4, 2, 1) if pos % s == 0 and pos + s <= stop)
-                out += space.read(pos, size).to_bytes(size, "little")
-                pos += size
-        return bytes(out)
+        return self.target.phys_read(addr, length)
 
     def _virt_read(self, addr: int, length: int) -> bytes | None:
-        """Bytes at guest-virtual ``addr`` as the current CPU sees them, or None."""
-        out = bytearray()
-        hart = self.cpu()
-        while length > 0:
-            chunk = min(length, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
-            paddr = target_monitor.debug_translate(hart, addr)
-            if paddr is None:
-                return None
-            data = self._phys_read(paddr, chunk)
-            if data is None:
-                return None
-            out += data
-            addr = (addr + chunk) & MASK64
-            length -= chunk
-        return bytes(out)
+        return self.target.virt_read(self.cpu(), addr, length)
+
+    def _qmp(self, name: str, **args: Any) -> Any:
+        """Run a QMP command; its error is the command's failure (printed as ``Error: ...``)."""
+        try:
+            return self.qmp.dispatcher.dispatch(name, args)
+        except QmpError as exc:
+            raise CommandFailed(f"Error: {exc}") from None
 
     def _help_list(self, table: tuple[Command, ...], prefix: str = "") -> None:
         for cmd in sorted(table, key=lambda c: c.names):
@@ -584,22 +559,39 @@ class Monitor:
         self._help_list(INFO_COMMANDS, "info ")
 
     def cmd_cont(self) -> None:
-        self.target.prelaunch = False
-        self.machine.cont()
+        self._qmp("cont")
 
     def cmd_stop(self) -> None:
-        self.target.prelaunch = False
-        self.machine.stop()
+        self._qmp("stop")
 
     def cmd_quit(self) -> None:
         self.quitting = True
-        self.machine.request_shutdown(0)
+        self._qmp("quit")
 
     def cmd_system_reset(self) -> None:
-        self.machine.request_reset()
+        self._qmp("system_reset")
 
     def cmd_system_powerdown(self) -> None:
-        """Nothing on this board: QEMU's RISC-V virt machine has no power button either."""
+        self._qmp("system_powerdown")
+
+    def cmd_device_add(self, spec: str) -> None:
+        if spec in ("help", "?"):
+            self.print(device_help() + "\n")
+            return
+        try:
+            opts = parse_opts(spec, implied_key="driver")
+        except OptsError as exc:
+            raise CommandFailed(f"Error: {exc}") from None
+        if opts.get("help") == "on" or opts.get("driver") in ("help", "?"):
+            try:
+                self.print(device_type_help(opts["driver"]) + "\n")
+            except OptsError as exc:
+                raise CommandFailed(f"Error: {exc}") from None
+            return
+        self._qmp("device_add", **opts)
+
+    def cmd_device_del(self, device: str) -> None:
+        self._qmp("device_del", id=device)
 
     def cmd_cpu(self, index: int) -> None:
         if not 0 <= index < len(self.machine.cpus):
@@ -679,24 +671,9 @@ class Monitor:
 
     def _save(self, addr: int, size: int, filename: str, physical: bool) -> None:
         try:
-            fd = os.open(filename, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        except OSError as exc:
-            raise CommandFailed(f"Error: Could not open '{filename}': {os.strerror(exc.errno or 0)}") \
-                from None
-        with os.fdopen(fd, "wb") as f:
-            pos = addr
-            end = addr + size
-            while pos < end:
-                n = min(end - pos, PAGE_SIZE - (pos & (PAGE_SIZE - 1)))
-                if physical:
-                    data = self.machine.space.read_bytes(pos & MASK64, n)
-                else:
-                    data = self._virt_read(pos & MASK64, n)
-                    if data is None:
-                        raise CommandFailed(f"Error: Invalid addr 0x{addr & MASK64:016x}/size {size} "
-                                            f"specified")
-                f.write(data)
-                pos += n
+            self.target.save_memory(addr, size, filename, None if physical else self.cpu())
+        except MemoryAccessError as exc:
+            raise CommandFailed(f"Error: {exc}") from None
 
     def cmd_memsave(self, addr: int, size: int, filename: str) -> None:
         self._save(addr, size, filename, physical=False)
@@ -706,13 +683,55 @@ class Monitor:
 
     # -- info ------------------------------------------------------------------------------------------
     def info_status(self) -> None:
-        if self.machine.running:
-            state = "running"
-        elif self.target.prelaunch:
-            state = "paused (prelaunch)"
-        else:
-            state = "paused"
+        state = self.machine.runstate
+        if state not in ("running", "paused"):
+            state = f"paused ({state})"
         self.print(f"VM status: {state}\n")
+
+    def info_block(self, which: str | None) -> None:
+        words = (which or "").split()
+        device = next((w for w in words if not w.startswith("-")), None)
+        for info in self._qmp("query-block"):
+            if device is not None and info["device"] != device:
+                continue
+            inserted = info.get("inserted")
+            if inserted is None:
+                self.print(f"{info['device']}: [not inserted]\n")
+            else:
+                flags = ", read-only" if inserted["ro"] else ""
+                self.print(f"{info['device']}: {inserted['file']} ({inserted['drv']}{flags})\n")
+            if "qdev" in info:
+                self.print(f"    Attached to:      {info['qdev']}\n")
+            if info["removable"]:
+                self.print(f"    Removable device: {'' if info['locked'] else 'not '}locked, tray "
+                           f"{'open' if info.get('tray_open') else 'closed'}\n")
+            if inserted is None:
+                continue
+            backend = self.target.find_drive(info["device"])
+            cache = getattr(backend, "cache", "writeback")
+            mode = "writethrough" if cache in ("writethrough", "directsync") else "writeback"
+            mode += ", direct" if cache in ("none", "directsync") else ""
+            mode += ", ignore flushes" if cache == "unsafe" else ""
+            self.print(f"    Cache mode:       {mode}\n")
+            if "backing_file" in inserted:
+                self.print(f"    Backing file:     {inserted['backing_file']} (chain depth: "
+                           f"{inserted['backing_file_depth']})\n")
+            limits = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
+            if any(inserted[k] for k in limits):
+                self.print("    I/O throttling:   " + " ".join(f"{k}={inserted[k]}" for k in limits) + "\n")
+            self.print("\n")
+
+    def info_blockstats(self) -> None:
+        keys = ("rd_bytes", "wr_bytes", "rd_operations", "wr_operations", "flush_operations",
+                "wr_total_time_ns", "rd_total_time_ns", "flush_total_time_ns", "rd_merged", "wr_merged",
+                "idle_time_ns")
+        for entry in self._qmp("query-blockstats"):
+            stats = entry["stats"]
+            self.print(f"{entry['device']}:" + "".join(f" {k}={stats.get(k, 0)}" for k in keys) + "\n")
+
+    def info_chardev(self) -> None:
+        for entry in self._qmp("query-chardev"):
+            self.print(f"{entry['label']}: filename={entry['filename']}\n")
 
     def info_version(self) -> None:
         self.print(VERSION_TEXT + "\n")
@@ -746,5 +765,4 @@ class Monitor:
         self.print(lines + self.machine.space.mtree() + "\n")
 
     def info_qtree(self) -> None:
-        if self.target.qtree is not None:
-            self.print(self.target.qtree())
+        self.print(self.target.tree.qtree())

@@ -228,7 +228,7 @@ def all_properties(info: TypeInfo) -> list[Property]:
     return sorted(props.values(), key=lambda p: p.name)
 
 
-def _own_properties(info: TypeInfo) -> list[Property]:
+def own_properties(info: TypeInfo) -> list[Property]:
     """Properties in declaration order, most derived type first (``info qtree`` order)."""
     out: list[Property] = []
     names: set[str] = set()
@@ -281,7 +281,9 @@ def device_type_help(name: str) -> str:
 
 class BusState:
     """A bus devices plug into.  ``slots`` limits how many (None: any number); ``on_plug`` runs when a
-    realized device is attached (the transport connects it)."""
+    realized device is attached (the transport connects it).  A bus with an ``on_unplug`` handler is
+    *hot-pluggable* (QEMU's bus hotplug handler): devices may be added once the machine runs and removed
+    with ``device_del``; ``on_unplug`` disconnects the device from the transport."""
 
     def __init__(self, name: str, type: str, parent: DeviceState | None = None, slots: int | None = None):
         self.name = name
@@ -290,6 +292,11 @@ class BusState:
         self.slots = slots
         self.children: list[DeviceState] = []
         self.on_plug: Callable[[DeviceState], None] | None = None
+        self.on_unplug: Callable[[DeviceState], None] | None = None
+
+    @property
+    def hotpluggable(self) -> bool:
+        return self.on_unplug is not None
 
     @property
     def full(self) -> bool:
@@ -322,17 +329,19 @@ class DeviceState:
         self.type_info = info
         self.tree = tree
         self.id = id
-        self.props: dict[str, Any] = {p.name: p.default for p in _own_properties(info)}
+        self.props: dict[str, Any] = {p.name: p.default for p in own_properties(info)}
         self.parent_bus: BusState | None = None
         self.child_buses: list[BusState] = []
         self.realized = False
+        #: where the device sits in the QOM composition tree (set when it is plugged)
+        self.qom_path = ""
 
     @property
     def type_name(self) -> str:
         return self.type_info.name
 
     def property(self, name: str) -> Property:
-        for p in _own_properties(self.type_info):
+        for p in own_properties(self.type_info):
             if p.name == name:
                 return p
         raise QomError(f"Property '{self.type_name}.{name}' not found")
@@ -359,6 +368,9 @@ class DeviceState:
     def reset(self) -> None:
         """Return to the power-on state."""
 
+    def unrealize(self) -> None:
+        """Stop working and let go of backends (hot-unplug)."""
+
     # -- info qtree ----------------------------------------------------------------------------------
     def qtree_extra(self) -> list[str]:
         """Lines shown after the properties (``gpio-out``, ``mmio``...)."""
@@ -376,7 +388,7 @@ class DeviceState:
         inner = pad + "  "
         for line in self.qtree_head():
             lines.append(inner + line)
-        for prop in _own_properties(self.type_info):
+        for prop in own_properties(self.type_info):
             lines.append(f"{inner}{prop.name} = {self.qtree_value(prop)}")
         for line in self.qtree_extra():
             lines.append(inner + line)
@@ -418,6 +430,11 @@ class DeviceTree:
         self._drive_claims: dict[str, _Claim] = {}
         self._chardev_claims: dict[str, _Claim] = {}
         self._backend_names: dict[int, str] = {}
+        #: set once the machine is built: from then on ``device_add`` is a hot-plug
+        self.machine_ready = False
+        #: called with (id, QOM path) after a device is unplugged (the DEVICE_DELETED event)
+        self.deleted_listeners: list[Callable[[str | None, str], None]] = []
+        self._anon_counts: dict[str, int] = {}
 
     # -- buses -------------------------------------------------------------------------------------
     def bus_name(self, dev: DeviceState, type: str) -> str:
@@ -468,6 +485,11 @@ class DeviceTree:
         self._drive_claims[drive_id] = _Claim(dev, owner)
         return backend
 
+    def _release_claims(self, dev: DeviceState) -> None:
+        for claims in (self._drive_claims, self._chardev_claims):
+            for key in [k for k, claim in claims.items() if claim.user is dev]:
+                del claims[key]
+
     def claim_chardev(self, dev: DeviceState | None, prop: Property | None, chr_id: str) -> Any:
         """The chardev ``chr_id`` for one frontend: a multiplexed chardev (``mux=on``) hands out a new
         attach point each time, any other one serves a single frontend."""
@@ -506,7 +528,13 @@ class DeviceTree:
         dev.props.update(props)
         dev.realized = True
         (bus or self.root).plug(dev)
+        dev.qom_path = self._next_path("/machine/unattached", "device")
         return dev
+
+    def _next_path(self, container: str, stem: str) -> str:
+        n = self._anon_counts.get(container, 0)
+        self._anon_counts[container] = n + 1
+        return f"{container}/{stem}[{n}]"
 
     def device_add(self, opts: dict[str, str]) -> DeviceState:
         """Carry out ``-device`` with the already split ``opts`` (QEMU's qdev_device_add)."""
@@ -542,16 +570,61 @@ class DeviceTree:
             bus = self.free_bus(info.bus_type)
             if bus is None:
                 raise QomError(f"No '{info.bus_type}' bus found for device '{driver}'")
+        if self.machine_ready and not bus.hotpluggable:
+            raise QomError(f"Bus '{bus.name}' does not support hotplugging")
         dev = self.create(driver, id)
-        for name, value in opts.items():
-            dev.set_property(name, value)
-        dev.parent_bus = bus
-        dev.realize()
+        try:
+            for name, value in opts.items():
+                dev.set_property(name, value)
+            dev.parent_bus = bus
+            dev.realize()
+        except QomError:
+            self._release_claims(dev)
+            raise
         dev.realized = True
         bus.plug(dev)
         if id is not None:
             self.ids[id] = dev
+            dev.qom_path = f"/machine/peripheral/{id}"
+        else:
+            dev.qom_path = self._next_path("/machine/peripheral-anon", "device")
         return dev
+
+    def find_device(self, id_or_path: str) -> DeviceState | None:
+        """A device by its ``id`` or its QOM path."""
+        if id_or_path in self.ids:
+            return self.ids[id_or_path]
+        for dev in self.devices():
+            if dev.qom_path and dev.qom_path == id_or_path:
+                return dev
+        return None
+
+    def device_del(self, id_or_path: str) -> None:
+        """Hot-unplug a device (QEMU's qdev_unplug); DEVICE_DELETED listeners hear of it."""
+        dev = self.find_device(id_or_path)
+        if dev is None:
+            raise QomError(f"Device '{id_or_path}' not found")
+        bus = dev.parent_bus
+        if bus is None or not bus.hotpluggable:
+            raise QomError(f"Bus '{bus.name if bus else self.root.name}' does not support hotplugging")
+        for child_bus in dev.child_buses:
+            for child in list(child_bus.children):
+                self._unplug(child)
+        self._unplug(dev)
+
+    def _unplug(self, dev: DeviceState) -> None:
+        bus = dev.parent_bus
+        assert bus is not None and bus.on_unplug is not None
+        bus.on_unplug(dev)
+        bus.children.remove(dev)
+        dev.unrealize()
+        dev.realized = False
+        dev.parent_bus = None
+        self._release_claims(dev)
+        if dev.id is not None:
+            self.ids.pop(dev.id, None)
+        for listener in self.deleted_listeners:
+            listener(dev.id, dev.qom_path)
 
     def devices(self) -> Iterator[DeviceState]:
         for bus in self.buses():

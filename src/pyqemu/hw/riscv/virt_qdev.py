@@ -68,7 +68,8 @@ def _add(tree: DeviceTree, type_name: str, mmio: tuple[tuple[int, int], ...] = (
 def populate(tree: DeviceTree, machine: virt.VirtMachine) -> None:
     """Add ``machine``'s built-in devices to ``tree`` and connect its virtio-mmio buses to the slots."""
     harts = len(machine.cpus)
-    _add(tree, "riscv.hart_array", **{"num-harts": harts, "cpu-type": "rv64-riscv-cpu"})
+    soc = _add(tree, "riscv.hart_array", **{"num-harts": harts, "cpu-type": "rv64-riscv-cpu"})
+    soc.qom_path = "/machine/soc0"  # QEMU's virt board names its (first) hart array soc0
     clint = virt.CLINT[0]
     _add(tree, "riscv.aclint.swi", mmio=((clint, riscv_aclint.SWI_SIZE),),
          gpio=(f'gpio-out "" {harts}',), **{"num-harts": harts})

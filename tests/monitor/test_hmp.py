@@ -593,3 +593,35 @@ def test_readline_editing() -> None:
     assert lines[-1] == "azbcw"
     rl.feed(b"abc\x02\x15\n")  # Ctrl-U deletes up to the cursor
     assert lines[-1] == "c"
+
+
+def test_block_chardev_and_device_commands(programs: dict[str, Path], tmp_path: Path) -> None:
+    """``info block``/``blockstats``/``chardev`` and ``device_add``/``device_del`` (QEMU's wording)."""
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    s = Session("-M", "virt", "-bios", "none", "-kernel", programs["loop"], "-monitor", "stdio", "-display",
+                "none", "-serial", "null", "-drive", f"file={disk},if=virtio,format=raw,id=d0",
+                "-chardev", "null,id=extra", cwd=tmp_path)
+    try:
+        block = s.cmd("info block")
+        assert block.startswith(f"d0: {disk} (raw)\n"
+                                "    Attached to:      /machine/peripheral-anon/device[0]\n")
+        assert "    Cache mode:       writeback\n" in block
+        assert s.cmd("info block nope") == ""
+        assert s.cmd("info blockstats") == (
+            "d0: rd_bytes=0 wr_bytes=0 rd_operations=0 wr_operations=0 flush_operations=0 wr_total_time_ns=0 "
+            "rd_total_time_ns=0 flush_total_time_ns=0 rd_merged=0 wr_merged=0 idle_time_ns=0\n")
+        chardevs = s.cmd("info chardev").splitlines()
+        assert "extra: filename=null" in chardevs and "serial0: filename=null" in chardevs
+        assert s.cmd("device_add virtio-rng-device") == \
+            "Error: Bus 'virtio-mmio-bus.6' does not support hotplugging\n"
+        assert s.cmd("device_add nope,id=x") == "Error: 'nope' is not a valid device model name\n"
+        assert "name \"virtio-blk-device\", bus virtio-bus" in s.cmd("device_add help")
+        assert s.cmd("device_add virtio-blk-device,help").startswith("virtio-blk-device options:\n")
+        assert s.cmd("device_del nope") == "Error: Device 'nope' not found\n"
+        assert s.cmd("device_add") == ("device_add: missing argument\n"
+                                       "Try \"help device_add\" for more information\n")
+        assert s.cmd("system_powerdown") == ""
+        assert s.quit() == 0
+    finally:
+        s.close()

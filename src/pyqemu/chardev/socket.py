@@ -28,6 +28,8 @@ from pyqemu.chardev.registry import ChardevError
 from pyqemu.core.main_loop import MainLoop
 
 READ_CHUNK = 4096
+#: output queued for a slow peer before writes start waiting for it
+MAX_BUFFERED = 1 << 20
 
 
 def _print_info(message: str) -> None:
@@ -58,6 +60,8 @@ class ChardevSocket(Chardev):
         self.nodelay = nodelay
         self.listener: socket.socket | None = None
         self.conn: socket.socket | None = None
+        self._out = bytearray()
+        self._watching_output = False
         self._closed = False
         self._listening = False
         self._created_path = False
@@ -228,6 +232,9 @@ class ChardevSocket(Chardev):
             return
         self.conn = None
         self.main_loop.remove_reader(conn.fileno())
+        self.main_loop.remove_writer(conn.fileno())
+        self._out.clear()
+        self._watching_output = False
         conn.close()
         self.send_event(CHR_EVENT_CLOSED)
         if self.server:
@@ -255,19 +262,39 @@ class ChardevSocket(Chardev):
         self.deliver(data)
 
     def write(self, data: bytes) -> int:
-        view = memoryview(data)
-        done = 0
-        while self.conn is not None and done < len(view):
+        """Queue output and send what the peer takes now; the rest goes out as the socket drains (the
+        main loop watches it).  Past :data:`MAX_BUFFERED` bytes the write waits for the peer, as QEMU's
+        blocking chardev write does."""
+        if self.conn is None:
+            return len(data)
+        self._out += data
+        self._flush()
+        while self.conn is not None and len(self._out) > MAX_BUFFERED:
+            select.select([], [self.conn], [], 1.0)
+            self._flush()
+        return len(data)
+
+    def _flush(self) -> None:
+        conn = self.conn
+        while conn is not None and self._out:
             try:
-                done += self.conn.send(view[done:], socket.MSG_NOSIGNAL)
+                sent = conn.send(self._out, socket.MSG_NOSIGNAL)
             except (BlockingIOError, InterruptedError):
-                # the peer is slow: wait for room, as QEMU's blocking write does
-                select.select([], [self.conn], [], 1.0)
+                break
             except OSError as exc:
                 if exc.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ETIMEDOUT):
                     raise
                 self.disconnect()
-        return len(data)
+                return
+            del self._out[:sent]
+        if conn is None:
+            return
+        if self._out and not self._watching_output:
+            self.main_loop.add_writer(conn.fileno(), self._flush)
+            self._watching_output = True
+        elif not self._out and self._watching_output:
+            self.main_loop.remove_writer(conn.fileno())
+            self._watching_output = False
 
     def close(self) -> None:
         if self._closed:
@@ -276,6 +303,11 @@ class ChardevSocket(Chardev):
         if self.conn is not None:
             conn, self.conn = self.conn, None
             self.main_loop.remove_reader(conn.fileno())
+            self.main_loop.remove_writer(conn.fileno())
+            if self._out:  # what is still queued (a monitor's last reply and events) goes out first
+                with contextlib.suppress(OSError):
+                    conn.settimeout(1.0)
+                    conn.sendall(self._out)
             conn.close()
         if self.listener is not None:
             self._unwatch_listener()

@@ -1,7 +1,8 @@
 """The main loop's I/O side (QEMU util/main-loop.c): file descriptors watched with ``selectors``.
 
 The machine's run loop alternates between running vCPUs and calling :meth:`MainLoop.poll`, which runs
-the callbacks of readable descriptors and of bottom halves (work scheduled from device code or other
+the callbacks of readable (and writable) descriptors and of bottom halves (work scheduled from device code or
+other
 threads) and, when the vCPUs are idle, sleeps until the next timer deadline or I/O.
 """
 
@@ -22,16 +23,41 @@ class MainLoop:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self.selector.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
+        self._readers: dict[int, Callable[[], None]] = {}
+        self._writers: dict[int, Callable[[], None]] = {}
+        self.add_reader(self._wake_r, self._drain_wake)
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
-        self.selector.register(fd, selectors.EVENT_READ, callback)
+        self._readers[fd] = callback
+        self._update(fd)
 
     def remove_reader(self, fd: int) -> None:
+        self._readers.pop(fd, None)
+        self._update(fd)
+
+    def add_writer(self, fd: int, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever ``fd`` can take output (until :meth:`remove_writer`)."""
+        self._writers[fd] = callback
+        self._update(fd)
+
+    def remove_writer(self, fd: int) -> None:
+        self._writers.pop(fd, None)
+        self._update(fd)
+
+    def _update(self, fd: int) -> None:
+        events = (selectors.EVENT_READ if fd in self._readers else 0) | \
+                 (selectors.EVENT_WRITE if fd in self._writers else 0)
         try:
-            self.selector.unregister(fd)
+            registered = self.selector.get_key(fd) is not None
         except (KeyError, ValueError):
-            pass
+            registered = False
+        if not events:
+            if registered:
+                self.selector.unregister(fd)
+        elif registered:
+            self.selector.modify(fd, events, fd)
+        else:
+            self.selector.register(fd, events, fd)
 
     def call_soon(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the main loop's thread at the next poll (thread-safe; QEMU's bottom half)."""
@@ -58,9 +84,14 @@ class MainLoop:
         ran = False
         if self._bh:
             timeout = 0.0
-        for key, _ in self.selector.select(timeout):
-            key.data()
-            ran = True
+        for key, mask in self.selector.select(timeout):
+            fd = key.fd
+            if mask & selectors.EVENT_READ and fd in self._readers:
+                self._readers[fd]()
+                ran = True
+            if mask & selectors.EVENT_WRITE and fd in self._writers:
+                self._writers[fd]()
+                ran = True
         while self._bh:
             with self._bh_lock:
                 work, self._bh = self._bh, []

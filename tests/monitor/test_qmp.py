@@ -294,10 +294,14 @@ def test_every_command_through_qemu_qmp(programs: dict[str, Path], tmp_path: Pat
             "Property 'virt-machine.nope' not found"
         # objects
         await c.execute("object-add", {"qom-type": "rng-random", "id": "rng0", "filename": "/dev/urandom"})
-        await c.execute("object-add", {"qom-type": "iothread", "id": "io0", "props": {"poll-max-ns": 100}})
-        assert await c.execute("qom-get", {"path": "io0", "property": "poll-max-ns"}) == 100
-        await c.execute("qom-set", {"path": "/objects/io0", "property": "poll-max-ns", "value": 7})
-        assert await c.execute("qom-get", {"path": "/objects/io0", "property": "poll-max-ns"}) == 7
+        await c.execute("object-add", {"qom-type": "rng-builtin", "id": "rng1"})
+        assert await c.execute("qom-get", {"path": "rng0", "property": "filename"}) == "/dev/urandom"
+        assert await c.execute("qom-get", {"path": "/objects/rng1", "property": "type"}) == "rng-builtin"
+        late = {"path": "/objects/rng0", "property": "filename", "value": "/x"}
+        assert (await _fails(c, "qom-set", late))[1] == \
+            "Property 'rng-random.filename' can't be set after the object is created"
+        assert (await _fails(c, "object-add", {"qom-type": "nope", "id": "x"}))[1] == \
+            "Parameter 'qom-type' does not accept value 'nope'"
         assert (await _fails(c, "object-add", {"qom-type": "rng-random", "id": "rng0"}))[1].startswith(
             "attempt to add duplicate property 'rng0'")
         missing = {"qom-type": "rng-random", "id": "r2", "filename": "/no/such"}

@@ -138,6 +138,8 @@ class QomView:
                 value = dev.props.get(p.name)
                 if p.type in ("drive", "chr"):
                     return dev.tree.backend_name(value)
+                if p.type.startswith("link<"):
+                    return f"/objects/{value.id}" if value is not None else ""
                 return value
 
             def refuse(_value: Any, p: Any = prop) -> None:

@@ -56,7 +56,7 @@ _INT_RANGES = {
     "int32": (-(1 << 31), (1 << 31) - 1, "int32_t"),
 }
 _INT_RE = re.compile(r"-?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
-PROPERTY_TYPES = (*_INT_RANGES, "size", "bool", "str", "drive", "chr")
+PROPERTY_TYPES = (*_INT_RANGES, "size", "bool", "str", "drive", "chr", "link<rng-backend>")
 
 
 def _parse_int(text: str) -> int | None:
@@ -353,6 +353,8 @@ class DeviceState:
             self.props[name] = self.tree.claim_drive(self, prop, text)
         elif prop.type == "chr":
             self.props[name] = self.tree.claim_chardev(self, prop, text)
+        elif prop.type.startswith("link<"):
+            self.props[name] = self.tree.claim_object(self, prop, text)
         else:
             self.props[name] = prop.parse(text)
 
@@ -380,6 +382,8 @@ class DeviceState:
         value = self.props.get(prop.name)
         if prop.type in ("drive", "chr"):
             value = self.tree.backend_name(value)
+        elif prop.type.startswith("link<"):
+            return f'"{value.id if value is not None else ""}"'
         return prop.format_value(value)
 
     def qtree_lines(self, indent: int) -> list[str]:
@@ -422,6 +426,8 @@ class DeviceTree:
 
     drives: dict[str, Any] = field(default_factory=dict)
     chardevs: dict[str, Any] = field(default_factory=dict)
+    #: the user-created objects (:class:`~pyqemu.qom.user_objects.ObjectRegistry`) link properties name
+    objects: Any = None
 
     def __post_init__(self) -> None:
         self.root = BusState("main-system-bus", "System")
@@ -485,10 +491,27 @@ class DeviceTree:
         self._drive_claims[drive_id] = _Claim(dev, owner)
         return backend
 
+    def claim_object(self, dev: DeviceState, prop: Property, obj_id: str) -> Any:
+        """The user-created object ``obj_id`` (``-object``) for a link property; it is then in use."""
+        obj = self.objects.objects.get(obj_id) if self.objects is not None else None
+        if obj is None:
+            raise QomError(f"Property '{dev.type_name}.{prop.name}' can't find value '{obj_id}'")
+        kind = prop.type[len("link<"):-1]
+        if not obj.type.name.startswith(kind.removesuffix("-backend")):
+            raise QomError(f"Invalid parameter type for '{prop.name}', expected: {kind}")
+        if obj.user is not None:
+            raise QomError(f"Property '{dev.type_name}.{prop.name}' can't take value '{obj_id}', it's in use")
+        obj.user = dev
+        return obj
+
     def _release_claims(self, dev: DeviceState) -> None:
         for claims in (self._drive_claims, self._chardev_claims):
             for key in [k for k, claim in claims.items() if claim.user is dev]:
                 del claims[key]
+        if self.objects is not None:
+            for obj in self.objects.objects.values():
+                if obj.user is dev:
+                    obj.user = None
 
     def claim_chardev(self, dev: DeviceState | None, prop: Property | None, chr_id: str) -> Any:
         """The chardev ``chr_id`` for one frontend: a multiplexed chardev (``mux=on``) hands out a new

@@ -472,3 +472,18 @@ def test_fuzz_qmp_and_hmp(programs: dict[str, Path], tmp_path: Path) -> None:
     finally:
         vm.close()
     assert b"Traceback" not in vm.stderr
+
+
+def test_pretty_output() -> None:
+    """``-qmp-pretty`` / ``pretty=on``: indented JSON, lines still ending in CR LF."""
+    wire = _Wire()
+    out: list[bytes] = []
+    wire.write = lambda data: out.append(data) or len(data)  # type: ignore[method-assign]
+    dispatcher = QmpCommands(MonitorTarget(machine=None)).dispatcher
+    monitor = QmpMonitor(wire, dispatcher, pretty=True)  # type: ignore[arg-type]
+    monitor.start()
+    monitor._event(0)
+    text = out[-1].decode()
+    assert text.startswith("{\r\n    \"QMP\": {\r\n") and text.endswith("}\r\n")
+    assert "\n" not in text.replace("\r\n", "")
+    assert json.loads(text)["QMP"]["capabilities"] == []

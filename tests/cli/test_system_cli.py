@@ -90,7 +90,8 @@ def test_device_help() -> None:
     assert res.stdout == (
         'Storage devices:\nname "virtio-blk-device", bus virtio-bus\n\n'
         'Input devices:\nname "virtconsole", bus virtio-serial-bus\n'
-        'name "virtio-serial-device", bus virtio-bus\n\n'
+        'name "virtio-serial-device", bus virtio-bus\n'
+        'name "virtserialport", bus virtio-serial-bus\n\n'
         'Misc devices:\nname "virtio-rng-device", bus virtio-bus\n'
     )
 
@@ -107,8 +108,19 @@ def test_device_type_help() -> None:
         "  serial=<str>\n"
     )
     res = run_system("-device", "virtconsole,help")
-    assert (
-        res.stdout == "virtconsole options:\n  chardev=<str>          - ID of a chardev to use as a backend\n"
+    assert res.stdout == (
+        "virtconsole options:\n"
+        "  chardev=<str>          - ID of a chardev to use as a backend\n"
+        "  name=<str>\n"
+        "  nr=<uint32>            -  (default: 4294967295)\n"
+    )
+    res = run_system("-device", "virtio-serial-device,help")
+    assert res.stdout == (
+        "virtio-serial-device options:\n"
+        "  emergency-write=<bool> - on/off (default: true)\n"
+        "  event_idx=<bool>       - on/off (default: true)\n"
+        "  indirect_desc=<bool>   - on/off (default: true)\n"
+        "  max_ports=<uint32>     -  (default: 31)\n"
     )
 
 
@@ -291,6 +303,15 @@ ERRORS = [
         ],
         "-device virtconsole,chardev=c0: Property 'virtconsole.chardev' can't take value 'c0': "
         "Device 'c0' is in use\n",
+    ),
+    (
+        ["-device", "virtio-serial-device", "-device", "virtserialport,nr=0"],
+        "-device virtserialport,nr=0: Port number 0 on virtio-serial devices reserved for virtconsole "
+        "devices for backward compatibility.\n",
+    ),
+    (
+        ["-device", "virtio-serial-device,max_ports=1", "-device", "virtconsole", "-device", "virtconsole"],
+        "-device virtconsole: virtio-serial-bus: Out-of-range port id specified, max. allowed: 0\n",
     ),
     (
         [*(["-device", "virtio-rng-device"] * 9)],

@@ -601,7 +601,7 @@ def test_block_chardev_and_device_commands(programs: dict[str, Path], tmp_path: 
     disk.write_bytes(bytes(1 << 20))
     s = Session("-M", "virt", "-bios", "none", "-kernel", programs["loop"], "-monitor", "stdio", "-display",
                 "none", "-serial", "null", "-drive", f"file={disk},if=virtio,format=raw,id=d0",
-                "-chardev", "null,id=extra", cwd=tmp_path)
+                "-chardev", "null,id=extra", "-device", "virtio-serial-device,id=vser", cwd=tmp_path)
     try:
         block = s.cmd("info block")
         assert block.startswith(f"d0: {disk} (raw)\n"
@@ -614,7 +614,13 @@ def test_block_chardev_and_device_commands(programs: dict[str, Path], tmp_path: 
         chardevs = s.cmd("info chardev").splitlines()
         assert "extra: filename=null" in chardevs and "serial0: filename=null" in chardevs
         assert s.cmd("device_add virtio-rng-device") == \
-            "Error: Bus 'virtio-mmio-bus.6' does not support hotplugging\n"
+            "Error: Bus 'virtio-mmio-bus.5' does not support hotplugging\n"
+        assert s.cmd("device_add virtserialport,chardev=extra,name=org.test.hmp,id=p1") == ""
+        assert 'name = "org.test.hmp"' in s.cmd("info qtree")
+        assert s.cmd("device_add virtserialport,chardev=extra,id=p2") == (
+            "Error: Property 'virtserialport.chardev' can't take value 'extra': Device 'extra' is in use\n")
+        assert s.cmd("device_del p1") == ""
+        assert s.cmd("device_add virtserialport,chardev=extra,id=p2") == ""
         assert s.cmd("device_add nope,id=x") == "Error: 'nope' is not a valid device model name\n"
         assert "name \"virtio-blk-device\", bus virtio-bus" in s.cmd("device_add help")
         assert s.cmd("device_add virtio-blk-device,help").startswith("virtio-blk-device options:\n")

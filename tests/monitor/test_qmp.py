@@ -487,3 +487,36 @@ def test_pretty_output() -> None:
     assert text.startswith("{\r\n    \"QMP\": {\r\n") and text.endswith("}\r\n")
     assert "\n" not in text.replace("\r\n", "")
     assert json.loads(text)["QMP"]["capabilities"] == []
+
+
+def test_hotplug_device_deleted_and_object_links(programs: dict[str, Path], tmp_path: Path) -> None:
+    """Ports plug into a virtio-serial bus at run time; device_del sends DEVICE_DELETED and frees the
+    chardev; an object a device links to cannot be deleted."""
+    vm = VM(tmp_path, programs["loop"], "-object", "rng-random,id=rng0,filename=/dev/urandom",
+            "-device", "virtio-rng-device,rng=rng0,id=rng", "-device", "virtio-serial-device,id=vser0",
+            "-chardev", "null,id=c1")
+
+    async def run() -> None:
+        c = await _client(vm.qmp_path)
+        assert await c.execute("qom-get", {"path": "/machine/peripheral/rng", "property": "rng"}) == \
+            "/objects/rng0"
+        assert await _fails(c, "object-del", {"id": "rng0"}) == (
+            "GenericError", "object 'rng0' is in use, can not be deleted")
+        for _ in range(2):  # the chardev is free again once the port is gone
+            await c.execute("device_add", {"driver": "virtserialport", "chardev": "c1", "name": "org.test.0",
+                                           "id": "port1", "bus": "vser0.0"})
+            assert await c.execute("qom-get", {"path": "port1", "property": "name"}) == "org.test.0"
+            assert "port1" in await c.execute("human-monitor-command", {"command-line": "info qtree"})
+            await c.execute("device_del", {"id": "port1"})
+            deleted = await _event(c, "DEVICE_DELETED")
+            assert deleted["data"] == {"device": "port1", "path": "/machine/peripheral/port1"}
+            assert await _fails(c, "qom-list", {"path": "/machine/peripheral/port1"}) == (
+                "DeviceNotFound", "Device '/machine/peripheral/port1' not found")
+        assert await _fails(c, "device_del", {"id": "vser0"}) == (
+            "GenericError", "Bus 'virtio-mmio-bus.6' does not support hotplugging")
+        await c.disconnect()
+
+    try:
+        asyncio.run(run())
+    finally:
+        vm.close()

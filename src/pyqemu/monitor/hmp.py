@@ -521,7 +521,7 @@ class Monitor:
     def _virt_read(self, addr: int, length: int) -> bytes | None:
         return self.target.virt_read(self.cpu(), addr, length)
 
-    def _qmp(self, name: str, **args: Any) -> Any:
+    def _qmp(self, name: str, /, **args: Any) -> Any:
         """Run a QMP command; its error is the command's failure (printed as ``Error: ...``)."""
         try:
             return self.qmp.dispatcher.dispatch(name, args)

@@ -1,31 +1,35 @@
 """The virtio devices as QOM types, for ``-device`` and ``info qtree`` (QEMU's virtio-blk-device,
-virtio-rng-device, virtio-serial-device and virtconsole, and the virtio-mmio transport's bus).
+virtio-rng-device, virtio-serial-device with its virtconsole and virtserialport ports, and the virtio-mmio
+transport's bus).
 
 * ``virtio-mmio`` (board-created, not user-creatable) wraps one
   :class:`~pyqemu.hw.virtio.mmio.VirtioMMIO` slot and provides a ``virtio-mmio-bus`` (a kind of
   ``virtio-bus``) with room for one device; plugging a device into that bus plugs its model into the
   slot.
 * ``virtio-blk-device`` (``drive=`` a ``-drive`` id, ``serial=``, ``queue-size=``),
-  ``virtio-rng-device`` and ``virtio-serial-device`` go on a ``virtio-bus``.  Every virtio device takes
+  ``virtio-rng-device`` (``rng=`` the id of an ``-object rng-random``/``rng-builtin``; without it the
+  host's os.urandom) and ``virtio-serial-device`` go on a ``virtio-bus``.  Every virtio device takes
   ``indirect_desc`` and ``event_idx`` (on by default): off withdraws the ring feature from what the
   device offers.
-* ``virtconsole,chardev=ID`` is a console port on a ``virtio-serial-device``'s ``virtio-serial-bus``.
-  pyqemu's virtio-serial device is the single-port console of :mod:`pyqemu.hw.virtio.console` (no
-  ``VIRTIO_CONSOLE_F_MULTIPORT``), so its bus takes one ``virtconsole``; QEMU's ``virtserialport`` (a
-  named, non-console port, which needs multiport) is not provided.  A virtio-serial device without a
-  virtconsole is a console whose output is dropped.
+* ``virtio-serial-device`` (``max_ports=``, default 31, and ``emergency-write=``) is the multiport
+  console of :mod:`pyqemu.hw.virtio.serial`; it provides a ``virtio-serial-bus`` for its ports.  That bus
+  is hot-pluggable: ``device_add`` and ``device_del`` on a running machine add and remove ports, and the
+  guest driver hears of it.  A device without ports is valid.
+* Ports (the abstract ``virtio-serial-port``: ``nr=`` the port number, ``name=``) are ``virtserialport``
+  (a generic port, ``chardev=``, named for the guest's programs, e.g. ``org.qemu.guest_agent.0``) and
+  ``virtconsole`` (a console port, Linux's ``hvc``).  As in QEMU a port without ``nr=`` takes the
+  lowest free number from 1 up, except that the first console goes to number 0, which is reserved for
+  consoles; names are unique among all virtio-serial devices.  Errors use QEMU's wording.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyqemu.hw.virtio.blk import DEFAULT_QUEUE_SIZE as BLK_QUEUE_SIZE
 from pyqemu.hw.virtio.blk import VirtioBlk
-from pyqemu.hw.virtio.console import VirtioConsole
 from pyqemu.hw.virtio.device import VirtioDevice
 from pyqemu.hw.virtio.mmio import MMIO_SIZE, VirtioMMIO
 from pyqemu.hw.virtio.rng import VirtioRng
+from pyqemu.hw.virtio.serial import DEFAULT_MAX_PORTS, MAX_SUPPORTED_PORTS, VirtioSerial, VirtioSerialPort
 from pyqemu.hw.virtio.virtqueue import VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC
 from pyqemu.qom.object import DeviceState, Property, QomError, TypeInfo, register_bus_type, register_type
 
@@ -92,23 +96,83 @@ class VirtioBlkState(VirtioDeviceState):
 
 class VirtioRngState(VirtioDeviceState):
     def create_model(self) -> VirtioDevice:
-        return VirtioRng()
+        backend = self.props.get("rng")
+        return VirtioRng(backend.entropy) if backend is not None else VirtioRng()
 
 
 class VirtioSerialState(VirtioDeviceState):
+    """``virtio-serial-device``: its ``virtio-serial-bus`` plugs ports into the model, also at run time."""
+
+    vdev: VirtioSerial | None = None
+
     def create_model(self) -> VirtioDevice:
-        return VirtioConsole(None)
+        max_ports = self.props["max_ports"]
+        if not max_ports:
+            raise QomError("Maximum number of serial ports not specified")
+        if max_ports > MAX_SUPPORTED_PORTS:
+            raise QomError(f"maximum ports supported: {MAX_SUPPORTED_PORTS}")
+        return VirtioSerial(max_ports, emergency_write=self.props["emergency-write"])
+
+    def realize(self) -> None:
+        super().realize()
+        assert self.vdev is not None
+        bus = self.child_buses[0]
+        self.vdev.bus_name = bus.name
+        bus.on_plug = self._plug_port
+        bus.on_unplug = self._unplug_port
+
+    def _plug_port(self, dev: DeviceState) -> None:
+        assert self.vdev is not None and isinstance(dev, VirtioSerialPortState) and dev.port is not None
+        self.vdev.add_port(dev.port, dev.props["nr"])
+
+    def _unplug_port(self, dev: DeviceState) -> None:
+        assert self.vdev is not None and isinstance(dev, VirtioSerialPortState) and dev.port is not None
+        self.vdev.remove_port(dev.port)
 
 
-class VirtconsoleState(DeviceState):
-    """A console port: connects its chardev to the parent virtio-serial device."""
+#: ``nr`` of a port that takes the next free number (QEMU's VIRTIO_CONSOLE_BAD_ID)
+PORT_NR_AUTO = 0xFFFFFFFF
+
+
+class VirtioSerialPortState(DeviceState):
+    """A port on a virtio-serial-bus (``virtserialport``; ``virtconsole`` sets :attr:`is_console`).
+    Realizing it picks its number; plugging it connects it to the device."""
+
+    is_console = False
+    port: VirtioSerialPort | None = None
 
     def realize(self) -> None:
         bus = self.parent_bus
-        owner: Any = bus.parent if bus is not None else None
-        if not isinstance(owner, VirtioSerialState) or not isinstance(owner.vdev, VirtioConsole):
-            raise QomError("virtconsole needs a virtio-serial-device")
-        owner.vdev.set_chardev(self.props.get("chardev"))
+        owner = bus.parent if bus is not None else None
+        assert isinstance(owner, VirtioSerialState) and owner.vdev is not None
+        vdev = owner.vdev
+        nr, name = self.props["nr"], self.props["name"]
+        if nr in vdev.ports:
+            raise QomError(f"virtio-serial-bus: A port already exists at id {nr}")
+        if name and any(isinstance(dev, VirtioSerialPortState) and dev.props["name"] == name
+                        for dev in self.tree.devices()):
+            raise QomError(f"virtio-serial-bus: A port already exists by the name {name}")
+        if nr == PORT_NR_AUTO:
+            found = 0 if self.is_console and 0 not in vdev.ports else vdev.free_port_id()
+            if found is None:
+                # QEMU looks for a free number in whole 32-bit words of its port bitmap: it runs out only
+                # when max_ports is a multiple of 32, otherwise it finds max_ports, refused just below
+                if vdev.max_ports % 32 == 0:
+                    raise QomError("virtio-serial-bus: Maximum port number reached")
+                found = vdev.max_ports
+            nr = found
+        if nr >= vdev.max_ports:
+            raise QomError(f"virtio-serial-bus: Out-of-range port id specified, max. allowed: "
+                           f"{vdev.max_ports - 1}")
+        if nr == 0 and not self.is_console:
+            raise QomError("Port number 0 on virtio-serial devices reserved for virtconsole devices for "
+                           "backward compatibility.")
+        self.props["nr"] = nr
+        self.port = VirtioSerialPort(self.props.get("chardev"), name, console=self.is_console)
+
+
+class VirtconsoleState(VirtioSerialPortState):
+    is_console = True
 
 
 _VIRTIO_COMMON = (
@@ -131,13 +195,24 @@ register_type(TypeInfo(
         Property("serial", "str"),
         Property("queue-size", "uint16", BLK_QUEUE_SIZE),
     )))
-register_type(TypeInfo("virtio-rng-device", parent="virtio-device", category="Misc devices",
-                       bus_type="virtio-bus", cls=VirtioRngState))
-register_type(TypeInfo("virtio-serial-device", parent="virtio-device", category="Input devices",
-                       bus_type="virtio-bus", cls=VirtioSerialState, child_bus="virtio-serial-bus",
-                       child_bus_slots=1))
 register_type(TypeInfo(
-    "virtconsole", parent="device", category="Input devices", bus_type="virtio-serial-bus",
-    cls=VirtconsoleState, properties=(
+    "virtio-rng-device", parent="virtio-device", category="Misc devices", bus_type="virtio-bus",
+    cls=VirtioRngState, properties=(
+        Property("rng", "link<rng-backend>", description="ID of an rng-random or rng-builtin object"),
+    )))
+register_type(TypeInfo(
+    "virtio-serial-device", parent="virtio-device", category="Input devices", bus_type="virtio-bus",
+    cls=VirtioSerialState, child_bus="virtio-serial-bus", properties=(
+        Property("max_ports", "uint32", DEFAULT_MAX_PORTS),
+        Property("emergency-write", "bool", True),
+    )))
+register_type(TypeInfo(
+    "virtio-serial-port", parent="device", abstract=True, user_creatable=False, bus_type="virtio-serial-bus",
+    properties=(Property("nr", "uint32", PORT_NR_AUTO), Property("name", "str"))))
+register_type(TypeInfo(
+    "virtserialport", parent="virtio-serial-port", category="Input devices", bus_type="virtio-serial-bus",
+    cls=VirtioSerialPortState, properties=(
         Property("chardev", "chr", description="ID of a chardev to use as a backend"),
     )))
+register_type(TypeInfo("virtconsole", parent="virtserialport", category="Input devices",
+                       bus_type="virtio-serial-bus", cls=VirtconsoleState))

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,14 @@ class VM:
             assert time.monotonic() < deadline
             time.sleep(0.05)
 
+    def run_until_exit(self, scenario: Callable[[], Awaitable[None]], timeout: float = 30) -> None:
+        """Run the client ``scenario``, which ends the VM; it must exit with status 0."""
+        try:
+            asyncio.run(scenario())
+            assert self.proc.wait(timeout=timeout) == 0
+        finally:
+            self.close()
+
     def close(self) -> int:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -177,6 +186,15 @@ async def _client(path: str | tuple[str, int]) -> Any:
     client = qmp.QMPClient("test")
     await client.connect(path)
     return client
+
+
+async def _hang_up(*clients: Any) -> None:
+    """Disconnect from a VM that may already have closed the connection."""
+    for client in clients:
+        try:
+            await client.disconnect()
+        except EOFError:
+            pass
 
 
 async def _event(client: Any, name: str, timeout: float = 20) -> dict[str, Any]:
@@ -315,16 +333,9 @@ def test_every_command_through_qemu_qmp(programs: dict[str, Path], tmp_path: Pat
         await c.execute("quit")
         shutdown = await _event(c, "SHUTDOWN")
         assert shutdown["data"] == {"guest": False, "reason": "host-qmp-quit"}
-        try:
-            await c.disconnect()
-        except EOFError:
-            pass
+        await _hang_up(c)
 
-    try:
-        asyncio.run(run())
-        assert vm.proc.wait(timeout=30) == 0
-    finally:
-        vm.close()
+    vm.run_until_exit(run, timeout=30)
 
 
 def test_guest_shutdown_event_and_several_monitors(programs: dict[str, Path], tmp_path: Path) -> None:
@@ -353,17 +364,9 @@ def test_guest_shutdown_event_and_several_monitors(programs: dict[str, Path], tm
             event = await _event(client, "SHUTDOWN")
             assert event["data"]["reason"] == "host-qmp-quit"
         hmp.close()
-        for client in (a, b):
-            try:
-                await client.disconnect()
-            except EOFError:
-                pass
+        await _hang_up(a, b)
 
-    try:
-        asyncio.run(run())
-        assert vm.proc.wait(timeout=30) == 0
-    finally:
-        vm.close()
+    vm.run_until_exit(run, timeout=30)
 
 
 def test_qmp_stdio_and_guest_poweroff(programs: dict[str, Path], tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ so that every read of their first cluster fails, as QEMU's qcow2 driver also rep
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import struct
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.test_qmp import VM, _client, _event
+from monitor.test_qmp import VM, _client, _event, _hang_up
 
 pytestmark = pytest.mark.slow
 
@@ -65,13 +64,6 @@ def test_block_io_error_events_and_io_error_stop(guest_file: Callable[[str], Pat
         await _event(c, "STOP", 60)
         await c.execute("quit")
         assert (await _event(c, "SHUTDOWN", 60))["data"]["reason"] == "host-qmp-quit"
-        try:
-            await c.disconnect()
-        except EOFError:
-            pass
+        await _hang_up(c)
 
-    try:
-        asyncio.run(run())
-        assert vm.proc.wait(timeout=60) == 0
-    finally:
-        vm.close()
+    vm.run_until_exit(run, timeout=60)

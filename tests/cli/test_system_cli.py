@@ -739,3 +739,25 @@ def test_default_firmware_boots_kernel(tmp_path: Path) -> None:
     assert "OpenSBI v" in res.stdout
     assert "Platform Name             : riscv-virtio,qemu" in res.stdout
     assert res.stdout.endswith("Hello from bare metal\n")
+
+
+def test_object_option() -> None:
+    """``-object``: help listings, QEMU's errors, and an rng backend a device links to."""
+    listing = run_system("-object", "help")
+    assert listing.returncode == 0
+    assert listing.stdout == "List of user creatable objects:\n  rng-builtin\n  rng-random\n"
+    assert run_system("-object", "rng-random,help").stdout == "rng-random options:\n  filename=<string>\n"
+    cases = [
+        (("-object", "rng-random"), "-object rng-random: Parameter 'id' is missing"),
+        (("-object", "nope,id=x"), "-object nope,id=x: Parameter 'qom-type' does not accept value 'nope'"),
+        (("-object", "rng-random,id=r,filename=/no/such"),
+         "-object rng-random,id=r,filename=/no/such: Could not open '/no/such': No such file or directory"),
+        (("-object", "rng-builtin,id=r", "-object", "rng-builtin,id=r"),
+         "-object rng-builtin,id=r: attempt to add duplicate property 'r' to object (type 'container')"),
+        (("-object", "rng-builtin,id=r", "-device", "virtio-rng-device,rng=q"),
+         "-device virtio-rng-device,rng=q: Property 'virtio-rng-device.rng' can't find value 'q'"),
+    ]
+    for args, message in cases:
+        result = run_system("-display", "none", *args)
+        assert result.returncode == 1
+        assert result.stderr == f"{PROG}: {message}\n"

@@ -96,6 +96,11 @@ Device options:
                 prop=value,... sets driver properties
                 use '-device help' to print all possible drivers
                 use '-device driver,help' to print all possible properties
+-object TYPENAME[,PROP1=VALUE1,...]
+                create a new object of type TYPENAME setting properties
+                in the order they are specified.  Note that the 'id'
+                property must be set.  These objects are placed in the
+                '/objects' path.
 
 Display options:
 -display none   select display backend type (pyqemu has no graphical display)
@@ -123,6 +128,10 @@ Debug/Expert options:
 -qmp-pretty dev like -qmp but uses pretty JSON formatting
 -mon [chardev=]name[,mode=readline|control][,pretty[=on|off]]
 -S              freeze CPU at startup (use 'c' to start execution)
+-gdb dev        accept gdb connection on 'dev'. (QEMU defaults to starting
+                the guest without waiting for gdb to connect; use -S too
+                if you want it to not start execution.)
+-s              shorthand for -gdb tcp::1234
 -d item1,...    enable logging of specified items (use '-d help' for a list of log items)
 -D logfile      output log to logfile (default stderr)
 -L path         set the directory for the BIOS, VGA BIOS and keymaps
@@ -143,8 +152,8 @@ OPTIONS: dict[str, bool] = {
     "hdd": True, "drive": True, "snapshot": False, "device": True, "display": True, "nographic": False,
     "chardev": True, "bios": True, "kernel": True, "append": True, "initrd": True, "dtb": True,
     "serial": True, "monitor": True, "qmp": True, "qmp-pretty": True, "mon": True, "S": False, "d": True,
-    "D": True, "L": True,
-    "no-reboot": False, "no-shutdown": False, "rtc": True,
+    "D": True, "L": True, "gdb": True, "s": False,
+    "no-reboot": False, "no-shutdown": False, "rtc": True, "object": True,
 }
 
 _MACHINE_PROPS = (
@@ -208,6 +217,7 @@ class Config:
     drives: list[tuple[dict[str, str], str]] = field(default_factory=list)
     snapshot: bool = False
     devices: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    objects: list[tuple[dict[str, str], str]] = field(default_factory=list)
     display: str | None = None
     nographic: bool = False
     chardevs: list[tuple[dict[str, str], str]] = field(default_factory=list)
@@ -221,6 +231,7 @@ class Config:
     monitors: list[tuple[str, str | None, str, bool]] = field(default_factory=list)
     mons: list[tuple[dict[str, str], str]] = field(default_factory=list)
     start_paused: bool = False
+    gdb: tuple[str, str] | None = None  # -gdb / -s: (device, loc)
     log_items: list[str] = field(default_factory=list)
     log_file: str | None = None
     data_dirs: list[str] = field(default_factory=list)
@@ -307,6 +318,26 @@ def _device_option(arg: str, loc: str) -> dict[str, str]:
             print(device_type_help(driver))
         except QomError as exc:
             _report(str(exc), loc)
+        raise Exit(0)
+    return opts
+
+
+def _object_option(arg: str, loc: str) -> dict[str, str]:
+    from pyqemu.qom.user_objects import ObjectError, object_help, object_type_help
+
+    try:
+        opts = parse_opts(arg, implied_key="qom-type")
+    except OptsError as exc:
+        _fail(exc, loc)
+    qom_type = opts.get("qom-type", "")
+    if qom_type in ("help", "?"):
+        print(object_help(), end="")
+        raise Exit(0)
+    if opts.get("help") == "on":
+        try:
+            print(object_type_help(qom_type), end="")
+        except ObjectError as exc:
+            raise CliError(str(exc), loc) from None
         raise Exit(0)
     return opts
 
@@ -404,6 +435,8 @@ def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
         cfg.snapshot = True
     elif name == "device":
         cfg.devices.append((_device_option(arg, loc), loc))
+    elif name == "object":
+        cfg.objects.append((_object_option(arg, loc), loc))
     elif name == "display":
         cfg.display = _parse_display(arg, loc)
     elif name == "nographic":
@@ -427,6 +460,10 @@ def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
             _fail(exc, loc)
     elif name == "S":
         cfg.start_paused = True
+    elif name in ("gdb", "s"):
+        from pyqemu.gdbstub.system import DEFAULT_DEVICE
+
+        cfg.gdb = (arg if name == "gdb" else DEFAULT_DEVICE, loc)
     elif name == "d":
         items = [item.strip() for item in arg.split(",")]
         if "help" in items or "?" in items:
@@ -684,6 +721,7 @@ class System:
     def __init__(self, cfg: Config):
         from pyqemu.core.main_loop import MainLoop
         from pyqemu.qom.object import DeviceTree
+        from pyqemu.qom.user_objects import ObjectRegistry
 
         self.cfg = cfg
         self.main_loop = MainLoop()
@@ -693,6 +731,8 @@ class System:
         self.machine: Any = None
         self.monitor_chardevs: list[tuple[Any, str, bool]] = []  # (chardev, mode, pretty)
         self.monitors: list[Any] = []
+        self.objects = ObjectRegistry()
+        self.tree.objects = self.objects
         self.serial: Any = None
         self.virtio_drives: list[tuple[str, str, str | None]] = []  # (drive id, loc, serial)
         self.log: Log | None = None
@@ -720,6 +760,20 @@ class System:
             _fail(exc, loc)
         self.chardevs.append(chardev)
         return chardev
+
+    def create_objects(self) -> None:
+        from pyqemu.qom.user_objects import ObjectError
+
+        for opts, loc in self.cfg.objects:
+            opts = dict(opts)
+            qom_type = opts.pop("qom-type", "")
+            obj_id = opts.pop("id", None)
+            if obj_id is None:
+                raise CliError("Parameter 'id' is missing", loc)
+            try:
+                self.objects.add(qom_type, obj_id, opts)
+            except ObjectError as exc:
+                raise CliError(str(exc), loc) from None
 
     def create_chardevs(self) -> None:
         for opts, loc in self.cfg.chardevs:
@@ -942,7 +996,7 @@ class System:
         props = {"append": cfg.append or "", "dtb": cfg.dtb or "", "dumpdtb": "",
                  "firmware": cfg.bios or "", "initrd": cfg.initrd or "", "kernel": cfg.kernel or ""}
         target = MonitorTarget(self.machine, tree=self.tree, name=cfg.name, drives=self.drives,
-                               machine_props=props)
+                               objects=self.objects, machine_props=props)
         commands = QmpCommands(target)
         for chardev, mode, pretty in self.monitor_chardevs:
             if mode == "control":
@@ -960,6 +1014,7 @@ class System:
     def close(self) -> None:
         from pyqemu.block.errors import BlockError
 
+        self.objects.close()
         for chardev in reversed(self.chardevs):
             try:
                 chardev.close()
@@ -986,6 +1041,7 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
     rtc_offset = rtc_offset_ns(cfg.rtc)
     system = System(cfg)
     try:
+        system.create_objects()
         system.create_chardevs()
         system.create_monitors_and_serials()
         system.create_drives()
@@ -1005,6 +1061,8 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
         if cfg.start_paused:
             machine.stop("prelaunch")
         system.create_monitor_objects()
+        if cfg.gdb is not None:
+            _start_gdbstub(system, *cfg.gdb)
 
         def on_signal(signo: int, pid: int) -> None:
             def stop() -> None:
@@ -1023,6 +1081,27 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
         return machine.run()
     finally:
         system.close()
+
+
+def _start_gdbstub(system: System, spec: str, loc: str) -> None:
+    """QEMU's gdbserver_start: serve GDB on the chardev ``-gdb spec`` describes."""
+    from pyqemu.chardev.registry import ChardevError, create_chardev
+    from pyqemu.gdbstub.system import SystemGdbStub, gdb_chardev_opts
+
+    try:
+        opts = gdb_chardev_opts(spec)
+        if opts is None:
+            return
+        if "chardev" in opts:
+            if opts["chardev"] not in system.tree.chardevs:
+                raise ChardevError(f"chardev \"{opts['chardev']}\" not found")
+            chardev = system._claim(opts["chardev"])
+        else:
+            chardev = create_chardev(opts, system.main_loop)
+            system.chardevs.append(chardev)
+    except ChardevError as exc:
+        _fail(exc, loc)
+    SystemGdbStub(system.machine, chardev, _report)
 
 
 def main(argv: list[str] | None = None) -> int:

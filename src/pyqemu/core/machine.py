@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..accel.tcg.tb_system import cpu_exec_system
+from ..accel.tcg.tb_system import EXIT_DEBUG, cpu_exec_system, cpu_step_system
 from .clock import VirtualClock
 from .main_loop import MainLoop
 
@@ -52,6 +52,9 @@ class Machine:
         self.no_reboot = False
         self.reset_handlers: list[Callable[[], None]] = []
         self.state_listeners: list[Callable[[bool], None]] = []
+        #: the debugger (the gdbstub) hears of vCPUs that stopped for it: ``(cpu, EXIT_DEBUG)`` at a
+        #: breakpoint or watchpoint, ``(cpu, EXIT_STEP)`` after a single-step (``cpu.singlestep``)
+        self.debug_handler: Callable[[Any, int], None] = _no_debugger
         self.event_listeners: list[Callable[[str, dict[str, Any] | None], None]] = []
 
     # -- events and state ---------------------------------------------------------------------------
@@ -133,7 +136,14 @@ class Machine:
             busy = False
             for cpu in self.cpus:
                 if not cpu.halted:
-                    cpu_exec_system(cpu, self.tbc, cpu.icount + SLICE)
+                    if cpu.singlestep:
+                        status = cpu_step_system(cpu, self.tbc)
+                    else:
+                        status = cpu_exec_system(cpu, self.tbc, cpu.icount + SLICE)
+                    if status >= EXIT_DEBUG:
+                        self.debug_handler(cpu, status)
+                        if not self.running:
+                            break
                     busy = busy or not cpu.halted
             clock.run_timers()
             now = time.monotonic()
@@ -150,3 +160,7 @@ class Machine:
         reason = self.shutdown_reason
         self.emit("SHUTDOWN", {"guest": reason.startswith("guest"), "reason": reason})
         return self.shutdown_code
+
+
+def _no_debugger(cpu: Any, status: int) -> None:
+    raise RuntimeError("a vCPU stopped for a debugger, but none is attached")

@@ -23,6 +23,7 @@ Options and associated environment variables:
 Argument             Env-variable      Description
 -h                                     print this help
 -help
+-g port              QEMU_GDB          wait gdb connection to 'port'
 -L path              QEMU_LD_PREFIX    set the elf interpreter prefix to 'path'
 -s size              QEMU_STACK_SIZE   set the stack size to 'size' bytes
 -cpu model           QEMU_CPU          select CPU (-cpu help for list)
@@ -48,7 +49,8 @@ OPTIONS = {
     "h": (False, None), "help": (False, None), "L": (True, "QEMU_LD_PREFIX"),
     "s": (True, "QEMU_STACK_SIZE"), "cpu": (True, "QEMU_CPU"), "E": (True, "QEMU_SET_ENV"),
     "U": (True, "QEMU_UNSET_ENV"), "0": (True, "QEMU_ARGV0"), "d": (True, "QEMU_LOG"),
-    "D": (True, "QEMU_LOG_FILENAME"), "strace": (False, "QEMU_STRACE"), "version": (False, "QEMU_VERSION"),
+    "D": (True, "QEMU_LOG_FILENAME"), "g": (True, "QEMU_GDB"), "strace": (False, "QEMU_STRACE"),
+    "version": (False, "QEMU_VERSION"),
 }
 CPU_MODELS = ("rv64", "max", "any")
 
@@ -177,6 +179,16 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
         th = proc.load(program, guest_argv, envp)
     except LoadError as e:
         return _die(prog, str(e))
+    if "g" in opts:
+        from ..gdbstub.user import GdbserverError, UserGdbStub
+
+        address = opts["g"][-1]
+        try:
+            proc.gdb = UserGdbStub(proc, address, prog)
+        except GdbserverError as e:
+            print(e, file=sys.stderr)
+            return _die("pyqemu", f"could not open gdbserver on {address}")
+        proc.gdb.wait_for_gdb()
     threading.stack_size(64 << 20)
     sys.setrecursionlimit(10000)
     status = proc.run(th)

@@ -16,6 +16,7 @@ import ctypes
 import mmap
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..accel.tcg.backend_python import GuestFault
@@ -53,6 +54,10 @@ UNPACK = {size: (struct.Struct("<" + u).unpack_from, struct.Struct("<" + s).unpa
 PACK = {size: struct.Struct("<" + u).pack_into for size, u in ((0, "B"), (1, "H"), (2, "I"), (3, "Q"))}
 
 
+def _no_watch(addr: int, size: int, store: bool) -> None:
+    pass
+
+
 def page_align(n: int) -> int:
     return (n + PAGE_SIZE - 1) & PAGE_MASK
 
@@ -81,7 +86,9 @@ class AddressSpace:
     read (``rp``) or write (``wp``) the page on its fast path.  A page that is unmapped, protected or
     past the end of its file has 0 there, so the access takes the slow path, which raises the right
     fault.  Pages holding translated code are write-protected the same way (QEMU's page_protect), so
-    a store into them comes to :meth:`store_slow`, which invalidates the stale translations.
+    a store into them comes to :meth:`st`, which invalidates the stale translations.  Pages a
+    debugger watches are closed in both tables: :meth:`ld` and :meth:`st` hand accesses to them to
+    :attr:`watch` (which raises the debug exception for a hit) before doing them.
     """
 
     def __init__(self, size: int = TASK_SIZE):
@@ -103,6 +110,10 @@ class AddressSpace:
         self.mmap_top = 0x3F00000000  # top-down mmap allocation starts below here (under the stack)
         self.lock = threading.RLock()
         self.on_code_change = None  # callback(start, end) when mappings change (drops translations)
+        #: pages with a debugger's watchpoints and the check accesses to them go through:
+        #: ``watch(addr, size, is_store)``
+        self.watch_pages: frozenset[int] = frozenset()
+        self.watch: Callable[[int, int, bool], None] = _no_watch
 
     # -- area bookkeeping ----------------------------------------------------------------------------
     def _starts(self) -> list[int]:
@@ -144,6 +155,9 @@ class AddressSpace:
         for page in list(self.code_pages):  # a snapshot: translating threads add to the set
             if first <= page < last:
                 self.wp[page] = 0
+        for page in self.watch_pages:
+            if first <= page < last:
+                self.rp[page] = self.wp[page] = 0
 
     def protect_code_page(self, page: int, on: bool) -> None:
         """Write-protect (``on``) a page that holds translated code, or lift that protection.
@@ -158,7 +172,19 @@ class AddressSpace:
         else:
             self.code_pages.discard(page)
             v = self.find_vma(page << PAGE_BITS)
-            self.wp[page] = 1 if v is not None and v.prot & PROT_WRITE and not v.beyond_eof else 0
+            writable = v is not None and v.prot & PROT_WRITE and not v.beyond_eof
+            self.wp[page] = 1 if writable and page not in self.watch_pages else 0
+
+    def set_watch(self, pages: frozenset[int], check: Callable[[int, int, bool], None]) -> None:
+        """Send accesses to ``pages`` through ``check`` (see :attr:`watch`)."""
+        with self.lock:
+            old = self.watch_pages
+            self.watch_pages = pages
+            self.watch = check
+            for page in old | pages:
+                v = self.find_vma(page << PAGE_BITS)
+                if v is not None:
+                    self._set_tables(page << PAGE_BITS, (page + 1) << PAGE_BITS, v)
 
     def is_free(self, start: int, length: int) -> bool:
         end = start + length
@@ -228,12 +254,14 @@ class AddressSpace:
         if self.on_code_change is not None:
             self.on_code_change(start, end)
 
-    def range_mapped(self, start: int, length: int) -> bool:
+    def range_mapped(self, start: int, length: int, backed: bool = False) -> bool:
+        """Whether every page of [start, start+length) is mapped (``backed``: and none lies past the
+        end of a mapped file, so the host mapping can be touched)."""
         a = start
         end = start + length
         while a < end:
             v = self.find_vma(a)
-            if v is None:
+            if v is None or backed and v.beyond_eof:
                 return False
             a = v.end
         return True
@@ -273,13 +301,29 @@ class AddressSpace:
         """A guest load with the fast path's permission check (slow path and interpreter)."""
         addr &= MASK64
         last = addr + (1 << (memop & 3)) - 1
-        if not (last < self.top and self.rp[addr >> PAGE_BITS] and self.rp[last >> PAGE_BITS]):
+        if not (last < self.top and self.rp[addr >> PAGE_BITS] and self.rp[last >> PAGE_BITS]) \
+                and not self._watched_load(addr, last):
             first_ok = addr < self.top and self.rp[addr >> PAGE_BITS]
             raise self._fault(last & PAGE_MASK if first_ok else addr, False)
         u, s = UNPACK[memop & 3]
         return (s(self.mm, addr)[0] & MASK64) if memop & SIGN else u(self.mm, addr)[0]
 
     ld_rmw = ld  # an AMO's read: user mode reports every fault as SIGSEGV either way
+
+    def _watched_load(self, addr: int, last: int) -> bool:
+        """Whether a load the read table refused is allowed, its pages being closed only because they
+        are watched; it is then given to the debugger's check (which may raise)."""
+        if not self.watch_pages or last >= self.top:
+            return False
+        for page in {addr >> PAGE_BITS, last >> PAGE_BITS}:
+            if self.rp[page]:
+                continue
+            v = self.find_vma(page << PAGE_BITS)
+            if page not in self.watch_pages or v is None or v.beyond_eof \
+                    or not v.prot & (PROT_READ | PROT_WRITE):
+                return False
+        self.watch(addr, last - addr + 1, False)
+        return True
 
     def st(self, addr: int, value: int, memop: int) -> bool:
         """A guest store (slow path and interpreter).  Returns True when it wrote translated code,
@@ -293,18 +337,26 @@ class AddressSpace:
             pack(self.mm, addr, value)
             return False
         code_hit: list[int] = []
+        watched = False  # closed to the fast path because a debugger watches it
         for a in (addr, last):  # the page of the first byte, then of the last
             page = a >> PAGE_BITS if a < self.top else -1
             if page >= 0 and self.wp[page] or page in code_hit:
                 continue
             v = self.find_vma(a) if page >= 0 else None
+            if page in self.watch_pages:
+                watched = True
+                if page not in self.code_pages and v is not None and v.prot & PROT_WRITE \
+                        and not v.beyond_eof:
+                    continue
             if page not in self.code_pages or v is None or not v.prot & PROT_WRITE:
                 raise self._fault(a if a == addr else a & PAGE_MASK, True)
             code_hit.append(page)
+        if watched:
+            self.watch(addr, size, True)
         pack(self.mm, addr, value)
         for page in code_hit:
             self._code_changed(page << PAGE_BITS, (page + 1) << PAGE_BITS)
-        return True
+        return bool(code_hit)
 
     def fetch16(self, pc: int) -> int:
         """Instruction fetch (translation time): needs an executable mapping."""

@@ -10,7 +10,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..accel.tcg.backend_python import PythonBackend
 from ..accel.tcg.cpu_exec import TBCache
@@ -32,6 +32,9 @@ from .syscall import (
     Syscalls,
     host_call,
 )
+
+if TYPE_CHECKING:
+    from ..gdbstub.user import UserGdbStub
 
 #: carries signal state across a guest execve into the new pyqemu process (removed before the guest
 #: sees its environment)
@@ -81,7 +84,11 @@ class Process:
         self.auxv = b""
         self.sigtramp = 0
         self.atomic_lock = threading.Lock()
-        self.tbc = TBCache(lambda pc: arch.gen_block(self, pc), None, self.log,  # type: ignore[arg-type]
+        #: the debugger's breakpoints (see the translator) and the gdbstub itself, once ``-g`` started one
+        self.breakpoints: frozenset[int] = frozenset()
+        self.gdb: UserGdbStub | None = None
+        self.tbc = TBCache(lambda pc, single_step=False: arch.gen_block(self, pc, single_step),
+                           None, self.log,  # type: ignore[arg-type]
                            disas=lambda pc, size: arch.disas(self.space, pc, size), symbol=self.symbol)
         self.symbols: list[tuple[int, int, str]] = []
         memory = UserMemory(self.space, self.tbc)
@@ -155,8 +162,11 @@ class Process:
         return th
 
     def run(self, th: Thread) -> int:
-        """Run the main thread; returns the process exit status (or dies by a signal)."""
+        """Run the main thread; returns the process exit status (or dies by a signal).  An attached
+        debugger gets control before the first instruction."""
         try:
+            if self.gdb is not None:
+                self.gdb.handlesig(th, 0)
             self.arch.cpu_loop(self, th)
         except ExitProcess as e:
             return e.status
@@ -180,6 +190,8 @@ class Process:
         raise ThreadExit()
 
     def exit_group(self, status: int) -> None:
+        if self.gdb is not None:
+            self.gdb.report_exit(status=status)
         self.flush()
         if threading.current_thread() is threading.main_thread():
             raise ExitProcess(status)
@@ -214,6 +226,8 @@ class Process:
         self.flush()
         pid = os.fork()
         if pid == 0:
+            if self.gdb is not None:
+                self.gdb.forget()  # the child runs on undebugged, as the kernel's ptrace would have it
             me = threading.get_native_id()
             cpu = th.cpu
             self.threads = {me: th}

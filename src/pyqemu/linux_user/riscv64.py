@@ -10,7 +10,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from ..accel.tcg.backend_python import GuestFault
-from ..accel.tcg.cpu_exec import GuestFetchFault, cpu_exec
+from ..accel.tcg.cpu_exec import GuestFetchFault, cpu_exec, cpu_step
 from ..target.riscv import cpu as rcpu
 from ..target.riscv import translate
 from ..target.riscv.disas import disas_bytes
@@ -49,14 +49,15 @@ _FAULT_SIGNALS = {
 
 
 class _TranslateEnv:
-    __slots__ = ("space", "_helpers")
+    __slots__ = ("space", "_helpers", "breakpoints")
     system = False
     priv = 0
     fs = 3
 
-    def __init__(self, proc: Process):
+    def __init__(self, proc: Process, breakpoints: frozenset[int]):
         self.space = proc.space
         self._helpers = proc.helpers
+        self.breakpoints = breakpoints
 
     def fetch16(self, pc: int) -> int:
         return self.space.fetch16(pc)
@@ -65,9 +66,13 @@ class _TranslateEnv:
         return self._helpers
 
 
-def gen_block(proc: Process, pc: int):
+def gen_block(proc: Process, pc: int, single_step: bool = False):
+    """The block at ``pc`` (``single_step``: the one instruction there, without the debugger's
+    breakpoint checks)."""
     try:
-        return translate.gen_block(_TranslateEnv(proc), pc)
+        if single_step:
+            return translate.gen_block(_TranslateEnv(proc, frozenset()), pc, 1)
+        return translate.gen_block(_TranslateEnv(proc, proc.breakpoints), pc)
     except GuestFault as f:
         raise GuestFetchFault(f.code, f.tval) from None
 
@@ -100,11 +105,15 @@ def map_sigtramp(space: Any) -> int:
 
 
 def cpu_loop(proc: Process, th: Thread) -> None:
+    """Run the thread's guest code, handling what makes it leave translated code.  With a debugger
+    attached (``proc.gdb``), a thread it single-steps runs one instruction per round, and stops for it
+    (breakpoints, watchpoints, completed steps, Ctrl-C, signals) go through its ``handlesig``."""
     cpu = th.cpu
     R = cpu.R
     sigs = proc.signals
     tbc = proc.tbc
     syscalls = proc.syscalls
+    gdb = proc.gdb
 
     thread_pending = th.signals.pending
 
@@ -112,7 +121,11 @@ def cpu_loop(proc: Process, th: Thread) -> None:
         return sigs.flag or bool(thread_pending)
 
     while True:
-        code, pc, tval = cpu_exec(cpu, tbc, stop)
+        step = gdb.step_token(th) if gdb is not None else None
+        if step is None:
+            code, pc, tval = cpu_exec(cpu, tbc, stop)
+        else:
+            code, pc, tval = cpu_step(cpu, tbc)
         if code == rcpu.EXCP_U_ECALL:
             cpu.pc = pc + 4
             orig_a0 = R[10]
@@ -125,6 +138,8 @@ def cpu_loop(proc: Process, th: Thread) -> None:
         elif code == rcpu.EXCP_FENCE_I:
             tbc.flush()
             cpu.pc = tval
+        elif code == rcpu.EXCP_DEBUG:
+            _gdb_resumed(proc, th, gdb.debug_stop(th))
         elif code >= 0:
             if proc.log.enabled("int"):
                 proc.log.write(f"riscv_cpu_do_interrupt: cause {code} epc 0x{pc:016x} tval 0x{tval:016x}\n")
@@ -132,7 +147,34 @@ def cpu_loop(proc: Process, th: Thread) -> None:
             addr = pc if addr_kind == "pc" else tval
             force_signal(proc, th, signum, sig.siginfo(signum, si_code, addr=addr))
         if sigs.flag or thread_pending:
+            if gdb is not None and gdb.interrupted:
+                _gdb_resumed(proc, th, gdb.interrupt_stop(th))
             process_pending_signals(proc, th)
+        if step is not None:
+            _gdb_resumed(proc, th, gdb.step_done(th, step))
+
+
+def _gdb_resumed(proc: Process, th: Thread, signum: int) -> None:
+    """The debugger resumed the thread with ``signum`` (0: none) after a stop of its own."""
+    if signum:
+        force_signal(proc, th, signum, sig.siginfo(signum, sig.SI_KERNEL), report=False)
+
+
+def _gdb_filter(proc: Process, th: Thread, signum: int, info: bytes) -> tuple[int, bytes] | None:
+    """A signal about to be acted on is first reported to the debugger, which decides what the thread
+    gets instead (QEMU's gdb_handlesig): the same signal, another one, or None."""
+    if proc.gdb is None:
+        return signum, info
+    new = proc.gdb.handlesig(th, signum)
+    if not new:
+        return None
+    return (signum, info) if new == signum else (new, sig.siginfo(new, sig.SI_USER))
+
+
+def _die(proc: Process, signum: int) -> None:
+    if proc.gdb is not None:
+        proc.gdb.report_exit(signum=signum)
+    sig.die_by_signal(signum, proc.flush)
 
 
 EINTR_RET = (1 << 64) - 4  # -EINTR
@@ -149,11 +191,17 @@ def restartable(proc: Process, th: Thread) -> bool:
     return False
 
 
-def force_signal(proc: Process, th: Thread, signum: int, info: bytes) -> None:
-    """A synchronous fault: delivered now; blocked or ignored means the process dies (as in Linux)."""
+def force_signal(proc: Process, th: Thread, signum: int, info: bytes, report: bool = True) -> None:
+    """A synchronous fault: delivered now; blocked or ignored means the process dies (as in Linux).
+    ``report``: the debugger hears of it first."""
+    if report:
+        item = _gdb_filter(proc, th, signum, info)
+        if item is None:
+            return
+        signum, info = item
     act = proc.signals.actions[signum]
     if th.signals.blocked >> (signum - 1) & 1 or act.handler == sig.SIG_IGN:
-        sig.die_by_signal(signum, proc.flush)
+        _die(proc, signum)
     deliver(proc, th, signum, info)
 
 
@@ -162,7 +210,9 @@ def process_pending_signals(proc: Process, th: Thread) -> None:
         item = proc.signals.next_deliverable(th.signals)
         if item is None:
             break
-        deliver(proc, th, *item)
+        item = _gdb_filter(proc, th, *item)
+        if item is not None:
+            deliver(proc, th, *item)
     th.signals.in_sigsuspend_mask = None
 
 
@@ -179,7 +229,7 @@ def deliver(proc: Process, th: Thread, signum: int, info: bytes) -> None:
             return
         if what == "ignore":
             return
-        sig.die_by_signal(signum, proc.flush)
+        _die(proc, signum)
     setup_frame(proc, th, signum, info, act)
 
 

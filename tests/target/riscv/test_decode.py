@@ -179,6 +179,7 @@ class _Code:
     system = False
     priv = 0
     fs = 3
+    breakpoints = ()
 
     class _AnyHelper(dict):
         def __missing__(self, key: str) -> Helper:

@@ -37,7 +37,7 @@ class TBInfo:
 class TBCache:
     """Translated code for one guest address space (shared by its vCPUs)."""
 
-    def __init__(self, gen_block: Callable[[int], Block], backend: PythonBackend, log: Log,
+    def __init__(self, gen_block: Callable[..., Block], backend: PythonBackend, log: Log,
                  disas: Callable[[int, int], str] | None = None, symbol: Callable[[int], str] | None = None):
         self.gen_block = gen_block
         self.backend = backend
@@ -204,6 +204,25 @@ def cpu_exec(cpu: Any, tbc: TBCache, stop: Callable[[], bool] | None = None) -> 
         if stop is not None and stop():
             cpu.pc = pc
             return (-1, pc, 0)
+
+
+def cpu_step(cpu: Any, tbc: TBCache) -> tuple[int, int, int]:
+    """Run one guest instruction for a debugger's single-step (QEMU's single-step blocks): translated
+    afresh by ``tbc.gen_block(pc, True)`` (no breakpoint checks), interpreted and never cached.  Returns
+    like :func:`cpu_exec`, with code -1 when the instruction completed."""
+    pc = cpu.pc
+    try:
+        block = tbc.gen_block(pc, True)
+    except GuestFetchFault as f:
+        return (f.code, pc, f.tval)
+    pc = tbc.interp.run(block, cpu, cpu.R)
+    if pc < 0:
+        exc = cpu.exception
+        cpu.exception = None
+        cpu.pc = exc[1]
+        return exc
+    cpu.pc = pc
+    return (-1, pc, 0)
 
 
 class _GrowthCounter:

@@ -11,7 +11,9 @@ dicts keyed by virtual page number:
 
 Misses call the target's ``fill`` (page walk, PMP), which raises the guest fault.  Pages that hold
 translated code are kept out of ``fast_w`` (QEMU's TLB_NOTDIRTY): a store into one takes the slow path,
-which drops the stale translations and tells the region to leave after the store.
+which drops the stale translations and tells the region to leave after the store.  Virtual pages a
+debugger watches are kept out of both fast dicts (QEMU's TLB_WATCHPOINT): the slow path hands each
+access to them to the debugger's check before doing it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class SoftMMU:
         self.fast_w: dict[int, dict[int, int]] = {}
         self.full: dict[int, dict[int, tuple[int, int]]] = {}
         self._wrev: dict[int, list[tuple[dict[int, int], int, int]]] = {}  # ppage -> fast_w entries
+        #: virtual pages with a debugger's watchpoints, and the check their accesses go through:
+        #: ``watch(vaddr, size, is_store)`` raises the debug exception for a hit
+        self.watch_pages: frozenset[int] = frozenset()
+        self.watch: Callable[[int, int, bool], None] = _no_watch
         self.idx = 0
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
@@ -100,6 +106,18 @@ class SoftMMU:
             for d in group.values():
                 d.pop(vp, None)
 
+    def set_watch(self, pages: frozenset[int], check: Callable[[int, int, bool], None]) -> None:
+        """Send accesses to virtual ``pages`` through ``check`` (see :attr:`watch`)."""
+        self.watch_pages = pages
+        self.watch = check
+        self.flush()
+
+    def check_watch(self, vaddr: int, size: int, store: bool) -> None:
+        """Give an access the debugger's check if it touches a watched page."""
+        pages = self.watch_pages
+        if vaddr >> PAGE_BITS in pages or ((vaddr + size - 1) & MASK64) >> PAGE_BITS in pages:
+            self.watch(vaddr, size, store)
+
     def protect(self, ppage: int) -> None:
         """``ppage`` now holds translated code: stores to it must take the slow path."""
         for d, vp, delta in self._wrev.pop(ppage, ()):
@@ -123,7 +141,7 @@ class SoftMMU:
             raise GuestFault(self.fault_codes[access], vaddr)
         if whole:
             full[vp] = (ppage, prot)
-            if r.is_ram and r.start <= ppage and ppage + PAGE_SIZE <= r.end:
+            if r.is_ram and r.start <= ppage and ppage + PAGE_SIZE <= r.end and vp not in self.watch_pages:
                 delta = r.region.ram_offset + r.offset + (ppage - r.start) - (vp << PAGE_BITS)
                 if prot & PROT_READ:
                     self.fast_r.setdefault(idx, {})[vp] = delta
@@ -143,7 +161,10 @@ class SoftMMU:
             for i in range(size):  # an access across a page boundary: byte by byte
                 value |= self.ld((addr + i) & MASK64, 0) << (8 * i)
         else:
-            value = self.space.read(self.translate(addr, ACCESS_LOAD, self.idx, size), size)
+            paddr = self.translate(addr, ACCESS_LOAD, self.idx, size)
+            if self.watch_pages:
+                self.check_watch(addr, size, False)
+            value = self.space.read(paddr, size)
         if memop & SIGN and value >> (8 * size - 1):
             value |= MASK64 ^ ((1 << (8 * size)) - 1)
         return value
@@ -161,6 +182,8 @@ class SoftMMU:
                 hit |= self.st((addr + i) & MASK64, value >> (8 * i), 0)
             return hit
         paddr = self.translate(addr, ACCESS_STORE, self.idx, size)
+        if self.watch_pages:
+            self.check_watch(addr, size, True)
         hit = False
         ppage = paddr >> PAGE_BITS
         if ppage in self.code.pages:
@@ -168,6 +191,10 @@ class SoftMMU:
             self.code.discard(ppage)
         self.space.write(paddr, value, size, notify=False)  # code pages were handled just above
         return hit
+
+
+def _no_watch(vaddr: int, size: int, store: bool) -> None:
+    pass
 
 
 class SoftMMUMemory:

@@ -50,7 +50,7 @@ class _TB:
 class SystemTBCache:
     """Translated code of one machine, shared by its vCPUs."""
 
-    def __init__(self, gen_block: Callable[[Any, int], Block], backend: PythonBackend, interp: Interpreter,
+    def __init__(self, gen_block: Callable[..., Block], backend: PythonBackend, interp: Interpreter,
                  log: Log, code: CodePages, disas: Callable[[Any, int, int], str] | None = None):
         self.gen_block = gen_block
         self.backend = backend
@@ -226,24 +226,29 @@ def _run_traced(tbc: SystemTBCache, block: Block, cpu: Any, R: Any, pc: int) -> 
     return tbc.interp.run(block, cpu, R)
 
 
-EXIT_LIMIT, EXIT_HALTED = 0, 1
+#: why :func:`cpu_exec_system` / :func:`cpu_step_system` returned: the instruction budget is spent, the
+#: vCPU waits for an interrupt, it stopped for a debugger before an instruction, a single-step is done
+EXIT_LIMIT, EXIT_HALTED, EXIT_DEBUG, EXIT_STEP = 0, 1, 2, 3
 #: instruction fetch faults in one slice after which it ends although the instruction count has not
 #: moved (a guest looping on faults must not keep the main loop, and the monitor, from running)
 MAX_FETCH_FAULTS = 1024
 
 
 def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
-    """Run ``cpu`` until its instruction count reaches ``limit`` (EXIT_LIMIT) or it waits for an
-    interrupt (EXIT_HALTED).  Interrupts are taken between regions; exceptions enter the guest's
-    trap handler through ``cpu.do_trap``; ``cpu.wfi_code`` marks the wait-for-interrupt exit.  The
-    slice also ends early (EXIT_LIMIT) when ``cpu.kick[0]`` is set (another vCPU got an interrupt), at
-    a WFI that cannot sleep because an interrupt is pending but masked, and at a spin-wait hint
-    (``cpu.yield_code``): the vCPU is waiting for another one, which should run now."""
+    """Run ``cpu`` until its instruction count reaches ``limit`` (EXIT_LIMIT), it waits for an
+    interrupt (EXIT_HALTED) or it stops for a debugger (EXIT_DEBUG: ``cpu.debug_code``, a breakpoint or
+    watchpoint, with ``cpu.pc`` at the instruction that did not run).  Interrupts are taken between
+    regions; exceptions enter the guest's trap handler through ``cpu.do_trap``; ``cpu.wfi_code`` marks
+    the wait-for-interrupt exit.  The slice also ends early (EXIT_LIMIT) when ``cpu.kick[0]`` is set
+    (another vCPU got an interrupt), at a WFI that cannot sleep because an interrupt is pending but
+    masked, and at a spin-wait hint (``cpu.yield_code``): the vCPU is waiting for another one, which
+    should run now."""
     R = cpu.R
     kick = cpu.kick
     icount_slot = cpu.icount_slot
     wfi = cpu.wfi_code
     yield_code = cpu.yield_code
+    debug_code = cpu.debug_code
     lookup = tbc.lookup
     pc = cpu.pc
     if cpu.halted:
@@ -287,9 +292,43 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
                     cpu.pc = pc
                     return EXIT_HALTED
                 break
+            elif code == debug_code:
+                cpu.pc = epc
+                return EXIT_DEBUG
             else:
                 cpu.do_trap(code, epc, tval)
                 pc = cpu.pc
             jmp = cpu.jmp
     cpu.pc = pc
     return EXIT_LIMIT
+
+
+def cpu_step_system(cpu: Any, tbc: SystemTBCache) -> int:
+    """Run one instruction of ``cpu`` for a debugger's single-step (QEMU's single-step blocks): it is
+    translated afresh by ``tbc.gen_block(cpu, pc, True)`` (no breakpoint checks), interpreted and never
+    cached.  Interrupts are not taken (QEMU's default SSTEP_NOIRQ); an exception enters the trap
+    handler, which ends the step.  Returns EXIT_STEP when the step is done, or EXIT_LIMIT when the
+    instruction stopped for the debugger before running (a watchpoint: ``cpu.debug_code``)."""
+    pc = cpu.pc
+    try:
+        block = tbc.gen_block(cpu, pc, True)
+    except GuestFault as f:
+        cpu.do_trap(f.code, pc, f.tval)
+        return EXIT_STEP
+    pc = tbc.interp.run(block, cpu, cpu.R)
+    if pc < 0:
+        code, epc, tval = cpu.exception
+        cpu.exception = None
+        if code == -1:
+            pc = epc
+        elif code == cpu.wfi_code or code == cpu.yield_code:
+            pc = tval
+            cpu.halted = code == cpu.wfi_code and not cpu.mip & cpu.mie
+        elif code == cpu.debug_code:
+            cpu.pc = epc
+            return EXIT_LIMIT
+        else:
+            cpu.do_trap(code, epc, tval)
+            pc = cpu.pc
+    cpu.pc = pc
+    return EXIT_STEP

@@ -45,6 +45,7 @@ EXCP_STORE_PAGE_FAULT = 15
 EXCP_FENCE_I = 0x100  # not architectural: leave the region so translations can be flushed
 EXCP_WFI = 0x101  # not architectural: the hart waits for an interrupt (tval: the pc to resume at)
 EXCP_YIELD = 0x102  # not architectural: a spin-wait hint, the hart yields its time slice (tval: pc)
+EXCP_DEBUG = 0x103  # not architectural: a debugger's breakpoint or watchpoint was hit (QEMU's EXCP_DEBUG)
 
 ABI_NAMES = ("zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 s2 s3 s4 s5 s6 s7 s8 s9 s10 s11 "
              "t3 t4 t5 t6").split()
@@ -52,6 +53,8 @@ ABI_NAMES = ("zero ra sp gp tp t0 t1 t2 s0 s1 a0 a1 a2 a3 a4 a5 a6 a7 s2 s3 s4 s
 
 class RISCVCPU:
     """One hart: its state buffer and the engine's per-vCPU bookkeeping."""
+
+    debug_code = EXCP_DEBUG  # how translated code reports a debugger's breakpoint or watchpoint
 
     def __init__(self) -> None:
         self.state = bytearray(NSLOTS * 8)

@@ -290,6 +290,20 @@ def _build() -> dict[int, tuple[Reader, Writer]]:
 
 CSRS = _build()
 
+#: names of the CSRs above that hold state (a debugger's register names; the zero-wired performance
+#: counters and PMP entries are left out, and so are the unprivileged counter views)
+CSR_NAMES: dict[int, str] = {
+    0x100: "sstatus", 0x104: "sie", 0x105: "stvec", 0x106: "scounteren", 0x10A: "senvcfg",
+    0x140: "sscratch", 0x141: "sepc", 0x142: "scause", 0x143: "stval", 0x144: "sip", 0x14D: "stimecmp",
+    0x180: "satp",
+    0x300: "mstatus", 0x301: "misa", 0x302: "medeleg", 0x303: "mideleg", 0x304: "mie", 0x305: "mtvec",
+    0x306: "mcounteren", 0x30A: "menvcfg", 0x320: "mcountinhibit", 0x340: "mscratch", 0x341: "mepc",
+    0x342: "mcause", 0x343: "mtval", CSR_MIP: "mip", 0x3A0: "pmpcfg0", 0x3A2: "pmpcfg2",
+    **{0x3B0 + i: f"pmpaddr{i}" for i in range(16)},
+    0xB00: "mcycle", 0xB02: "minstret",
+    0xF11: "mvendorid", 0xF12: "marchid", 0xF13: "mimpid", 0xF14: "mhartid", 0xF15: "mconfigptr",
+}
+
 
 def csr_access(h: Any, csr: int, value: int, op: int) -> int:
     """Run one CSR instruction: op 0 write, 1 set bits, 2 clear bits, 3 read only.

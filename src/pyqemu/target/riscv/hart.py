@@ -48,6 +48,10 @@ class RISCVHart(RISCVCPU):
         self.kick = [False]
         self.tb_flags = 0
         self.mem = _HartMemory(self.mmu)  # what the atomics use
+        #: a debugger's breakpoints (translated code stops before them; changing them flushes the
+        #: translations) and single-stepping (the machine runs this hart one instruction at a time)
+        self.breakpoints: frozenset[int] = frozenset()
+        self.singlestep = False
         self.helpers = SYSTEM_HELPERS
         self.reset()
 
@@ -247,9 +251,14 @@ class _HartMemory:
         return self.mmu.ld(addr, memop)
 
     def ld_rmw(self, addr: int, memop: int) -> int:
-        """An AMO's read: faults (page, PMP, access) are reported as store/AMO faults."""
+        """An AMO's read: faults (page, PMP, access) are reported as store/AMO faults, and a debugger
+        watching the address sees a write."""
         size = 1 << (memop & 3)
-        return self.mmu.space.read(self.mmu.translate(addr & MASK64, ACCESS_STORE, self.mmu.idx, size), size)
+        mmu_ = self.mmu
+        paddr = mmu_.translate(addr & MASK64, ACCESS_STORE, mmu_.idx, size)
+        if mmu_.watch_pages:
+            mmu_.check_watch(addr & MASK64, size, True)
+        return mmu_.space.read(paddr, size)
 
     def st(self, addr: int, value: int, memop: int) -> bool:
         return self.mmu.st(addr, value, memop)
@@ -307,16 +316,17 @@ SYSTEM_HELPERS = _make_system_helpers()
 
 
 class _SystemTranslateEnv:
-    """What the translator sees of a hart: its privilege, FS state and instruction fetches (read
-    straight from the RAM arena once the page is translated)."""
+    """What the translator sees of a hart: its privilege, FS state, the debugger's breakpoints and
+    instruction fetches (read straight from the RAM arena once the page is translated)."""
 
-    __slots__ = ("hart", "priv", "fs", "_page", "_ram")
+    __slots__ = ("hart", "priv", "fs", "breakpoints", "_page", "_ram")
     system = True
 
-    def __init__(self, hart: RISCVHart):
+    def __init__(self, hart: RISCVHart, breakpoints: frozenset[int]):
         self.hart = hart
         self.priv = hart.priv
         self.fs = (hart.mstatus >> C.MSTATUS_FS_SHIFT) & 3
+        self.breakpoints = breakpoints
         self._page = -1
         self._ram: tuple[Any, int] | None = None  # (buffer, offset) of the current page if it is RAM
 
@@ -335,9 +345,12 @@ class _SystemTranslateEnv:
         return self.hart.helpers
 
 
-def gen_block(hart: RISCVHart, pc: int) -> Block:
-    """Translate the block at virtual ``pc`` for the hart's current TB flags."""
-    return translate.gen_block(_SystemTranslateEnv(hart), pc)
+def gen_block(hart: RISCVHart, pc: int, single_step: bool = False) -> Block:
+    """Translate the block at virtual ``pc`` for the hart's current TB flags (``single_step``: the
+    one instruction there, without breakpoint checks, for a debugger's step)."""
+    if single_step:
+        return translate.gen_block(_SystemTranslateEnv(hart, frozenset()), pc, 1)
+    return translate.gen_block(_SystemTranslateEnv(hart, hart.breakpoints), pc)
 
 
 def disas(hart: RISCVHart, pc: int, size: int) -> str:

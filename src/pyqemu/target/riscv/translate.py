@@ -9,12 +9,21 @@ False when the encoding is reserved, which becomes an illegal-instruction except
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from ...accel.tcg.decodetree import Decoder, parse_table
 from ...accel.tcg.ir import MASK64, MO_8, MO_16, MO_32, MO_64, SIGN, Block, Helper
 from . import fpu_translate, insn16, insn32
-from .cpu import EXCP_BREAKPOINT, EXCP_FENCE_I, EXCP_ILLEGAL_INST, EXCP_U_ECALL, EXCP_WFI, EXCP_YIELD
+from .cpu import (
+    EXCP_BREAKPOINT,
+    EXCP_DEBUG,
+    EXCP_FENCE_I,
+    EXCP_ILLEGAL_INST,
+    EXCP_U_ECALL,
+    EXCP_WFI,
+    EXCP_YIELD,
+)
 
 TARGET_PAGE_SIZE = 4096
 MAX_INSNS = 64
@@ -24,12 +33,14 @@ class GuestCode(Protocol):
     """What the translator needs from the execution environment.
 
     ``system`` is false in user mode; in system mode ``priv`` (0 U, 1 S, 3 M) and ``fs`` (mstatus.FS)
-    are the translation-time state the block is specialised for.
+    are the translation-time state the block is specialised for.  ``breakpoints`` holds the pcs of a
+    debugger's breakpoints (usually empty): the translated code stops before them.
     """
 
     system: bool
     priv: int
     fs: int
+    breakpoints: Collection[int]
 
     def fetch16(self, pc: int) -> int: ...
 
@@ -538,11 +549,22 @@ def gen_block(env: GuestCode, pc: int, max_insns: int = MAX_INSNS) -> Block:
 
     Fetch faults on the first instruction propagate to the caller; a fault on a later instruction ends
     the block before it (the fault is raised when that instruction is reached).
+
+    A debugger breakpoint (QEMU's check in translator_loop) ends the block before its instruction; a
+    block that starts at one raises EXCP_DEBUG without running anything.  The breakpoints are looked
+    at here only: whoever changes them flushes the translations.
     """
     block = Block(pc)
     ctx = DisasContext(block, env)
     page = pc // TARGET_PAGE_SIZE
+    breakpoints = env.breakpoints
     while True:
+        if breakpoints and ctx.pc in breakpoints:
+            if block.n_insns:
+                block.emit("exit", ctx.pc)
+            else:
+                ctx.raise_exc(EXCP_DEBUG)
+            break
         try:
             lo = env.fetch16(ctx.pc)
             insn = lo

@@ -4,18 +4,17 @@ Linux arch/riscv/kernel/signal.c, uapi asm/ucontext.h and asm/sigcontext.h)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import struct
 from typing import TYPE_CHECKING, Any
 
 from ..accel.tcg.backend_python import GuestFault
-from ..accel.tcg.cpu_exec import GuestFetchFault, cpu_exec, cpu_step
+from ..accel.tcg.cpu_exec import GuestFetchFault
 from ..target.riscv import cpu as rcpu
 from ..target.riscv import translate
 from ..target.riscv.disas import disas_bytes
 from ..target.riscv.op_helper import make_helpers  # noqa: F401 - part of the arch interface
 from . import signal as sig
+from .cpu_loop import cpu_loop as generic_cpu_loop
 from .memory import EXCP_BUS_ADRERR, PROT_EXEC, PROT_READ
 
 if TYPE_CHECKING:
@@ -101,136 +100,29 @@ def map_sigtramp(space: Any) -> int:
     return addr
 
 
-# -- the CPU loop ---------------------------------------------------------------------------------
+# -- what the generic CPU loop (cpu_loop.py) asks of this target ------------------------------------
+
+EXCP_SYSCALL = rcpu.EXCP_U_ECALL
+EXCP_DEBUG = rcpu.EXCP_DEBUG
+#: system call number, arguments and result: a7; a0-a5; a0
+SYSCALL_NR, SYSCALL_ARGS, SYSCALL_RET = 17, (10, 11, 12, 13, 14, 15), 10
+FAULT_SIGNALS = _FAULT_SIGNALS
 
 
-def cpu_loop(proc: Process, th: Thread) -> None:
-    """Run the thread's guest code, handling what makes it leave translated code.  With a debugger
-    attached (``proc.gdb``), a thread it single-steps runs one instruction per round, and stops for it
-    (breakpoints, watchpoints, completed steps, Ctrl-C, signals) go through its ``handlesig``."""
-    cpu = th.cpu
-    R = cpu.R
-    sigs = proc.signals
-    tbc = proc.tbc
-    syscalls = proc.syscalls
-    gdb = proc.gdb
-
-    thread_pending = th.signals.pending
-
-    def stop() -> bool:
-        return sigs.flag or bool(thread_pending)
-
-    while True:
-        step = gdb.step_token(th) if gdb is not None else None
-        if step is None:
-            code, pc, tval = cpu_exec(cpu, tbc, stop)
-        else:
-            code, pc, tval = cpu_step(cpu, tbc)
-        if code == rcpu.EXCP_U_ECALL:
-            cpu.pc = pc + 4
-            orig_a0 = R[10]
-            ret = syscalls.dispatch(th, R[17], [orig_a0, R[11], R[12], R[13], R[14], R[15]])
-            if ret is not None:
-                R[10] = ret
-                if ret == EINTR_RET and restartable(proc, th):
-                    R[10] = orig_a0  # SA_RESTART: run the ecall again after the handler returns
-                    cpu.pc = pc
-        elif code == rcpu.EXCP_FENCE_I:
-            tbc.flush()
-            cpu.pc = tval
-        elif code == rcpu.EXCP_DEBUG:
-            _gdb_resumed(proc, th, gdb.debug_stop(th))
-        elif code >= 0:
-            if proc.log.enabled("int"):
-                proc.log.write(f"riscv_cpu_do_interrupt: cause {code} epc 0x{pc:016x} tval 0x{tval:016x}\n")
-            signum, si_code, addr_kind = _FAULT_SIGNALS.get(code, (sig.SIGSEGV, sig.SEGV_MAPERR, "tval"))
-            addr = pc if addr_kind == "pc" else tval
-            force_signal(proc, th, signum, sig.siginfo(signum, si_code, addr=addr))
-        if sigs.flag or thread_pending:
-            if gdb is not None and gdb.interrupted:
-                _gdb_resumed(proc, th, gdb.interrupt_stop(th))
-            process_pending_signals(proc, th)
-        if step is not None:
-            _gdb_resumed(proc, th, gdb.step_done(th, step))
-
-
-def _gdb_resumed(proc: Process, th: Thread, signum: int) -> None:
-    """The debugger resumed the thread with ``signum`` (0: none) after a stop of its own."""
-    if signum:
-        force_signal(proc, th, signum, sig.siginfo(signum, sig.SI_KERNEL), report=False)
-
-
-def _gdb_filter(proc: Process, th: Thread, signum: int, info: bytes) -> tuple[int, bytes] | None:
-    """A signal about to be acted on is first reported to the debugger, which decides what the thread
-    gets instead (QEMU's gdb_handlesig): the same signal, another one, or None."""
-    if proc.gdb is None:
-        return signum, info
-    new = proc.gdb.handlesig(th, signum)
-    if not new:
-        return None
-    return (signum, info) if new == signum else (new, sig.siginfo(new, sig.SI_USER))
-
-
-def _die(proc: Process, signum: int) -> None:
-    if proc.gdb is not None:
-        proc.gdb.report_exit(signum=signum)
-    sig.die_by_signal(signum, proc.flush)
-
-
-EINTR_RET = (1 << 64) - 4  # -EINTR
-
-
-def restartable(proc: Process, th: Thread) -> bool:
-    """Whether the next signal to deliver asks for interrupted system calls to be restarted."""
-    ts = th.signals
-    for q in (ts.pending, proc.signals.host_pending):
-        for signum, _info in q:
-            if not ts.blocked >> (signum - 1) & 1:
-                act = proc.signals.actions[signum]
-                return act.handler > sig.SIG_IGN and bool(act.flags & sig.SA_RESTART)
+def handle_exit(proc: Process, th: Thread, code: int, pc: int, tval: int) -> bool:
+    """Target exits other than system calls and faults: ``fence.i`` drops the translations."""
+    if code == rcpu.EXCP_FENCE_I:
+        proc.tbc.flush()
+        th.cpu.pc = tval
+        return True
     return False
 
 
-def force_signal(proc: Process, th: Thread, signum: int, info: bytes, report: bool = True) -> None:
-    """A synchronous fault: delivered now; blocked or ignored means the process dies (as in Linux).
-    ``report``: the debugger hears of it first."""
-    if report:
-        item = _gdb_filter(proc, th, signum, info)
-        if item is None:
-            return
-        signum, info = item
-    act = proc.signals.actions[signum]
-    if th.signals.blocked >> (signum - 1) & 1 or act.handler == sig.SIG_IGN:
-        _die(proc, signum)
-    deliver(proc, th, signum, info)
+def interrupt_log(code: int, pc: int, tval: int) -> str:
+    return f"riscv_cpu_do_interrupt: cause {code} epc 0x{pc:016x} tval 0x{tval:016x}\n"
 
 
-def process_pending_signals(proc: Process, th: Thread) -> None:
-    while True:
-        item = proc.signals.next_deliverable(th.signals)
-        if item is None:
-            break
-        item = _gdb_filter(proc, th, *item)
-        if item is not None:
-            deliver(proc, th, *item)
-    th.signals.in_sigsuspend_mask = None
-
-
-def deliver(proc: Process, th: Thread, signum: int, info: bytes) -> None:
-    st = proc.signals
-    act = st.actions[signum]
-    if act.handler == sig.SIG_IGN:
-        return
-    if act.handler == sig.SIG_DFL:
-        what = st.default_action(signum)
-        if what == "stop":
-            proc.flush()
-            os.kill(os.getpid(), signal.SIGSTOP)
-            return
-        if what == "ignore":
-            return
-        _die(proc, signum)
-    setup_frame(proc, th, signum, info, act)
+cpu_loop = generic_cpu_loop
 
 
 def setup_frame(proc: Process, th: Thread, signum: int, info: bytes, act: sig.Action) -> None:

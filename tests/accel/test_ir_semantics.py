@@ -503,6 +503,31 @@ def test_store_into_translated_code_takes_the_smc_path() -> None:
     assert changes.calls == []
 
 
+@pytest.mark.parametrize("shape", ["straight", "branch", "last-insn"])
+def test_store_into_translated_code_finishes_its_instruction(shape: str) -> None:
+    """A store followed by more of its instruction (a second store, a base register writeback, as A64's
+    STP and post-indexed stores) that hits translated code still completes the instruction, then
+    leaves: the later stores and register writes happen, the next instruction doesn't run."""
+    space = make_space()
+    eng = Engines(space)
+    space.on_code_change = CodeChanges()
+    space.protect_code_page(CODE >> 12, True)
+    body = [("st", "b", "a", 3), ("add", "t1", "a", 8), ("st", "c", "t1", 3), ("add", "r2", "a", 16)]
+    if shape == "branch":  # the instruction's stores behind a check that passes
+        body = [("brcond", "a", 0, "eq", 7), *body, ("set_label", 7)]
+    tail = [] if shape == "last-insn" else [("insn_start", BLOCK_PC + 8), ("mov", "r1", 2)]
+    block = block_of([("mov", "r0", 1), ("insn_start", BLOCK_PC + 4), *body, *tail], n_insns=2 + bool(tail))
+    for runner in ("backend", "interp"):
+        space.write(CODE, bytes(32))
+        init = {"a": CODE + 8, "b": 0x1111, "c": 0x2222}
+        out = (eng.run_compiled(eng.compile(block), init) if runner == "backend"
+               else eng.run_interp(block, init))
+        assert out.exception is None, runner
+        assert struct.unpack("<QQ", space.read(CODE + 8, 16)) == (0x1111, 0x2222), runner
+        assert (out.regs["r0"], out.regs["r2"], out.regs["r1"]) == (1, CODE + 24, 0), runner
+        assert (out.ret, out.icount) == (BLOCK_PC + 8, 2), runner
+
+
 # --- control flow ------------------------------------------------------------------------------------
 
 

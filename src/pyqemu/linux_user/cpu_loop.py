@@ -5,8 +5,9 @@ signals, deliver pending signals through the target's frame layout, and let an a
 each stop and signal first.
 
 A target module provides: ``EXCP_SYSCALL`` and ``EXCP_DEBUG`` (its exit codes), ``SYSCALL_NR``,
-``SYSCALL_ARGS``, ``SYSCALL_RET`` (register slots of the call number, the six arguments, the result; the
-system call instruction is 4 bytes long on both targets), ``FAULT_SIGNALS`` (exit code -> signal,
+``SYSCALL_ARGS``, ``SYSCALL_RET`` (register slots of the call number, the six arguments, the result),
+``SYSCALL_NEXT`` (what to add to the exit's pc to get past the 4-byte system call instruction: 4 when the
+exit reports the instruction, 0 when it reports the next one), ``FAULT_SIGNALS`` (exit code -> signal,
 si_code and whether the fault address is the pc or the exit's value), ``handle_exit`` (its other exits;
 False: a fault), ``interrupt_log`` (the ``-d int`` line) and ``setup_frame`` (the signal frame).
 """
@@ -38,6 +39,7 @@ def cpu_loop(proc: Process, th: Thread) -> None:
     excp_syscall, excp_debug = arch.EXCP_SYSCALL, arch.EXCP_DEBUG
     nr_reg, ret_reg = arch.SYSCALL_NR, arch.SYSCALL_RET
     arg_regs = arch.SYSCALL_ARGS
+    syscall_next = arch.SYSCALL_NEXT
 
     thread_pending = th.signals.pending
 
@@ -51,14 +53,14 @@ def cpu_loop(proc: Process, th: Thread) -> None:
         else:
             code, pc, tval = cpu_step(cpu, tbc)
         if code == excp_syscall:
-            cpu.pc = pc + 4
+            cpu.pc = next_pc = pc + syscall_next
             args = [R[i] for i in arg_regs]
             ret = syscalls.dispatch(th, R[nr_reg], args)
             if ret is not None:
                 R[ret_reg] = ret
                 if ret == EINTR_RET and restartable(proc, th):
                     R[ret_reg] = args[0]  # SA_RESTART: run the call again after the handler returns
-                    cpu.pc = pc
+                    cpu.pc = next_pc - 4
         elif code == excp_debug:
             _gdb_resumed(proc, th, gdb.debug_stop(th))
         elif code >= 0 and not arch.handle_exit(proc, th, code, pc, tval):

@@ -60,6 +60,10 @@ def _prot(flags: int) -> int:
     return prot | (PROT_EXEC if flags & 1 else 0)
 
 
+#: e_machine of the targets
+ELF_MACHINES = {"EM_RISCV": 243, "EM_AARCH64": 183}
+
+
 def check_elf(path: str, machine: str) -> None:
     """Raise LoadError unless ``path`` is a loadable 64-bit little-endian ELF for ``machine``."""
     try:
@@ -71,7 +75,7 @@ def check_elf(path: str, machine: str) -> None:
         raise LoadError(f"Error while loading {path}: Exec format error")
     if len(head) < 64:
         raise LoadError(f"Error while loading {path}: Exec format error")
-    if head[4] != 2 or head[5] != 1 or struct.unpack_from("<H", head, 18)[0] != {"EM_RISCV": 243}[machine]:
+    if head[4] != 2 or head[5] != 1 or struct.unpack_from("<H", head, 18)[0] != ELF_MACHINES[machine]:
         raise LoadError(f"Error while loading {path}: Invalid ELF image for this architecture")
 
 

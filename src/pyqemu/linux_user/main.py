@@ -1,11 +1,14 @@
-"""``pyqemu-riscv64``: run a riscv64 Linux program on this host (QEMU linux-user/main.c).
+"""``pyqemu-riscv64`` and ``pyqemu-aarch64``: run a riscv64 or aarch64 Linux program on this host (QEMU
+linux-user/main.c).
 
-Command line as qemu-user's: ``pyqemu-riscv64 [options] program [arguments...]`` with the same options
-and QEMU_* environment variables.
+Command line as qemu-user's: ``pyqemu-ARCH [options] program [arguments...]`` with the same options and
+QEMU_* environment variables.  The target's module (:mod:`.riscv64`, :mod:`.aarch64`) supplies the CPU,
+translator, system call registers and signal frames.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -52,7 +55,6 @@ OPTIONS = {
     "D": (True, "QEMU_LOG_FILENAME"), "g": (True, "QEMU_GDB"), "strace": (False, "QEMU_STRACE"),
     "version": (False, "QEMU_VERSION"),
 }
-CPU_MODELS = ("rv64", "max", "any")
 
 
 def _die(prog: str, msg: str) -> int:
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = f"pyqemu-{arch_name}"
     default_prefix = "/etc/qemu-binfmt/" + arch_name
+    arch = importlib.import_module(f".{arch_name}", __package__)
     env = dict(os.environ)
     exec_state = env.pop(EXEC_STATE_VAR, "")
     try:
@@ -129,9 +132,9 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
         if "version" in opts:
             print(f"{prog} version {QEMU_VERSION} (pyqemu {__version__})")
             return 0
-        if "cpu" in opts and opts["cpu"][-1] not in CPU_MODELS:
+        if "cpu" in opts and opts["cpu"][-1] not in arch.CPU_MODELS:
             if opts["cpu"][-1] == "help":
-                print("\n".join(f"  {m}" for m in CPU_MODELS))
+                print("\n".join(f"  {m}" for m in arch.CPU_MODELS))
                 return 0
             return _die(prog, f"unable to find CPU model '{opts['cpu'][-1]}'")
         log_items = ",".join(opts.get("d", []))
@@ -166,10 +169,8 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
     envp = [f"{k}={v}" for k, v in env.items()]
     guest_argv = [opts["0"][-1] if "0" in opts else program, *guest_args]
 
-    from . import riscv64
-
     try:
-        proc = Process(riscv64, options)
+        proc = Process(arch, options)
     except LogError as e:
         print(str(e), file=sys.stderr)
         return 1
@@ -198,6 +199,10 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
 
 def main_riscv64() -> int:
     return main(arch_name="riscv64")
+
+
+def main_aarch64() -> int:
+    return main(arch_name="aarch64")
 
 
 if __name__ == "__main__":

@@ -364,3 +364,10 @@ class AddressSpace:
         if v is None or not v.prot & PROT_EXEC:
             raise GuestFault(EXCP_INST_PAGE_FAULT, pc)
         return UNPACK[1][0](self.mm, pc)[0]
+
+    def fetch32(self, pc: int) -> int:
+        """A 32-bit instruction fetch (A64 instructions are aligned, so they never cross a page)."""
+        v = self.find_vma(pc)
+        if v is None or not v.prot & PROT_EXEC:
+            raise GuestFault(EXCP_INST_PAGE_FAULT, pc)
+        return UNPACK[2][0](self.mm, pc)[0]

@@ -315,7 +315,9 @@ class Process:
             guest_elf = False
         self.flush()
         if guest_elf:
-            cmd = [sys.executable, "-m", "pyqemu.linux_user", *self.opts.extra_argv, "-0",
+            start = ("import sys; from pyqemu.linux_user.main import main; "
+                     f"sys.exit(main(arch_name={self.arch.NAME!r}))")
+            cmd = [sys.executable, "-c", start, *self.opts.extra_argv, "-0",
                    os.fsdecode(argv[0]) if argv else path, host, *[os.fsdecode(a) for a in argv[1:]]]
             env = {os.fsdecode(k): os.fsdecode(v) for k, _, v in (e.partition(b"=") for e in envp)}
             env.update({k: v for k, v in os.environ.items() if k.startswith("PYTHON")})

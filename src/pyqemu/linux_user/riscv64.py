@@ -7,20 +7,22 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any
 
-from ..accel.tcg.backend_python import GuestFault
-from ..accel.tcg.cpu_exec import GuestFetchFault
 from ..target.riscv import cpu as rcpu
 from ..target.riscv import translate
 from ..target.riscv.disas import disas_bytes
 from ..target.riscv.op_helper import make_helpers  # noqa: F401 - part of the arch interface
 from . import signal as sig
-from .cpu_loop import cpu_loop as generic_cpu_loop
-from .memory import EXCP_BUS_ADRERR, PROT_EXEC, PROT_READ
+from . import translate_env
+from .cpu_loop import cpu_loop  # noqa: F401 - part of the arch interface
+from .memory import EXCP_BUS_ADRERR
+from .translate_env import UserTranslateEnv, block_translator
 
 if TYPE_CHECKING:
     from .process import Process, Thread
 
+NAME = "riscv64"
 ELF_MACHINE = "EM_RISCV"
+CPU_MODELS = ("rv64", "max", "any")
 HWCAP = sum(1 << (ord(c) - ord("A")) for c in "IMAFDC")
 CPU = rcpu.RISCVCPU
 GLOBAL_SLOTS = rcpu.GLOBAL_SLOTS
@@ -47,33 +49,14 @@ _FAULT_SIGNALS = {
 }
 
 
-class _TranslateEnv:
-    __slots__ = ("space", "_helpers", "breakpoints")
+class _TranslateEnv(UserTranslateEnv):
+    __slots__ = ()
     system = False
     priv = 0
     fs = 3
 
-    def __init__(self, proc: Process, breakpoints: frozenset[int]):
-        self.space = proc.space
-        self._helpers = proc.helpers
-        self.breakpoints = breakpoints
 
-    def fetch16(self, pc: int) -> int:
-        return self.space.fetch16(pc)
-
-    def helpers(self) -> dict:
-        return self._helpers
-
-
-def gen_block(proc: Process, pc: int, single_step: bool = False):
-    """The block at ``pc`` (``single_step``: the one instruction there, without the debugger's
-    breakpoint checks)."""
-    try:
-        if single_step:
-            return translate.gen_block(_TranslateEnv(proc, frozenset()), pc, 1)
-        return translate.gen_block(_TranslateEnv(proc, proc.breakpoints), pc)
-    except GuestFault as f:
-        raise GuestFetchFault(f.code, f.tval) from None
+gen_block = block_translator(_TranslateEnv, translate.gen_block)
 
 
 def disas(space: Any, pc: int, size: int) -> str:
@@ -93,11 +76,7 @@ def set_return(cpu: Any, value: int) -> None:
 
 
 def map_sigtramp(space: Any) -> int:
-    """Map the signal return trampoline (a page of its own, like the kernel's vDSO rt_sigreturn)."""
-    addr = space.find_free(4096)
-    space.map(addr, 4096, PROT_READ | PROT_EXEC, name="[vdso]")
-    space.write(addr, _SIGTRAMP_CODE)
-    return addr
+    return translate_env.map_sigtramp(space, _SIGTRAMP_CODE)
 
 
 # -- what the generic CPU loop (cpu_loop.py) asks of this target ------------------------------------
@@ -106,6 +85,7 @@ EXCP_SYSCALL = rcpu.EXCP_U_ECALL
 EXCP_DEBUG = rcpu.EXCP_DEBUG
 #: system call number, arguments and result: a7; a0-a5; a0
 SYSCALL_NR, SYSCALL_ARGS, SYSCALL_RET = 17, (10, 11, 12, 13, 14, 15), 10
+SYSCALL_NEXT = 4  # the ecall exit reports the ecall
 FAULT_SIGNALS = _FAULT_SIGNALS
 
 
@@ -122,21 +102,11 @@ def interrupt_log(code: int, pc: int, tval: int) -> str:
     return f"riscv_cpu_do_interrupt: cause {code} epc 0x{pc:016x} tval 0x{tval:016x}\n"
 
 
-cpu_loop = generic_cpu_loop
-
-
 def setup_frame(proc: Process, th: Thread, signum: int, info: bytes, act: sig.Action) -> None:
     cpu, R, space = th.cpu, th.cpu.R, proc.space
-    ts = th.signals
-    sp = R[2]
-    ss_sp, ss_flags, ss_size = ts.altstack
-    on_alt = ss_size and ss_sp <= sp < ss_sp + ss_size
-    if act.flags & sig.SA_ONSTACK and not ss_flags & 2 and ss_size and not on_alt:
-        sp = ss_sp + ss_size
+    sp, on_alt = sig.frame_stack(th.signals, act, R[2])
     frame = (sp - _FRAME_SIZE) & ~15
-    saved_mask = ts.in_sigsuspend_mask if ts.in_sigsuspend_mask is not None else ts.blocked
-    uc = struct.pack("<QQQiiQQ", 0, 0, ss_sp, 1 if on_alt else ss_flags, 0, ss_size, saved_mask)
-    uc = uc.ljust(_MCONTEXT - _UC, b"\0")
+    uc = sig.ucontext_head(th.signals, on_alt, _MCONTEXT - _UC)
     regs = [cpu.pc] + [R[i] for i in range(1, 32)]
     fregs = [R[32 + i] for i in range(32)]
     fcsr = (R[rcpu.SLOT_FRM] << 5) | R[rcpu.SLOT_FFLAGS]
@@ -148,11 +118,7 @@ def setup_frame(proc: Process, th: Thread, signum: int, info: bytes, act: sig.Ac
     R[11] = frame
     R[12] = frame + _UC
     cpu.pc = act.handler
-    ts.blocked |= act.mask | (0 if act.flags & sig.SA_NODEFER else 1 << (signum - 1))
-    ts.in_sigsuspend_mask = None
-    if act.flags & sig.SA_RESETHAND:
-        st = proc.signals
-        st.set_action(signum, sig.Action())
+    sig.enter_handler(proc.signals, th.signals, signum, act)
 
 
 def restore_sigframe(proc: Process, th: Thread) -> None:
@@ -168,5 +134,4 @@ def restore_sigframe(proc: Process, th: Thread) -> None:
         R[32 + i] = fregs[i]
     R[rcpu.SLOT_FFLAGS] = fregs[32] & 0x1F
     R[rcpu.SLOT_FRM] = (fregs[32] >> 5) & 7
-    th.signals.blocked = mask & ~((1 << (sig.SIGKILL - 1)) | (1 << (sig.SIGSTOP - 1)))
-    proc.signals.flag = True
+    sig.restore_mask(proc.signals, th.signals, mask)

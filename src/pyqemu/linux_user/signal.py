@@ -24,6 +24,7 @@ SIG_DFL, SIG_IGN = 0, 1
 SA_NOCLDSTOP, SA_NOCLDWAIT, SA_SIGINFO = 1, 2, 4
 SA_ONSTACK, SA_RESTART, SA_NODEFER, SA_RESETHAND = 0x08000000, 0x10000000, 0x40000000, 0x80000000
 SA_RESTORER = 0x04000000
+SS_ONSTACK, SS_DISABLE = 1, 2
 
 SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE = 1, 2, 3, 4, 5, 6, 7, 8
 SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM = 9, 10, 11, 12, 13, 14, 15
@@ -185,3 +186,39 @@ def die_by_signal(sig: int, flush=None) -> None:
         host_signal.pthread_sigmask(host_signal.SIG_UNBLOCK, [sig])
         os.kill(os.getpid(), sig)
     os._exit(128 + sig)
+
+
+# -- what every target's signal frame does (the generic parts of the kernels' setup_rt_frame) ---------
+
+def frame_stack(ts: ThreadSignals, act: Action, sp: int) -> tuple[int, bool]:
+    """The stack the frame goes on: the alternate stack when the action asks for it and the thread is
+    not already on it (sigaltstack(2)); returns (top of stack, whether it is the alternate stack)."""
+    ss_sp, ss_flags, ss_size = ts.altstack
+    on_alt = bool(ss_size and ss_sp <= sp < ss_sp + ss_size)
+    if act.flags & SA_ONSTACK and not ss_flags & SS_DISABLE and ss_size and not on_alt:
+        sp = ss_sp + ss_size
+    return sp, on_alt
+
+
+def ucontext_head(ts: ThreadSignals, on_alt: bool, size: int) -> bytes:
+    """uc_flags, uc_link, uc_stack and uc_sigmask (the mask to restore), padded to ``size`` bytes (the
+    offset of the target's machine context)."""
+    ss_sp, ss_flags, ss_size = ts.altstack
+    saved_mask = ts.in_sigsuspend_mask if ts.in_sigsuspend_mask is not None else ts.blocked
+    head = struct.pack("<QQQiiQQ", 0, 0, ss_sp, SS_ONSTACK if on_alt else ss_flags, 0, ss_size, saved_mask)
+    return head.ljust(size, b"\0")
+
+
+def enter_handler(st: SignalState, ts: ThreadSignals, signum: int, act: Action) -> None:
+    """Block what the handler runs with, and reset a one-shot (SA_RESETHAND) action."""
+    ts.blocked |= act.mask | (0 if act.flags & SA_NODEFER else 1 << (signum - 1))
+    ts.in_sigsuspend_mask = None
+    if act.flags & SA_RESETHAND:
+        st.set_action(signum, Action())
+
+
+def restore_mask(st: SignalState, ts: ThreadSignals, mask: int) -> None:
+    """rt_sigreturn's mask (SIGKILL and SIGSTOP cannot be blocked); pending signals are looked at
+    again."""
+    ts.blocked = mask & ~((1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1)))
+    st.flag = True

@@ -42,13 +42,12 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import shutil
 import struct
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from difftest import EDGE, binutils, compare_runs, link_programs
 
 from pyqemu.accel.tcg.cpu_exec import cpu_exec
 from pyqemu.linux_user import riscv64
@@ -62,11 +61,8 @@ except ImportError:  # pragma: no cover - the pip package 'unicorn' (test extra)
     unicorn = None
 needs_unicorn = pytest.mark.skipif(unicorn is None, reason="pip package 'unicorn' not installed")
 
-AS = shutil.which("riscv64-linux-gnu-as")
-LD = shutil.which("riscv64-linux-gnu-ld")
-NM = shutil.which("riscv64-linux-gnu-nm")
-OBJCOPY = shutil.which("riscv64-linux-gnu-objcopy")
-pytestmark = pytest.mark.skipif(not (AS and LD and NM and OBJCOPY), reason="riscv64 binutils not installed")
+TOOLS = binutils("riscv64-linux-gnu-")
+pytestmark = pytest.mark.skipif(TOOLS is None, reason="riscv64 binutils not installed")
 
 SEED = int(os.environ.get("PYQEMU_DIFF_SEED", "20240607"), 0)
 M = (1 << 64) - 1
@@ -104,29 +100,10 @@ class Program:
 
 def assemble(programs: list[Program], tmp: Path, march: str) -> bytes:
     """Assemble and link all programs into one image at CODE; fill in their start/end addresses."""
-    src = [".option norelax", ".text", ".globl _start", "_start:"]
-    for p in programs:
-        src += [f"{p.name}_start:", *(f"  {line}" if not line.endswith(":") else line for line in p.lines),
-                f"{p.name}_end:", "  ebreak", "  .balign 4"]
-    (tmp / "t.S").write_text("\n".join(src) + "\n")
-
-    def run(*cmd: object) -> str:
-        r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-        assert r.returncode == 0, f"{cmd[0]} failed:\n{r.stderr}"
-        return r.stdout
-
     abi = "lp64d" if "d" in march else "lp64"
-    run(AS, f"-march={march}", f"-mabi={abi}", "-o", tmp / "t.o", tmp / "t.S")
-    run(LD, f"-Ttext={CODE:#x}", "-e", "_start", "-o", tmp / "t.elf", tmp / "t.o")
-    run(OBJCOPY, "-O", "binary", "-j", ".text", tmp / "t.elf", tmp / "t.bin")
-    syms = {}
-    for line in run(NM, tmp / "t.elf").splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            syms[parts[2]] = int(parts[0], 16)
-    for p in programs:
-        p.start, p.end = syms[f"{p.name}_start"], syms[f"{p.name}_end"]
-    return (tmp / "t.bin").read_bytes()
+    return link_programs(programs, tmp, TOOLS, [f"-march={march}", f"-mabi={abi}"], CODE,
+                         [".option norelax", ".text", ".globl _start", "_start:"],
+                         lambda p: ["  ebreak", "  .balign 4"])
 
 
 # --- running ----------------------------------------------------------------------------------------
@@ -204,28 +181,12 @@ def differential(programs: list[Program], tmp: Path, march: str) -> None:
     """Run every program on both emulators (pyqemu RUNS times) and compare the final states."""
     image = assemble(programs, tmp, march)
     uc, pq = UnicornRunner(image), PyqemuRunner(image)
-    failures = []
-    for p in programs:
-        want = uc.run(p)
-        for run in range(RUNS):
-            code, pc, got = pq.run(p)
-            if (code, pc) != (EXCP_BREAKPOINT, p.end):
-                bad = [f"stopped with exception {code} at {pc:#x}, not at the ebreak at {p.end:#x}"]
-            else:
-                bad = got.diff(want, 0xFFFFFFFF if p.single else M)
-            if bad:
-                failures.append(f"{p.name} (run {run + 1}, {'cold' if run + 1 < HOT_THRESHOLD else 'hot'}): "
-                                f"pyqemu != unicorn: {'; '.join(bad[:6])}\n    " + "\n    ".join(p.lines))
-                break
-    assert not failures, f"{len(failures)} of {len(programs)} programs differ:\n" + "\n".join(failures[:5])
+    compare_runs(programs, uc.run, lambda p: ((r := pq.run(p))[:2], r[2]), lambda p: (EXCP_BREAKPOINT, p.end),
+                 lambda p, got, want: got.diff(want, 0xFFFFFFFF if p.single else M), RUNS, HOT_THRESHOLD)
     assert pq.proc.tbc.stats()["regions"] > 0  # the hot path ran too
 
 
 # --- random programs -------------------------------------------------------------------------------
-
-EDGE = [0, 1, 2, M, M - 1, 1 << 63, (1 << 63) - 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFF80000000,
-        0x100000000, 31, 32, 63, 64, 0x8000, 0xFFFF]
-
 
 def random_regs(rng: random.Random) -> dict[int, int]:
     regs = {}

@@ -189,6 +189,28 @@ def in_page(addr: str, memop: int) -> str:
     return "" if size == 1 else f" and {addr} & 0xfff <= {4096 - size}"
 
 
+_NOT_WORK = frozenset({"set_label", "br", "exit", "exit_loop", "exit_exc"})
+
+
+def deferred_stores(ops: list[tuple]) -> list[bool]:
+    """For each ``st`` of a block, in order: whether its guest instruction does more after it (a
+    second store, a base register writeback).  A store that hits translated code makes the block leave
+    at the end of its instruction: such a store only notes the hit, and the check for it follows the
+    instruction's last op."""
+    out = []
+    for i, op in enumerate(ops):
+        if op[0] == "st":
+            more = False
+            for later in ops[i + 1:]:
+                if later[0] == "insn_start":
+                    break
+                if later[0] not in _NOT_WORK:
+                    more = True
+                    break
+            out.append(more)
+    return out
+
+
 class _Emitter:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -340,6 +362,8 @@ class PythonBackend:
         for g in sorted(used, key=lambda n: slots[n]):
             em.add(1, f"{g} = R[{slots[g]}]")
         em.add(1, "ic = 0")
+        if any(any(deferred_stores(b.ops)) for b in blocks):
+            em.add(1, "_smc = 0")  # set by a store that hit translated code before its insn's end
         em.add(1, "try:")
         em.add(2, "while True:")
         # the hottest blocks are tested first; the rest through a binary search on pc
@@ -428,6 +452,8 @@ class _BlockContext:
         self.inline: dict[str, str] = {}
         self.insn_pcs = [pc for pc, _ in b.guest_insns] + [b.pc + b.size]
         self.insn_index = {pc: i for i, pc in enumerate(self.insn_pcs)}
+        self.deferred = iter(deferred_stores(b.ops))
+        self.smc_check: tuple[int, int] | None = None  # (next pc, insns done) after a deferred store
 
     def operand(self, v: int | str) -> int | str:
         return self.inline.pop(v) if isinstance(v, str) and v in self.inline else v
@@ -516,6 +542,8 @@ class _BlockContext:
         em, b = self.em, self.b
         operand = self.operand
         name = op[0]
+        if name in ("insn_start", "exit", "exit_loop", "exit_exc"):
+            self._emit_smc_check(ind)
         if name == "insn_start":
             em.cur = (op[1], self.insn_index.get(op[1], 0))
             return
@@ -553,6 +581,10 @@ class _BlockContext:
             em.add(ind, f"if {cond}:")
             em.add(ind + 1, fast)
             em.add(ind, f"elif {slow}:")
+            if next(self.deferred):
+                em.add(ind + 1, "_smc = 1")
+                self.smc_check = (nxt_pc, k)
+                return
             em.add(ind + 1, f"pc = {hex(nxt_pc)}")
             em.add(ind + 1, f"ic += {k}")
             em.add(ind + 1, "break")
@@ -588,6 +620,16 @@ class _BlockContext:
             em.add(ind, "break")
             return
         raise ValueError(f"python backend: unknown op {name}")
+
+    def _emit_smc_check(self, ind: int) -> None:
+        """At the end of an instruction with a deferred store: leave if it hit translated code."""
+        if self.smc_check is not None:
+            nxt_pc, k = self.smc_check
+            self.smc_check = None
+            self.em.add(ind, "if _smc:")
+            self.em.add(ind + 1, f"pc = {hex(nxt_pc)}")
+            self.em.add(ind + 1, f"ic += {k}")
+            self.em.add(ind + 1, "break")
 
     def _emit_call(self, op: tuple, ind: int) -> None:
         em, slots, helpers = self.em, self.backend.slots, self.helpers

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .backend_python import RUNTIME, GuestFault, _cond, _expr
+from .backend_python import RUNTIME, GuestFault, _cond, _expr, deferred_stores
 from .ir import FOLD, SIGN, Block
 
 Step = Callable[[Any, Any, list], int | None]
@@ -71,8 +71,14 @@ class Interpreter:
         steps: list[Step] = []
         where: list[tuple[int, int]] = []
         insn_pc, done = block.pc, -1
+        deferred = iter(deferred_stores(block.ops))
+        smc_check: tuple[int, int] | None = None  # (next pc, insns done) after a deferred store
         for op in block.ops:
             name = op[0]
+            if smc_check is not None and name in ("insn_start", "exit", "exit_loop", "exit_exc"):
+                steps.append(_smc_check(temps["_smc"], *smc_check))
+                where.append((insn_pc, max(done, 0)))
+                smc_check = None
             if name == "insn_start":
                 insn_pc = op[1]
                 done += 1
@@ -83,6 +89,8 @@ class Interpreter:
             if name in ("br", "brcond"):
                 pending.append((len(steps), op))
                 steps.append(None)  # type: ignore[arg-type]
+            elif name == "st" and next(deferred):
+                smc_check = self._deferred_store(op, temps, block, insn_pcs, max(done, 0), steps)
             else:
                 steps.append(self._step(op, temps, block, insn_pcs, max(done, 0)))
             where.append((insn_pc, max(done, 0)))
@@ -124,7 +132,7 @@ class Interpreter:
             val, addr = self._operands((op[1], op[2]), temps)
             k = done + 1
             nxt = insn_pcs[k] if k < len(insn_pcs) else block.pc + block.size
-            return self._factory("st", op[3] & ~SIGN, val[0], addr[0])(val[1], addr[1], nxt, k)
+            return self._factory("st", (op[3] & ~SIGN, False), val[0], addr[0])(val[1], addr[1], nxt, k)
         if name == "call":
             h = op[2]
             args = self._operands(op[3:], temps)
@@ -141,6 +149,18 @@ class Interpreter:
         if name == "exit_exc":
             return _raise_exc((op[1], op[2], op[3] if len(op) > 3 else 0), done)
         raise ValueError(f"interpreter: unknown op {name}")
+
+    def _deferred_store(self, op: tuple, temps: dict[str, int], block: Block, insn_pcs: list[int], done: int,
+                        steps: list[Step]) -> tuple[int, int]:
+        """A store with more of its instruction after it: on hitting translated code it sets the
+        ``_smc`` temp, checked at the instruction's end.  Returns (next pc, insns done) for the check."""
+        if "_smc" not in temps:
+            temps["_smc"] = _FIRST_TEMP + len(temps)
+        val, addr = self._operands((op[1], op[2]), temps)
+        k = done + 1
+        steps.append(self._factory("st", (op[3] & ~SIGN, True), val[0], addr[0])(val[1], addr[1],
+                                                                                 temps["_smc"], k))
+        return (insn_pcs[k] if k < len(insn_pcs) else block.pc + block.size, k)
 
     # -- closure factories, generated once per op shape --------------------------------------------
     def _factory(self, *key: Any) -> Callable[..., Step]:
@@ -173,16 +193,17 @@ class Interpreter:
             params = [*names, "target"]
             body = [f"if {_cond(extra, ref(kinds[0], 'o0'), ref(kinds[1], 'o1'))}:", "    return target"]
         elif name == "st":
-            memop = extra
+            memop, deferred = extra
             size = 1 << (memop & 3)
             val = ref(kinds[0], "o0")
             if size < 8:
                 val = f"({val} & {hex((1 << 8 * size) - 1)})"
             cond, fast, slow = self.memory.store("v", "a", memop)
+            # nxt: the next pc to leave for, or (deferred) the index of the _smc temp to set
             params = ["o0", "o1", "nxt", "k"]
+            hit = ["    T[nxt] = 1"] if deferred else ["    T[0] = nxt", "    T[1] = k", "    return -1"]
             body = [*self.memory.entry_lines(), f"v = {val}", "a = " + ref(kinds[1], "o1"),
-                    f"if {cond}:", f"    {fast}", f"elif {slow}:",
-                    "    T[0] = nxt", "    T[1] = k", "    return -1"]
+                    f"if {cond}:", f"    {fast}", f"elif {slow}:", *hit]
         elif name == "call":
             pass_cpu, acc, dest_kind, *arg_kinds = extra, *kinds
             anames = [f"a{i}" for i in range(len(arg_kinds))]
@@ -213,6 +234,17 @@ class Interpreter:
 def _jump(target: int) -> Step:
     def step(cpu: Any, R: Any, T: list) -> int:
         return target
+    return step
+
+
+def _smc_check(slot: int, nxt: int, done: int) -> Step:
+    """Leave for ``nxt`` if a deferred store of the instruction that ends here hit translated code."""
+    def step(cpu: Any, R: Any, T: list) -> int | None:
+        if T[slot]:
+            T[0] = nxt
+            T[1] = done
+            return -1
+        return None
     return step
 
 

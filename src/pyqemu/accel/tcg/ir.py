@@ -28,7 +28,8 @@ ext8s ext16s ext32s ext8u ext16u ext32u   sign / zero extension of the low bits
 setcond d a b c    d = 1 if (a c b) else 0, c in COND
 movcond d a b c v w   d = v if (a c b) else w
 ld d addr memop    guest load; memop = log2(size) | SIGN
-st v addr memop    guest store
+st v addr memop    guest store; one that hits translated code makes the block leave for the next
+                   instruction once its own instruction is done (the rest of it still runs)
 call d helper args...  call a helper (d may be None); see Helper
 insn_start pc      start of the guest instruction at pc (exceptions restore this pc)
 set_label L / br L / brcond a b c L   forward-only control flow within a block

@@ -8,12 +8,13 @@ Covered encoding groups (C4.1):
   move wide, bitfield, extract;
 * branches, exception generation and system instructions: unconditional branch (immediate and
   register), conditional branch, compare and branch, test and branch, SVC/BRK/HLT, hints, barriers,
-  MRS/MSR (register);
+  MRS/MSR (register), SYS (the cache maintenance operations EL0 may use, DC ZVA);
 * data processing - register: logical and add/subtract (shifted register), add/subtract (extended
   register), add/subtract with carry, conditional compare, conditional select, data processing
   (1, 2 and 3 source);
-* loads and stores: register (unsigned offset, unscaled, pre/post-index, register offset), literal,
-  pairs (offset, pre/post-index), exclusive and acquire/release, LSE atomics and compare-and-swap,
+* loads and stores: register (unsigned offset, unscaled, pre/post-index, register offset,
+  unprivileged), literal, pairs (offset, pre/post-index, no-allocate), exclusive and acquire/release,
+  LSE atomics and compare-and-swap,
   and the scalar SIMD&FP register loads and stores (B/H/S/D/Q).  PRFM decodes to no-op forms.
 
 Reserved field values are excluded by the patterns (e.g. ``sf = 0`` with a shift amount >= 32, shift
@@ -364,15 +365,28 @@ def sysreg_key(op0: int, op1: int, crn: int, crm: int, op2: int) -> int:
     return op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2
 
 
-#: The system registers EL0 code may access, by ``sysreg_key``; MRS/MSR of others is UNDEFINED at EL0.
+#: The system registers EL0 code may access, by ``sysreg_key``; MRS/MSR of others is UNDEFINED at EL0
+#: (except the ID registers, which the Linux kernel emulates: see :mod:`pyqemu.target.arm.cpu`).
 EL0_SYSREGS = {
     sysreg_key(3, 3, 13, 0, 2): "TPIDR_EL0",
+    sysreg_key(3, 3, 13, 0, 3): "TPIDRRO_EL0",
     sysreg_key(3, 3, 4, 2, 0): "NZCV",
     sysreg_key(3, 3, 4, 4, 0): "FPCR",
     sysreg_key(3, 3, 4, 4, 1): "FPSR",
     sysreg_key(3, 3, 14, 0, 2): "CNTVCT_EL0",
+    sysreg_key(3, 3, 14, 0, 0): "CNTFRQ_EL0",
     sysreg_key(3, 3, 0, 0, 1): "CTR_EL0",
     sysreg_key(3, 3, 0, 0, 7): "DCZID_EL0",
+}
+
+#: The SYS operations Linux lets EL0 execute (SCTLR_EL1.DZE and UCI set), by ``sysreg_key`` (op0 = 1);
+#: other SYS encodings are UNDEFINED at EL0.
+EL0_SYS_OPS = {
+    sysreg_key(1, 3, 7, 4, 1): "DC ZVA",
+    sysreg_key(1, 3, 7, 10, 1): "DC CVAC",
+    sysreg_key(1, 3, 7, 11, 1): "DC CVAU",
+    sysreg_key(1, 3, 7, 14, 1): "DC CIVAC",
+    sysreg_key(1, 3, 7, 5, 1): "IC IVAU",
 }
 
 # Groups of fields in the patterns below follow the Arm ARM encoding diagrams, most significant first.
@@ -439,6 +453,7 @@ clrex      1101010100 0 00  011 0011 .... 010 11111  none
 dsb        1101010100 0 00  011 0011 .... 100 11111  barrier
 dmb        1101010100 0 00  011 0011 .... 101 11111  barrier
 isb        1101010100 0 00  011 0011 .... 110 11111  barrier
+sys        1101010100 0 01  ... .... .... ... .....  sysreg
 msr_reg    1101010100 0 1.  ... .... .... ... .....  sysreg
 mrs        1101010100 1 1.  ... .... .... ... .....  sysreg
 
@@ -585,6 +600,16 @@ str_fp_pre   .. 111 1 00 00 0 ......... 11 ..... .....  fp_ldst_simm9
 ldr_fp_pre   .. 111 1 00 01 0 ......... 11 ..... .....  fp_ldst_simm9
 str_fp_pre   00 111 1 00 10 0 ......... 11 ..... .....  fp_ldst_simm9
 ldr_fp_pre   00 111 1 00 11 0 ......... 11 ..... .....  fp_ldst_simm9
+# --- unprivileged (at EL0 ordinary accesses):   size 111 0 00 opc 0 imm9 10 Rn Rt ---
+sttrb        00 111 0 00 00 0 ......... 10 ..... .....  ldst_simm9
+ldtrb        00 111 0 00 01 0 ......... 10 ..... .....  ldst_simm9
+ldtrsb       00 111 0 00 1. 0 ......... 10 ..... .....  ldst_simm9
+sttrh        01 111 0 00 00 0 ......... 10 ..... .....  ldst_simm9
+ldtrh        01 111 0 00 01 0 ......... 10 ..... .....  ldst_simm9
+ldtrsh       01 111 0 00 1. 0 ......... 10 ..... .....  ldst_simm9
+sttr         1. 111 0 00 00 0 ......... 10 ..... .....  ldst_simm9
+ldtr         1. 111 0 00 01 0 ......... 10 ..... .....  ldst_simm9
+ldtrsw       10 111 0 00 10 0 ......... 10 ..... .....  ldst_simm9
 # --- register offset:   size 111 V 00 opc 1 Rm option S 10 Rn Rt   (option<1> = 1) ---
 strb_reg     00 111 0 00 00 1 ..... .1. . 10 ..... .....  ldst_reg
 ldrb_reg     00 111 0 00 01 1 ..... .1. . 10 ..... .....  ldst_reg
@@ -606,7 +631,14 @@ ldrsw_lit    10 011 0 00 ................... .....  literal
 prfm_lit     11 011 0 00 ................... .....  literal
 ldr_fp_lit   0. 011 1 00 ................... .....  literal
 ldr_fp_lit   10 011 1 00 ................... .....  literal
-# --- pairs:   opc 101 V mode L imm7 Rt2 Rn Rt   (mode 001 post-index, 010 offset, 011 pre-index) ---
+# --- pairs:   opc 101 V mode L imm7 Rt2 Rn Rt   (mode 000 no-allocate offset, 001 post-index, 010 offset,
+# 011 pre-index) ---
+stnp         .0 101 0 000 0 ....... ..... ..... .....  pair
+ldnp         .0 101 0 000 1 ....... ..... ..... .....  pair
+stnp_fp      0. 101 1 000 0 ....... ..... ..... .....  pair
+stnp_fp      10 101 1 000 0 ....... ..... ..... .....  pair
+ldnp_fp      0. 101 1 000 1 ....... ..... ..... .....  pair
+ldnp_fp      10 101 1 000 1 ....... ..... ..... .....  pair
 stp          .0 101 0 010 0 ....... ..... ..... .....  pair
 ldp          .0 101 0 010 1 ....... ..... ..... .....  pair
 ldpsw        01 101 0 010 1 ....... ..... ..... .....  pair

@@ -56,7 +56,7 @@ from pyqemu.target.arm.cpu import (
     SLOT_TPIDR,
     AArch64CPU,
 )
-from pyqemu.target.arm.translate_a64 import DECODE
+from pyqemu.target.arm.translate_a64 import decoder
 
 from .harness import CODE, DATA, DATA_SIZE, TOOLS, Machine, needs_binutils
 
@@ -248,7 +248,7 @@ def dp_word(rng: random.Random, names: list[str]) -> int:
     while True:
         p = rng.choice(_PATTERNS[rng.choice(names)])
         word = p.match | (rng.getrandbits(32) & ~p.mask)
-        d = DECODE.decode(word)
+        d = decoder().decode(word)
         if d is not None and d[2] in DP_NAMES and not (d[2].endswith("_imm") and d[1][-1] is None):
             return word
 

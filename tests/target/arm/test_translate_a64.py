@@ -169,7 +169,7 @@ def test_random_words_translate_compile_and_undefined_ones_exit() -> None:
     undefined = 0
     for i, w in enumerate(ws):
         block = translate_a64.gen_block(env, CODE + 4 * i, max_insns=1)
-        if translate_a64.DECODE.decode(w) is None:
+        if translate_a64.decoder().decode(w) is None:
             assert block.ops[-1] == ("exit_exc", EXCP_UDEF, CODE + 4 * i, w)
             undefined += 1
         optimize(block)

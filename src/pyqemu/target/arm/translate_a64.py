@@ -39,6 +39,8 @@ Conventions (see :mod:`.cpu` for the globals):
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Collection
 from typing import Protocol
 
@@ -1155,12 +1157,25 @@ for _name in ("ldadd", "ldclr", "ldeor", "ldset", "ldsmax", "ldsmin", "ldumax", 
 
 # --- the decoder --------------------------------------------------------------------------------------
 
-def _handlers() -> dict[str, object]:
-    return {name[6:]: fn for name, fn in globals().items() if name.startswith("trans_")}
+#: modules of further instruction groups, each with its own decode ``TABLE`` (same syntax as
+#: :data:`insn_a64.TABLE`), ``FORMATS`` and ``trans_*`` handlers (they build on this module's context)
+EXTENSIONS = ("translate_a64_fp", "translate_a64_simd", "translate_a64_crypto")
 
 
-DECODE = Decoder(parse_table(insn_a64.TABLE, 32), insn_a64.FORMATS, _handlers(),
-                 group_mask=insn_a64.GROUP_MASK)
+def _handlers(namespace: dict[str, object]) -> dict[str, object]:
+    return {name[6:]: fn for name, fn in namespace.items() if name.startswith("trans_")}
+
+
+@functools.cache
+def decoder() -> Decoder:
+    """The A64 decoder: the base table here plus the extension modules' tables."""
+    tables, formats, handlers = [insn_a64.TABLE], dict(insn_a64.FORMATS), _handlers(globals())
+    for name in EXTENSIONS:
+        module = importlib.import_module(f".{name}", __package__)
+        tables.append(module.TABLE)
+        formats.update(module.FORMATS)
+        handlers.update(_handlers(vars(module)))
+    return Decoder(parse_table("\n".join(tables), 32), formats, handlers, group_mask=insn_a64.GROUP_MASK)
 
 
 def gen_block(env: GuestCode, pc: int, max_insns: int = MAX_INSNS) -> Block:
@@ -1170,11 +1185,12 @@ def gen_block(env: GuestCode, pc: int, max_insns: int = MAX_INSNS) -> Block:
         raise GuestFault(EXCP_UNALIGNED, pc)
     block = Block(pc)
     ctx = DisasContext(block, env)
+    decode = decoder().decode
 
     def translate(at: int, insn: int, length: int) -> bool:
         ctx.pc, ctx.pc_next = at, at + 4
         ctx.cmp, ctx.next_cmp = ctx.next_cmp, None
-        d = DECODE.decode(insn)
+        d = decode(insn)
         if d is None or not d[0](ctx, *d[1]):
             ctx.raise_exc(EXCP_UDEF, at, insn)
         return ctx.ended

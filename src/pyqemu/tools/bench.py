@@ -1,15 +1,18 @@
-"""``make bench``: guest MIPS of pyqemu-riscv64 on a CPU-bound guest, side by side with qemu-riscv64.
+"""``make bench``: guest MIPS of pyqemu's linux-user emulators on a CPU-bound guest, side by side with
+Debian's qemu-user, for each target (riscv64, aarch64).
 
 The guest is bench/cpubench.c (integer arithmetic, memory, branches, calls, floating point; about 19
-million riscv64 instructions), cross-compiled with Debian's gcc-riscv64-linux-gnu.  pyqemu's guest
+million riscv64 instructions), cross-compiled with Debian's gcc-<target>-linux-gnu.  pyqemu's guest
 instruction count comes from the engine's own counter; both emulators are also timed as whole
-processes (start-up included), and the ratio of those wall times is reported.
+processes (start-up included), and the ratio of those wall times is reported.  A target whose
+emulator cannot run the guest yet says so instead of giving figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import os
 import shutil
 import subprocess
@@ -17,39 +20,45 @@ import sys
 import time
 from pathlib import Path
 
-from ..linux_user import riscv64
 from ..linux_user.process import ExitProcess, Options, Process
 
 SOURCE = Path(__file__).resolve().parents[3] / "bench" / "cpubench.c"
-CROSS_CC = "riscv64-linux-gnu-gcc"
+TARGETS = ("riscv64", "aarch64")
 
 
-def build(source: Path = SOURCE) -> Path:
-    """Cross-compile the benchmark (cached by content hash)."""
+def cross_cc(target: str) -> str:
+    return f"{target}-linux-gnu-gcc"
+
+
+def build(target: str = "riscv64", source: Path = SOURCE) -> Path:
+    """Cross-compile the benchmark for ``target`` (cached by content hash)."""
     flags = ["-O2", "-static"]
-    digest = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
+    key = source.read_bytes() + " ".join(flags).encode() + (b"" if target == "riscv64" else target.encode())
+    digest = hashlib.sha256(key).hexdigest()[:16]
     out = Path.home() / ".cache" / "pyqemu" / "bench" / digest / source.stem
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
-        subprocess.run([CROSS_CC, *flags, "-o", str(tmp), str(source)], check=True)
+        subprocess.run([cross_cc(target), *flags, "-o", str(tmp), str(source)], check=True)
         tmp.rename(out)
     return out
 
 
-def run_in_process(binary: Path, args: list[str]) -> tuple[int, float, float, str]:
+def run_in_process(binary: Path, args: list[str], target: str = "riscv64"
+                   ) -> tuple[int, float, float, str]:
     """Run under pyqemu in this process: (guest instructions, wall and CPU seconds spent running the
     guest, stdout)."""
+    arch = importlib.import_module(f"pyqemu.linux_user.{target}")
     read_fd, write_fd = os.pipe()
     saved = os.dup(1)
     os.dup2(write_fd, 1)
     os.close(write_fd)
     try:
-        proc = Process(riscv64, Options())
+        proc = Process(arch, Options())
         th = proc.load(str(binary), [str(binary), *args], [])
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
-            riscv64.cpu_loop(proc, th)
+            arch.cpu_loop(proc, th)
         except ExitProcess:
             pass
         elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
@@ -72,30 +81,47 @@ def wall(cmd: list[str], repeat: int) -> tuple[float, str]:
     return best, out
 
 
+def bench_target(target: str, scale: str, repeat: int) -> None:
+    label = f"pyqemu-{target}"
+    if not shutil.which(cross_cc(target)):
+        print(f"{label:<19}: {cross_cc(target)} not found (scripts/install-deps.sh installs it)")
+        return
+    binary = build(target)
+    launcher = ("import sys; from pyqemu.linux_user.main import main; "
+                f"sys.exit(main(arch_name={target!r}))")
+    cmd = [sys.executable, "-c", launcher, str(binary), scale]
+    probe = subprocess.run(cmd, capture_output=True, text=True)
+    if probe.returncode != 0:
+        lines = probe.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"status {probe.returncode}"
+        print(f"{label:<19}: cannot run the guest yet ({reason})")
+        return
+    insns, exec_s, cpu_s, out = run_in_process(binary, [scale], target)
+    py_wall, py_out = wall(cmd, repeat)
+    print(f"guest program      : {SOURCE.name} for {target} (scale {scale}), output: {out.strip()}")
+    print(f"guest instructions : {insns:,}")
+    print(f"{label:<19}: {exec_s:.3f} s wall ({cpu_s:.3f} s CPU) running the guest -> "
+          f"{insns / exec_s / 1e6:.2f} guest MIPS ({insns / cpu_s / 1e6:.2f} per CPU second); "
+          f"{py_wall:.3f} s wall for the whole process")
+    qemu = shutil.which(f"qemu-{target}")
+    if qemu:
+        q_wall, q_out = wall([qemu, str(binary), scale], repeat)
+        same = "same output" if q_out == py_out else "DIFFERENT OUTPUT"
+        print(f"{'qemu-' + target:<19}: {q_wall:.3f} s wall -> {insns / q_wall / 1e6:.0f} guest MIPS "
+              f"({same})")
+        print(f"time ratio pyqemu / qemu-{target} (wall): {py_wall / q_wall:.1f}x")
+    else:
+        print(f"qemu-{target:<14}: not installed (apt-get install qemu-user); no ratio")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pyqemu-bench", description=__doc__.splitlines()[0])
     ap.add_argument("--scale", default="1", help="benchmark scale argument (default 1)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per emulator; the best is kept")
+    ap.add_argument("--target", choices=TARGETS, action="append", help="only these targets (default: all)")
     args = ap.parse_args(argv)
-    if not shutil.which(CROSS_CC):
-        print(f"pyqemu-bench: {CROSS_CC} not found (apt-get install gcc-riscv64-linux-gnu)", file=sys.stderr)
-        return 1
-    binary = build()
-    insns, exec_s, cpu_s, out = run_in_process(binary, [args.scale])
-    py_wall, py_out = wall([sys.executable, "-m", "pyqemu.linux_user", str(binary), args.scale], args.repeat)
-    print(f"guest program      : {SOURCE.name} (scale {args.scale}), output: {out.strip()}")
-    print(f"guest instructions : {insns:,}")
-    print(f"pyqemu-riscv64     : {exec_s:.3f} s wall ({cpu_s:.3f} s CPU) running the guest -> "
-          f"{insns / exec_s / 1e6:.2f} guest MIPS ({insns / cpu_s / 1e6:.2f} per CPU second); "
-          f"{py_wall:.3f} s wall for the whole process")
-    qemu = shutil.which("qemu-riscv64")
-    if qemu:
-        q_wall, q_out = wall([qemu, str(binary), args.scale], args.repeat)
-        same = "same output" if q_out == py_out else "DIFFERENT OUTPUT"
-        print(f"qemu-riscv64       : {q_wall:.3f} s wall -> {insns / q_wall / 1e6:.0f} guest MIPS ({same})")
-        print(f"time ratio pyqemu / qemu-riscv64 (wall): {py_wall / q_wall:.1f}x")
-    else:
-        print("qemu-riscv64       : not installed (apt-get install qemu-user); no ratio")
+    for target in args.target or TARGETS:
+        bench_target(target, args.scale, args.repeat)
     return 0
 
 

@@ -25,6 +25,7 @@ PACKAGED = {
     "riscv64/fw_jump.bin": "opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin",
     "riscv64/u-boot-smode.bin": "u-boot-qemu/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin",
     "amd64/busybox": "busybox-static/bin/busybox",
+    "arm64/busybox": "busybox-static_arm64/bin/busybox",
 }
 
 
@@ -68,7 +69,8 @@ def snapshot(cache: Path) -> dict[str, tuple[int, int]]:
 
 def test_catalogue_names() -> None:
     for name in ("riscv64/Image", "riscv64/config", "riscv64/initramfs.cpio.gz", "riscv64/fw_dynamic.bin",
-                 "riscv64/fw_jump.bin", "riscv64/u-boot-smode.bin", "riscv64/busybox", "amd64/busybox"):
+                 "riscv64/fw_jump.bin", "riscv64/u-boot-smode.bin", "riscv64/busybox", "amd64/busybox",
+                 "arm64/busybox"):
         assert name in guests.GUESTS
     # the kernel build, the slow one, comes last in a fetch
     assert ALL[-2:] == ["riscv64/Image", "riscv64/config"]

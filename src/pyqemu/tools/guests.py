@@ -12,7 +12,8 @@ Cache: ``$PYQEMU_GUEST_CACHE`` or ``~/.cache/pyqemu/guests``.
 
 Files (``NAME``):
 
-* ``riscv64/busybox``, ``amd64/busybox``: Debian's static busybox 1.35 (riscv64: cross-built);
+* ``riscv64/busybox``, ``amd64/busybox``, ``arm64/busybox``: Debian's static busybox 1.35 (riscv64:
+  cross-built; arm64: the arm64 package, fetched with apt's lists for that architecture);
 * ``riscv64/fw_dynamic.bin``, ``riscv64/fw_jump.bin``: OpenSBI, generic platform (``opensbi``);
 * ``riscv64/u-boot-smode.bin``: U-Boot ``qemu-riscv64_smode`` (``u-boot-qemu``);
 * ``riscv64/Image``, ``riscv64/config``: Linux 6.1 for the ``virt`` board, everything built in
@@ -129,22 +130,43 @@ def _install(src: Path, dst: Path, mode: int = 0o755) -> None:
 # -- Debian packages ---------------------------------------------------------------------------
 
 
-def _apt_download(pkg: str, dest: Path) -> Path:
-    """Download a .deb (host architecture or arch: all) into dest, unpack it, return the tree."""
-    tree = dest / "x" / pkg
+def _foreign_apt(arch: str, dest: Path) -> list[str]:
+    """apt-get options that make this host's apt fetch ``arch`` packages, with private package lists
+    and an empty dpkg status (nothing gets installed); the lists are fetched once."""
+    state = dest / f"apt-{arch}"
+    opts = [f"-oAPT::Architecture={arch}", f"-oAPT::Architectures={arch}",
+            f"-oDir::State::Lists={state}/lists", f"-oDir::Cache={state}/cache",
+            "-oDir::State::status=/dev/null"]
+    if not (state / "lists" / "lock").exists():
+        (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+        (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        _say(f"fetching Debian's {arch} package lists")
+        r = subprocess.run(["apt-get", *opts, "-q", "update"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise GuestError(f"apt-get update for {arch} failed: {r.stderr.strip()}")
+    return opts
+
+
+def _apt_download(pkg: str, dest: Path, arch: str = "") -> Path:
+    """Download a .deb (host architecture or arch: all, or the foreign ``arch``) into dest, unpack it,
+    return the tree."""
+    tree = dest / "x" / (f"{pkg}_{arch}" if arch else pkg)
     if tree.is_dir():
         return tree
     _need_tools(pkg, ["apt-get", "dpkg"])
     debs = dest / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{pkg}_*.deb"))
+    pattern = f"{pkg}_*_{arch}.deb" if arch else f"{pkg}_*.deb"
+    found = sorted(debs.glob(pattern))
     if not found:
-        _say(f"downloading Debian package {pkg}")
-        r = subprocess.run(["apt-get", "-q", "download", pkg], cwd=debs, stdout=subprocess.DEVNULL,
+        _say(f"downloading Debian package {pkg}" + (f" ({arch})" if arch else ""))
+        opts = _foreign_apt(arch, dest) if arch else []
+        r = subprocess.run(["apt-get", *opts, "-q", "download", pkg], cwd=debs, stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True)
         # apt warns on every download as root that it cannot drop privileges: only noise here.
         err = "\n".join(ln for ln in r.stderr.splitlines() if "performed unsandboxed" not in ln)
-        found = sorted(debs.glob(f"{pkg}_*.deb"))
+        found = sorted(debs.glob(pattern))
         if r.returncode or not found:
             raise GuestError(f"apt-get download {pkg} failed: {err.strip() or f'status {r.returncode}'}")
     tree.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +233,10 @@ def _produce_riscv64_busybox(cache: Path, dst: Path) -> None:
 
 def _produce_amd64_busybox(cache: Path, dst: Path) -> None:
     _install(_apt_download("busybox-static", cache) / "bin" / "busybox", dst)
+
+
+def _produce_arm64_busybox(cache: Path, dst: Path) -> None:
+    _install(_apt_download("busybox-static", cache, "arm64") / "bin" / "busybox", dst)
 
 
 # -- Linux for the riscv64 virt board --------------------------------------------------------------
@@ -487,6 +513,7 @@ GUESTS: dict[str, GuestFile] = {
                   _produce_riscv64_busybox, mode=0o755),
         GuestFile("amd64/busybox", "Debian's busybox-static for this host", _produce_amd64_busybox,
                   mode=0o755),
+        GuestFile("arm64/busybox", "Debian's busybox-static for arm64", _produce_arm64_busybox, mode=0o755),
         GuestFile("riscv64/fw_dynamic.bin", "OpenSBI, generic platform, fw_dynamic (Debian's opensbi)",
                   _package_file("opensbi", "usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin")),
         GuestFile("riscv64/fw_jump.bin", "OpenSBI, generic platform, fw_jump (Debian's opensbi)",

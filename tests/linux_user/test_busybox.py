@@ -1,4 +1,5 @@
-'''Debian's riscv64 busybox under ``pyqemu-riscv64`` against Debian's amd64 busybox run natively.
+'''Debian's riscv64 and arm64 busyboxes under ``pyqemu-riscv64`` and ``pyqemu-aarch64`` against Debian's
+amd64 busybox run natively.
 
 Both are busybox 1.35 built with Debian's "static" configuration, so a shell script must print the
 same stdout and end with the same exit status under both: the native run is the expected result.
@@ -361,7 +362,7 @@ def compare(native: subprocess.CompletedProcess[str], guest: subprocess.Complete
         diff = "".join(difflib.unified_diff(native.stdout.splitlines(keepends=True),
                                             guest.stdout.splitlines(keepends=True),
                                             fromfile="native amd64 busybox",
-                                            tofile="riscv64 busybox (pyqemu)"))
+                                            tofile="guest busybox (pyqemu)"))
         pytest.fail(f"stdout differs (exit status {native.returncode} native, {guest.returncode} pyqemu)\n"
                     f"{diff}\nnative stderr:\n{native.stderr[-2000:]}\n"
                     f"pyqemu stderr:\n{guest.stderr[-3000:]}", pytrace=False)
@@ -370,10 +371,17 @@ def compare(native: subprocess.CompletedProcess[str], guest: subprocess.Complete
         f"pyqemu stderr:\n{guest.stderr[-3000:]}")
 
 
-@pytest.fixture
-def busyboxes(pyqemu_cmd: list[str], riscv64_busybox: Path, amd64_busybox: Path) -> tuple[list, list]:
+#: the guest busybox of each target: (pyqemu-TARGET, name in pyqemu-guests)
+TARGETS = {"riscv64": "riscv64/busybox", "aarch64": "arm64/busybox"}
+
+
+@pytest.fixture(params=sorted(TARGETS))
+def busyboxes(request: pytest.FixtureRequest, guest_file, amd64_busybox: Path) -> tuple[list, list]:
     """(native command, guest command): each is followed by an applet and its arguments."""
-    return [str(amd64_busybox)], [*pyqemu_cmd, "-U", "PYTHONPATH", str(riscv64_busybox)]
+    target = request.param
+    launcher = f"import sys; from pyqemu.linux_user.main import main; sys.exit(main(arch_name={target!r}))"
+    guest = guest_file(TARGETS[target])
+    return [str(amd64_busybox)], [sys.executable, "-c", launcher, "-U", "PYTHONPATH", str(guest)]
 
 
 def _pyqemu_env() -> dict[str, str]:
@@ -382,8 +390,17 @@ def _pyqemu_env() -> dict[str, str]:
     return {"PYTHONPATH": src}
 
 
+#: scripts the aarch64 busybox cannot run yet, and why (expected failures, strict: a fix shows up)
+AARCH64_GAPS = {
+    "compute": "awk's arithmetic uses AdvSIMD floating point (e.g. FCVTZS Dd, Dn), not implemented yet",
+    "sed_awk": "awk's arithmetic uses AdvSIMD floating point (e.g. FCVTZS Dd, Dn), not implemented yet",
+}
+
+
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_script(name: str, busyboxes, tmp_path: Path) -> None:
+def test_script(name: str, busyboxes, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if request.node.callspec.params["busyboxes"] == "aarch64" and name in AARCH64_GAPS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=AARCH64_GAPS[name]))
     native_cmd, guest_cmd = busyboxes
     script = _strip(SCRIPTS[name])
     native = run_busybox(native_cmd, tmp_path / "native", ["sh", "-c", script])

@@ -1,4 +1,4 @@
-"""Bit-exact IEEE 754-2008 binary32/binary64 arithmetic with RISC-V semantics.
+"""Bit-exact IEEE 754-2008 binary32/binary64 arithmetic with RISC-V semantics (and binary16 conversions).
 
 Models the arithmetic of the RISC-V "F" and "D" standard extensions (RISC-V Unprivileged ISA
 v20191213, chapter 11 "F" Standard Extension for Single-Precision Floating-Point, version 2.2, and
@@ -74,6 +74,7 @@ __all__ = [
     "f64_to_i32", "f64_to_u32", "f64_to_i64", "f64_to_u64",
     "i32_to_f64", "u32_to_f64", "i64_to_f64", "u64_to_f64",
     "f32_to_f64", "f64_to_f32",
+    "f16_to_f32", "f16_to_f64", "f32_to_f16", "f64_to_f16",
 ]
 
 # Rounding modes (RISC-V frm encoding).
@@ -1153,3 +1154,30 @@ def f64_to_f32(a: int, rm: int = RNE) -> tuple[int, int]:
             if rb & 0x7FFFFFFF != _F_MAXBITS:
                 return _directed(rb, rf, x > rf, rm), NX
     return _convert(_F64, _F32, a, rm)
+
+
+# --------------------------------------------------------------------------------------------------
+# binary16 <-> binary32 / binary64 (exact integer path only)
+# --------------------------------------------------------------------------------------------------
+
+_F16 = _Fmt(11, 5, "binary16")
+
+
+def f16_to_f32(a: int, rm: int = RNE) -> tuple[int, int]:
+    """Exact widening of binary16 (any NaN gives the canonical NaN, NV for a signalling one)."""
+    return _convert(_F16, _F32, a, rm)
+
+
+def f16_to_f64(a: int, rm: int = RNE) -> tuple[int, int]:
+    """Exact widening of binary16 (any NaN gives the canonical NaN, NV for a signalling one)."""
+    return _convert(_F16, _F64, a, rm)
+
+
+def f32_to_f16(a: int, rm: int = RNE) -> tuple[int, int]:
+    """Narrowing to binary16 with rounding."""
+    return _convert(_F32, _F16, a, rm)
+
+
+def f64_to_f16(a: int, rm: int = RNE) -> tuple[int, int]:
+    """Narrowing to binary16 with one rounding."""
+    return _convert(_F64, _F16, a, rm)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 NAME = "riscv64"
 ELF_MACHINE = "EM_RISCV"
 CPU_MODELS = ("rv64", "max", "any")
+#: open(2) flags whose bits differ from the host's: none (riscv64 uses the generic values, as x86-64)
+OPEN_FLAGS: tuple[tuple[int, int], ...] = ()
 HWCAP = sum(1 << (ord(c) - ord("A")) for c in "IMAFDC")
 CPU = rcpu.RISCVCPU
 GLOBAL_SLOTS = rcpu.GLOBAL_SLOTS

@@ -40,6 +40,22 @@ def host_call(nr: int, *args: int) -> int:
 
 ENOSYS = errno.ENOSYS
 MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED_NOREPLACE = 1, 2, 0x20, 0x100000
+F_GETFL, F_SETFL = 3, 4
+
+
+def remap_bits(value: int, pairs: tuple[tuple[int, int], ...], to_host: bool = True) -> int:
+    """Translate flag bits that sit elsewhere on the guest than on the host: ``pairs`` holds
+    (guest bit, host bit) for each such flag (the others are the same on both)."""
+    if not pairs:
+        return value
+    out = value
+    for guest, host in pairs:
+        out &= ~(guest | host)
+    for guest, host in pairs:
+        src, dst = (guest, host) if to_host else (host, guest)
+        if value & src:
+            out |= dst
+    return out
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 CLONE_VM, CLONE_FS, CLONE_FILES, CLONE_SIGHAND = 0x100, 0x200, 0x400, 0x800
 CLONE_VFORK, CLONE_PARENT, CLONE_THREAD, CLONE_SETTLS = 0x4000, 0x8000, 0x10000, 0x80000
@@ -171,6 +187,7 @@ class Syscalls:
                 os.write(fd, special)
                 os.lseek(fd, 0, os.SEEK_SET)
                 return fd
+        flags = remap_bits(flags, self.proc.arch.OPEN_FLAGS)
         fd = os.open(path, _s32(flags), mode & 0o7777, dir_fd=self._dirfd(dirfd))
         if not flags & os.O_CLOEXEC:
             os.set_inheritable(fd, True)  # Python opens close-on-exec by default; the guest did not ask
@@ -286,7 +303,12 @@ class Syscalls:
     def sys_fcntl(self, th, fd, cmd, arg, *_):
         if cmd in (5, 6, 7, 36, 37, 38):  # F_GETLK/F_SETLK/F_SETLKW and OFD variants: struct flock
             arg = self.hptr(arg, 32)
-        return host_call(72, _s64(fd), cmd, _s64(arg))
+        elif cmd == F_SETFL:
+            arg = remap_bits(arg, self.proc.arch.OPEN_FLAGS)
+        ret = host_call(72, _s64(fd), cmd, _s64(arg))
+        if cmd == F_GETFL and ret >= 0:
+            ret = remap_bits(ret, self.proc.arch.OPEN_FLAGS, to_host=False)
+        return ret
 
     def sys_ioctl(self, th, fd, req, arg, *_):
         if req & 0xFFFFFFFF in _TTY_IOCTLS:

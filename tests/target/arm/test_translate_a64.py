@@ -115,8 +115,8 @@ UNDEFINED = {
     "hvc #0": 0xD4000002,
     "smc #0": 0xD4000003,
     "eret": 0xD69F03E0,
-    "ld1 {v0.16b}, [x0] (AdvSIMD: a later step)": 0x4C407000,
-    "fadd s0, s1, s2 (FP: a later step)": 0x1E222820,
+    "mul v0.2d, v1.2d, v2.2d (AdvSIMD: size 11 reserved)": 0x4EE29C20,
+    "fadd h0, h1, h2 (FEAT_FP16: not implemented)": 0x1EE22820,
 }
 
 
@@ -278,7 +278,7 @@ ID_READS = {
     "MPIDR_EL1": ((3, 0, 0, 0, 5), 0x80000000),
     "REVIDR_EL1": ((3, 0, 0, 0, 6), 0),
     "ID_AA64PFR0_EL1": ((3, 0, 0, 4, 0), 0x11),
-    "ID_AA64ISAR0_EL1": ((3, 0, 0, 6, 0), 0x200000),
+    "ID_AA64ISAR0_EL1": ((3, 0, 0, 6, 0), 0x201120),  # ATOMIC, SHA2, SHA1, AES with PMULL
     "ID_AA64ISAR1_EL1": ((3, 0, 0, 6, 1), 0),
     "ID_AA64MMFR0_EL1": ((3, 0, 0, 7, 0), 0),
     "ID_AA64DFR0_EL1": ((3, 0, 0, 5, 0), 6),
@@ -294,7 +294,7 @@ def test_id_registers_read_through_the_kernel_emulation(reg: tuple, value: int) 
 
 def test_id_aa64isar0_without_lse() -> None:
     (_, _, _), cpu = run(words(_mrs(3, 0, 0, 6, 0, rt=3), BRK0), features=frozenset())
-    assert cpu.x(3) == 0
+    assert cpu.x(3) == 0x1120
 
 
 def test_tpidrro_el0_reads_zero() -> None:

@@ -11,7 +11,7 @@ slot       contents
 33..36     NZCV, kept apart for cheap updates (QEMU's representation): N is bit 63 of ``nf``,
            Z is set when ``zf`` is 0, C is ``cf`` (0 or 1), V is bit 63 of ``vf``
 37         TPIDR_EL0
-38, 39     FPCR, FPSR (only their writable bits; the FP unit that uses them is the next step)
+38, 39     FPCR, FPSR (only their writable bits)
 40         guest instructions executed (icount)
 41..43     the local exclusive monitor: address (``EXCL_NONE`` when open), loaded value(s) (a pair's
            second doubleword in 43)
@@ -87,7 +87,8 @@ def id_registers(features: frozenset[str]) -> dict[int, int]:
     """The values EL0 reads from the ID register space (op0 3, op1 0, CRn 0, CRm 0 and 2..7) through
     the kernel's emulation, by ``sysreg_key``; registers of that space not listed read as zero.  Of CRm 0
     only MIDR_EL1, MPIDR_EL1 and REVIDR_EL1 exist (others are UNDEFINED)."""
-    isar0 = 2 << 20 if FEATURE_LSE in features else 0  # ATOMIC
+    isar0 = 2 << 4 | 1 << 8 | 1 << 12  # AES (with PMULL), SHA1, SHA2
+    isar0 |= 2 << 20 if FEATURE_LSE in features else 0  # ATOMIC
     return {
         sysreg_key(3, 0, 0, 0, 0): MIDR_EL1,
         sysreg_key(3, 0, 0, 0, 5): 1 << 31,  # MPIDR_EL1: the kernel's safe value

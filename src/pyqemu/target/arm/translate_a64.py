@@ -1159,7 +1159,7 @@ for _name in ("ldadd", "ldclr", "ldeor", "ldset", "ldsmax", "ldsmin", "ldumax", 
 
 #: modules of further instruction groups, each with its own decode ``TABLE`` (same syntax as
 #: :data:`insn_a64.TABLE`), ``FORMATS`` and ``trans_*`` handlers (they build on this module's context)
-EXTENSIONS = ("translate_a64_fp", "translate_a64_simd", "translate_a64_crypto")
+EXTENSIONS = ("translate_a64_fp", "translate_a64_simd", "translate_a64_crypto", "translate_a64_vfp")
 
 
 def _handlers(namespace: dict[str, object]) -> dict[str, object]:

@@ -145,7 +145,10 @@ class Syscalls:
         strace = self.proc.strace
         if strace:
             log = self.proc.log
-            log.write(strace_fmt.format_call(threading.get_native_id(), nr, name, args,
+            shown = args
+            if name == "openat":  # the flag names are the generic values
+                shown = [*args[:2], remap_bits(args[2], self.proc.arch.OPEN_FLAGS), *args[3:]]
+            log.write(strace_fmt.format_call(threading.get_native_id(), nr, name, shown,
                                              self.space.read_cstring))
             log.stream.flush()  # before the call's own output, as qemu's unbuffered stderr
         handler = self.handlers.get(nr) if name else None

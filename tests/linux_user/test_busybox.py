@@ -390,17 +390,8 @@ def _pyqemu_env() -> dict[str, str]:
     return {"PYTHONPATH": src}
 
 
-#: scripts the aarch64 busybox cannot run yet, and why (expected failures, strict: a fix shows up)
-AARCH64_GAPS = {
-    "compute": "awk's arithmetic uses AdvSIMD floating point (e.g. FCVTZS Dd, Dn), not implemented yet",
-    "sed_awk": "awk's arithmetic uses AdvSIMD floating point (e.g. FCVTZS Dd, Dn), not implemented yet",
-}
-
-
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_script(name: str, busyboxes, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    if request.node.callspec.params["busyboxes"] == "aarch64" and name in AARCH64_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=AARCH64_GAPS[name]))
+def test_script(name: str, busyboxes, tmp_path: Path) -> None:
     native_cmd, guest_cmd = busyboxes
     script = _strip(SCRIPTS[name])
     native = run_busybox(native_cmd, tmp_path / "native", ["sh", "-c", script])

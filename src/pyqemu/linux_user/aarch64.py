@@ -35,14 +35,15 @@ CPU_MODELS = ("max", "any")
 #: open(2) flags arm64 places differently from the generic (and x86-64 host) values, as (guest, host):
 #: O_DIRECTORY, O_NOFOLLOW, O_DIRECT, O_LARGEFILE (Linux arch/arm64/include/uapi/asm/fcntl.h)
 OPEN_FLAGS = ((0o40000, 0o200000), (0o100000, 0o400000), (0o200000, 0o40000), (0o400000, 0o100000))
-#: AT_HWCAP: what is implemented (Linux uapi asm/hwcap.h): scalar floating point, the crypto extension
-#: (AES with PMULL, SHA-1, SHA-256), LSE atomics and the ID registers through MRS emulation.  ASIMD is
-#: not claimed while AdvSIMD floating point is missing (the integer AdvSIMD set is there).
-HWCAP_FP = 1 << 0
+#: AT_HWCAP: what is implemented (Linux uapi asm/hwcap.h): floating point and Advanced SIMD (not their
+#: half-precision arithmetic, FPHP/ASIMDHP), the crypto extension (AES with PMULL, SHA-1, SHA-256), LSE
+#: atomics and the ID registers through MRS emulation
+HWCAP_FP, HWCAP_ASIMD = 1 << 0, 1 << 1
 HWCAP_AES, HWCAP_PMULL, HWCAP_SHA1, HWCAP_SHA2 = 1 << 3, 1 << 4, 1 << 5, 1 << 6
 HWCAP_ATOMICS = 1 << 8
 HWCAP_CPUID = 1 << 11
-HWCAP = HWCAP_FP | HWCAP_AES | HWCAP_PMULL | HWCAP_SHA1 | HWCAP_SHA2 | HWCAP_ATOMICS | HWCAP_CPUID
+HWCAP = (HWCAP_FP | HWCAP_ASIMD | HWCAP_AES | HWCAP_PMULL | HWCAP_SHA1 | HWCAP_SHA2 | HWCAP_ATOMICS
+         | HWCAP_CPUID)
 CPU = acpu.AArch64CPU
 GLOBAL_SLOTS = acpu.GLOBAL_SLOTS
 SLOT_ICOUNT = acpu.SLOT_ICOUNT

@@ -58,10 +58,10 @@ class _NoEnv:
         return {}
 
 
-def translates(word: int) -> bool:
-    """Whether the extension decodes ``word`` and its handler accepts it."""
+def translates(word: int, patterns: dict[str, list] = _PATTERNS) -> bool:
+    """Whether the extension (with ``patterns``) decodes ``word`` and its handler accepts it."""
     d = decoder().decode(word)
-    if d is None or d[2] not in _PATTERNS:
+    if d is None or d[2] not in patterns:
         return False
     return bool(d[0](DisasContext(Block(0), _NoEnv()), *d[1]))
 
@@ -72,12 +72,14 @@ def _names(ops: tuple[str, ...]) -> list[str]:
 
 
 def random_word(rng: random.Random, names: list[str], fix: Callable[[int], int] = lambda w: w,
-                accepted: bool = True) -> int:
-    """A random word of one of ``names`` that the translator accepts (or, if not ``accepted``, refuses)."""
+                accepted: bool = True, patterns: dict[str, list] = _PATTERNS) -> int:
+    """A random word of one of ``names`` (entries of ``patterns``, by default this extension's) that the
+    translator accepts (or, if not ``accepted``, refuses)."""
     while True:
-        p = rng.choice(_PATTERNS[rng.choice(names)])
+        p = rng.choice(patterns[rng.choice(names)])
         word = fix(p.match | (rng.getrandbits(32) & ~p.mask))
-        if word & p.mask == p.match and decoder().decode(word)[2] == p.name and translates(word) == accepted:
+        if (word & p.mask == p.match and decoder().decode(word)[2] == p.name
+                and translates(word, patterns) == accepted):
             return word
 
 
@@ -171,7 +173,12 @@ def test_refused_words_are_undefined_on_unicorn(tmp_path: Path) -> None:
     """Encodings of the extension's patterns that the translator refuses raise an exception on Unicorn."""
     rng = random.Random(f"{SEED}-simd-udef")
     names = _names(tuple(op for ops in GROUPS.values() for op in ops))
-    words = sorted({random_word(rng, names, accepted=False) for _ in range(150)})
+    assert_undefined_on_unicorn(sorted({random_word(rng, names, accepted=False) for _ in range(150)}),
+                                tmp_path)
+
+
+def assert_undefined_on_unicorn(words: list[int], tmp_path: Path) -> None:
+    """Each of ``words`` raises an exception on Unicorn."""
     programs = [Program(f"udef{n}", [f".inst {w:#010x}"]) for n, w in enumerate(words)]
     runner = UnicornRunner(build(programs, tmp_path))
     defined = []

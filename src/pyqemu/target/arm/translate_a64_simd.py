@@ -13,12 +13,11 @@ UMAXP/UMINP/ADDP, SHRN and the structure loads and stores of whole registers (th
 string functions and of vectorised loops); other lane-wise operations call :mod:`.simd_helper` per
 half.  Results are computed before any half of Vd is written (Vd may be a source); 64-bit (Q = 0)
 forms clear bits 127:64.  Reserved encodings (``size`` or ``Q`` values an instruction does not allow)
-return False: UNDEFINED, as do the floating-point forms sharing these groups, which are not handled
-here.  Saturating operations set FPSR.QC.
+return False: UNDEFINED.  The floating-point forms sharing these groups are decoded by
+:mod:`.translate_a64_vfp`.  Saturating operations set FPSR.QC.
 
-Not covered yet: the doubling long multiplies (SQDMULL, SQDMLAL, SQDMLSL), PMUL, SUQADD/USQADD, the
-scalar forms of the saturating two-register and narrowing operations, and floating point in these
-groups (FADD.4S, SCVTF.4S, scalar FCVTZS Dd, Dn...).
+Not covered yet: the doubling long multiplies (SQDMULL, SQDMLAL, SQDMLSL), PMUL, SUQADD/USQADD and the
+scalar forms of the saturating two-register and narrowing operations.
 """
 
 from __future__ import annotations

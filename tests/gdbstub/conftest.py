@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -32,6 +33,19 @@ def user_guest() -> Path:
     if not guestbuild.have_cross_compiler():
         pytest.skip(f"{guestbuild.CROSS_CC} with a riscv64 libc is not installed")
     return guestbuild.build(guestbuild.GUEST_DIR / "gdb" / "gdb_user.c")
+
+
+@pytest.fixture(scope="session")
+def aarch64_user_guest() -> Path:
+    """``gdb_user.c`` for aarch64 (static, debug info), built with Debian's gcc-aarch64-linux-gnu."""
+    cc = "aarch64-linux-gnu-gcc"
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} is not installed (scripts/install-deps.sh installs it)")
+    source = guestbuild.GUEST_DIR / "gdb" / "gdb_user.c"
+    flags = ["-g", "-O0", "-static"]
+    key = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
+    return guestbuild.cached_build(guestbuild.cache_root() / f"aarch64-{key}" / "gdb_user", source.name,
+                                   lambda out: [cc, *flags, "-o", str(out), str(source)])
 
 
 @pytest.fixture(scope="session")

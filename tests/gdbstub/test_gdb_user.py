@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 
 from .harness import USER_CMD, RspClient, run_gdb, symbol
+
+AARCH64_CMD = [sys.executable, "-c", "import sys; from pyqemu.linux_user.main import main_aarch64; "
+               "sys.exit(main_aarch64())"]
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,6 +39,25 @@ def test_break_step_print_and_exit(gdb, user_guest, emulator, tmp_path):
     status, stdout, stderr = emu.finish()
     assert (status, stdout) == (0, "total 106 counter 106\n"), stderr
     assert "Traceback" not in stderr
+
+
+def test_aarch64_break_step_print_and_exit(gdb, aarch64_user_guest, emulator, tmp_path):
+    """The same session on ``pyqemu-aarch64``: AArch64's target description, registers and stepping."""
+    sock = tmp_path / "gdb.sock"
+    emu = emulator(*AARCH64_CMD, "-g", sock, aarch64_user_guest, socket=sock)
+    out = run_gdb(gdb, aarch64_user_guest, sock, "break add", "continue", "next", "stepi",
+                  "info registers pc x0 cpsr", "print sum", "x/4xw &array", "backtrace", "p $v0.d",
+                  "delete", "continue")
+    assert "Breakpoint 1, add (a=10, b=0) at" in out
+    assert re.search(r"^pc\s+0x[0-9a-f]+\s+0x[0-9a-f]+ <add\+\d+>$", out, re.M), out
+    assert re.search(r"^cpsr\s+0x[0-9a-f]+", out, re.M), out
+    assert "$1 = 10" in out
+    assert re.search(r"<array>:\s+0x0000000a\s+0x00000014\s+0x0000001e\s+0x00000028", out), out
+    assert re.search(r"#1 .* in main \(.*\) at .*gdb_user.c:\d+", out), out
+    assert "$2 = {0, 0}" in out
+    assert "exited normally]" in out
+    status, stdout, stderr = emu.finish()
+    assert (status, stdout) == (0, "total 106 counter 106\n"), stderr
 
 
 def test_watchpoints(gdb, user_guest, emulator, tmp_path):

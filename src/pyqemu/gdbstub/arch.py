@@ -49,12 +49,17 @@ class GdbArch:
 
 def arch_for(cpu_type: type, system: bool) -> GdbArch:
     """The GDB view of the vCPUs of class ``cpu_type``."""
+    from ..target.arm.cpu import AArch64CPU
     from ..target.riscv.cpu import RISCVCPU
 
     if issubclass(cpu_type, RISCVCPU):
         from .riscv import RiscV64
 
         return RiscV64(system)
+    if issubclass(cpu_type, AArch64CPU) and not system:
+        from .aarch64 import AArch64
+
+        return AArch64(system)
     raise ValueError(f"the gdbstub does not know {cpu_type.__name__}")
 
 

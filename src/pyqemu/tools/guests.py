@@ -7,7 +7,8 @@ own source packages.  Where the team's prebuilt files exist (``../shared/guests`
 or ``$PYQEMU_SHARED_GUESTS``) they are copied instead of rebuilt.
 
 Usage: ``pyqemu-guests fetch`` (idempotent), ``pyqemu-guests path NAME`` (prints a file's path,
-fetching it first when needed) and ``pyqemu-guests list``.
+fetching it first when needed), ``pyqemu-guests list``, and ``pyqemu-guests sysroot ARCH PACKAGE...``
+(unpacks Debian packages of a foreign architecture into one tree for ``-L``; prints its path).
 Cache: ``$PYQEMU_GUEST_CACHE`` or ``~/.cache/pyqemu/guests``.
 
 Files (``NAME``):
@@ -31,6 +32,7 @@ import collections
 import contextlib
 import fcntl
 import gzip
+import hashlib
 import io
 import os
 import shutil
@@ -579,6 +581,28 @@ def path(name: str) -> Path:
         return _ensure(cache, name)
 
 
+def sysroot(arch: str, packages: list[str]) -> Path:
+    """A sysroot for ``-L``: Debian's ``arch`` ``packages`` unpacked together (never installed), in
+    ``cache/sysroot-ARCH-KEY`` where KEY names the package set."""
+    cache = cache_dir()
+    key = hashlib.sha256(" ".join(sorted(packages)).encode()).hexdigest()[:12]
+    root = cache / f"sysroot-{arch}-{key}"
+    if root.is_dir():
+        return root
+    with _cache_lock(cache):
+        if root.is_dir():
+            return root
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=cache))
+        try:
+            for pkg in packages:
+                shutil.copytree(_apt_download(pkg, cache, arch), tmp, symlinks=True, dirs_exist_ok=True)
+            tmp.rename(root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return root
+
+
 def fetch() -> list[tuple[str, Path | Exception]]:
     """Provide every guest file; returns (name, path or the error that stopped it) in catalogue order."""
     results: list[tuple[str, Path | Exception]] = []
@@ -600,7 +624,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("path", help="print the path of one guest file (fetching it when needed)",
                        epilog=f"NAME is one of: {', '.join(GUESTS)}")
     p.add_argument("name", metavar="NAME")
+    r = sub.add_parser("sysroot", help="print the path of a sysroot of Debian packages (for -L)")
+    r.add_argument("arch", help="Debian architecture, e.g. arm64")
+    r.add_argument("packages", nargs="+", metavar="PACKAGE")
     args = ap.parse_args(argv)
+    if args.cmd == "sysroot":
+        try:
+            print(sysroot(args.arch, args.packages))
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"pyqemu-guests: sysroot: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if args.cmd == "list":
         for g in GUESTS.values():
             print(f"{g.name:28s} {g.about}")

@@ -32,6 +32,11 @@ class Chardev:
         self._event = event
         self.accept_input()
 
+    @property
+    def frontend_open(self) -> bool:
+        """Whether a frontend takes this chardev's input (QMP's ``frontend-open``)."""
+        return self._receive is not None
+
     def write(self, data: bytes) -> int:
         """Send guest output to the host side; returns the bytes taken (all of them by default)."""
         return len(data)

@@ -242,7 +242,7 @@ class QmpCommands:
             kind = type(chardev).__name__.removeprefix("Chardev").lower()
             filename = getattr(chardev, "filename", None) or kind
             out.append({"label": label, "filename": filename,
-                        "frontend-open": getattr(chardev, "_receive", None) is not None})
+                        "frontend-open": chardev.frontend_open})
         return out
 
     # -- block devices ------------------------------------------------------------------------------------

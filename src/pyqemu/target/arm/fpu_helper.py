@@ -63,7 +63,7 @@ H, S, D = FPFormat("h", 16, 10), FPFormat("s", 32, 23), FPFormat("d", 64, 52)
 _FORMATS = {"h": H, "s": S, "d": D}
 
 
-def _is_nan(f: FPFormat, a: int) -> bool:
+def is_nan(f: FPFormat, a: int) -> bool:
     return a & f.mag > f.inf
 
 
@@ -71,7 +71,7 @@ def _is_snan(f: FPFormat, a: int) -> bool:
     return a & f.mag > f.inf and not a & f.qbit
 
 
-def _flush(f: FPFormat, fpcr: int, ops: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+def flush(f: FPFormat, fpcr: int, ops: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
     """FPUnpack under FPCR.FZ: denormal operands become zeros of their sign (IDC)."""
     if not fpcr & FPCR_FZ:
         return ops, 0
@@ -85,13 +85,13 @@ def _flush(f: FPFormat, fpcr: int, ops: tuple[int, ...]) -> tuple[tuple[int, ...
     return tuple(out), flags
 
 
-def _process_nans(f: FPFormat, fpcr: int, ops: tuple[int, ...]) -> tuple[int, int] | None:
+def process_nans(f: FPFormat, fpcr: int, ops: tuple[int, ...]) -> tuple[int, int] | None:
     """FPProcessNaNs(3): None when no operand is a NaN."""
     for a in ops:
         if _is_snan(f, a):
             return (f.dnan if fpcr & FPCR_DN else a | f.qbit), IOC
     for a in ops:
-        if _is_nan(f, a):
+        if is_nan(f, a):
             return (f.dnan if fpcr & FPCR_DN else a), 0
     return None
 
@@ -117,8 +117,8 @@ def _rmode(fpcr: int) -> int:
 def _arith(f: FPFormat, fn: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
     """FADD, FSUB, FMUL, FDIV, FSQRT: fn(*operands, fpcr)."""
     def helper(*args: int) -> tuple[int, int]:
-        ops, flags = _flush(f, args[-1], args[:-1])
-        nan = _process_nans(f, args[-1], ops)
+        ops, flags = flush(f, args[-1], args[:-1])
+        nan = process_nans(f, args[-1], ops)
         if nan is not None:
             return nan[0], nan[1] | flags
         r, fl = _rounded(f, fn, ops, _rmode(args[-1]), bool(args[-1] & FPCR_FZ))
@@ -130,12 +130,12 @@ def _fma(f: FPFormat, fn: Callable[..., tuple[int, int]]) -> Callable[..., tuple
     """FPMulAdd: n * m + a (negations are the caller's); NaNs in the order a, n, m, and an infinity
     times zero plus a quiet NaN is the default NaN with IOC."""
     def helper(n: int, m: int, a: int, fpcr: int) -> tuple[int, int]:
-        (a, n, m), flags = _flush(f, fpcr, (a, n, m))
+        (a, n, m), flags = flush(f, fpcr, (a, n, m))
         zero_n, zero_m = not n & f.mag, not m & f.mag
         inf_n, inf_m = n & f.mag == f.inf, m & f.mag == f.inf
-        if _is_nan(f, a) and not _is_snan(f, a) and (inf_n and zero_m or zero_n and inf_m):
+        if is_nan(f, a) and not _is_snan(f, a) and (inf_n and zero_m or zero_n and inf_m):
             return f.dnan, IOC | flags
-        nan = _process_nans(f, fpcr, (a, n, m))
+        nan = process_nans(f, fpcr, (a, n, m))
         if nan is not None:
             return nan[0], nan[1] | flags
         r, fl = _rounded(f, fn, (n, m, a), _rmode(fpcr), bool(fpcr & FPCR_FZ))
@@ -148,14 +148,14 @@ def _minmax(f: FPFormat, fn: Callable[[int, int], tuple[int, int]], num: bool,
     """FMAX/FMIN (any NaN propagates) and FMAXNM/FMINNM (one quiet NaN loses: it reads as
     ``nan_as``, the infinity that never wins)."""
     def helper(a: int, b: int, fpcr: int) -> tuple[int, int]:
-        (a, b), flags = _flush(f, fpcr, (a, b))
+        (a, b), flags = flush(f, fpcr, (a, b))
         if num:
-            qa, qb = _is_nan(f, a) and not _is_snan(f, a), _is_nan(f, b) and not _is_snan(f, b)
+            qa, qb = is_nan(f, a) and not _is_snan(f, a), is_nan(f, b) and not _is_snan(f, b)
             if qa and not qb:
                 a = nan_as
             elif qb and not qa:
                 b = nan_as
-        nan = _process_nans(f, fpcr, (a, b))
+        nan = process_nans(f, fpcr, (a, b))
         if nan is not None:
             return nan[0], nan[1] | flags
         return fn(a, b)[0], flags
@@ -168,8 +168,8 @@ def _compare(f: FPFormat, signal: bool) -> Callable[..., tuple[int, int]]:
     def key(a: int) -> int:
         return -(a & f.mag) if a & f.sign else a
     def helper(a: int, b: int, fpcr: int) -> tuple[int, int]:
-        (a, b), flags = _flush(f, fpcr, (a, b))
-        if _is_nan(f, a) or _is_nan(f, b):
+        (a, b), flags = flush(f, fpcr, (a, b))
+        if is_nan(f, a) or is_nan(f, b):
             invalid = signal or _is_snan(f, a) or _is_snan(f, b)
             return 0b0011, flags | (IOC if invalid else 0)
         ka, kb = key(a), key(b)
@@ -184,12 +184,12 @@ def _convert(src: FPFormat, dst: FPFormat,
     def helper(a: int, fpcr: int) -> tuple[int, int]:
         flags = 0
         if src is not H:
-            (a,), flags = _flush(src, fpcr, (a,))
+            (a,), flags = flush(src, fpcr, (a,))
         if fpcr & FPCR_AHP and H in (src, dst):
             if src is H:
                 return _from_ahp(dst, fn, a)
             return _to_ahp(src, fn, a, fpcr, flags)
-        if _is_nan(src, a):
+        if is_nan(src, a):
             flags |= IOC if _is_snan(src, a) else 0
             if fpcr & FPCR_DN:
                 return dst.dnan, flags
@@ -215,7 +215,7 @@ def _to_ahp(src: FPFormat, fn: Callable[[int, int], tuple[int, int]], a: int, fp
     largest magnitude (IOC, without IXC).  At or above 2**-13, a / 2 rounds like IEEE half precision
     (the binades shifted down by one)."""
     sign = a & src.sign and H.sign
-    if _is_nan(src, a):
+    if is_nan(src, a):
         return sign, IOC | flags
     if a & src.mag == src.inf:
         return sign | H.mag, IOC | flags
@@ -232,7 +232,7 @@ def _bias(f: FPFormat) -> int:
     return f.inf >> f.frac >> 1
 
 
-def _scale(f: FPFormat, fbits: int) -> int:
+def scale(f: FPFormat, fbits: int) -> int:
     """2 ** fbits in format ``f`` (|fbits| <= 64)."""
     return (_bias(f) + fbits) << f.frac
 
@@ -243,11 +243,11 @@ def _to_int(f: FPFormat, fn: Callable[[int, int], tuple[int, int]], mul: Callabl
     and IOC, out of range IOC without IXC)."""
     mask = (1 << width) - 1
     def helper(a: int, fpcr: int, rm: int, fbits: int) -> tuple[int, int]:
-        (a,), flags = _flush(f, fpcr, (a,))
-        if _is_nan(f, a):
+        (a,), flags = flush(f, fpcr, (a,))
+        if is_nan(f, a):
             return 0, IOC | flags
         if fbits:
-            a = mul(a, _scale(f, fbits))[0]  # exact, or an infinity that saturates
+            a = mul(a, scale(f, fbits))[0]  # exact, or an infinity that saturates
         r, fl = fn(a, rm)
         return r & mask, _FLAGS[fl] | flags
     return helper
@@ -259,7 +259,7 @@ def _from_int(f: FPFormat, fn: Callable[[int, int], tuple[int, int]],
     def helper(x: int, fpcr: int, fbits: int) -> tuple[int, int]:
         r, fl = fn(x, _rmode(fpcr))
         if fbits:
-            r = mul(r, _scale(f, -fbits))[0]
+            r = mul(r, scale(f, -fbits))[0]
         return r, _FLAGS[fl]
     return helper
 
@@ -269,8 +269,8 @@ def _round_int(f: FPFormat, to_int: Callable[[int, int], tuple[int, int]],
     """FPRoundInt: round to an integral value in the same format; a zero keeps the operand's sign; IXC
     only when ``exact`` (FRINTX)."""
     def helper(a: int, fpcr: int, rm: int, exact: int) -> tuple[int, int]:
-        (a,), flags = _flush(f, fpcr, (a,))
-        nan = _process_nans(f, fpcr, (a,))
+        (a,), flags = flush(f, fpcr, (a,))
+        nan = process_nans(f, fpcr, (a,))
         if nan is not None:
             return nan[0], nan[1] | flags
         if a & f.mag >= f.integral or not a & f.mag:

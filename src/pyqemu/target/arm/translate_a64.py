@@ -206,7 +206,7 @@ def _set_flags_nz(ctx: DisasContext, nz: Operand) -> None:
     ctx.emit("mov", "zf", nz)
 
 
-def _set_nzcv_imm(ctx: DisasContext, nzcv: int) -> None:
+def set_nzcv_imm(ctx: DisasContext, nzcv: int) -> None:
     ctx.emit("mov", "nf", S63 if nzcv & 8 else 0)
     ctx.emit("mov", "zf", 0 if nzcv & 4 else 1)
     ctx.emit("mov", "cf", nzcv >> 1 & 1)
@@ -396,7 +396,7 @@ def _ccmp(sub: bool, imm: bool):
             add_sub(ctx, sf, 31, ctx.xz(rn), b, sub, True)
             ctx.emit("br", done)
             ctx.emit("set_label", other)
-            _set_nzcv_imm(ctx, nzcv)
+            set_nzcv_imm(ctx, nzcv)
             ctx.emit("set_label", done)
         ctx.next_cmp = None
         return True

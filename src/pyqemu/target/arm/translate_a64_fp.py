@@ -20,7 +20,7 @@ from collections.abc import Callable
 from ...accel.tcg.ir import NEGATE_COND, Helper
 from ...fpu import softfloat
 from . import fpu_helper
-from .translate_a64 import DisasContext, Operand, _set_nzcv_imm, condition
+from .translate_a64 import DisasContext, Operand, condition, set_nzcv_imm
 
 TABLE = """
 # floating-point data-processing (1 source): M=0, S=0, ftype 0 (S) or 1 (D); FCVT also from/to H
@@ -241,7 +241,7 @@ def trans_fp_fccmp(ctx: DisasContext, ftype: int, rm: int, cond: int, rn: int, s
     _compare(ctx, ftype, _read(ctx, ftype, rn), _read(ctx, ftype, rm), signal)
     ctx.emit("br", done)
     ctx.emit("set_label", other)
-    _set_nzcv_imm(ctx, nzcv)
+    set_nzcv_imm(ctx, nzcv)
     ctx.emit("set_label", done)
     return True
 

@@ -56,11 +56,11 @@ def _inf_times_zero(f: FPFormat, a: int, b: int) -> bool:
 
 def _mulx(f: FPFormat) -> ElemFn:
     """FMULX (FPMulX): FMUL, but infinity times zero is 2.0 with the sign of the product."""
-    mul, two = fh.HELPERS[f"mul_{f.name}"], fh._scale(f, 1)
+    mul, two = fh.HELPERS[f"mul_{f.name}"], fh.scale(f, 1)
 
     def fn(a: int, b: int, fpcr: int) -> tuple[int, int]:
-        (x, y), flags = fh._flush(f, fpcr, (a, b))
-        if not fh._is_nan(f, x) and not fh._is_nan(f, y) and _inf_times_zero(f, x, y):
+        (x, y), flags = fh.flush(f, fpcr, (a, b))
+        if not fh.is_nan(f, x) and not fh.is_nan(f, y) and _inf_times_zero(f, x, y):
             return (x ^ y) & f.sign | two, flags
         return mul(a, b, fpcr)
     return fn
@@ -68,11 +68,11 @@ def _mulx(f: FPFormat) -> ElemFn:
 
 def _recps(f: FPFormat) -> ElemFn:
     """FRECPS (FPRecipStepFused): 2.0 - a * b fused; infinity times zero is 2.0."""
-    fma, two = fh.HELPERS[f"fma_{f.name}"], fh._scale(f, 1)
+    fma, two = fh.HELPERS[f"fma_{f.name}"], fh.scale(f, 1)
 
     def fn(a: int, b: int, fpcr: int) -> tuple[int, int]:
-        (x, y), flags = fh._flush(f, fpcr, (a, b))
-        if not fh._is_nan(f, x) and not fh._is_nan(f, y) and _inf_times_zero(f, x, y):
+        (x, y), flags = fh.flush(f, fpcr, (a, b))
+        if not fh.is_nan(f, x) and not fh.is_nan(f, y) and _inf_times_zero(f, x, y):
             return two, flags
         return fma(a ^ f.sign, b, two, fpcr)
     return fn
@@ -87,11 +87,11 @@ def _rsqrts(f: FPFormat) -> ElemFn:
     1.5 - (a / 2) * b with an operand that halves exactly (the same rounding), or, when both are tiny,
     as 1.5 - a * b (the same rounding of 1.5 minus a tiny amount)."""
     fma, half = fh.HELPERS[f"fma_{f.name}"], 1 << f.frac
-    three_halves = fh._scale(f, 0) | f.qbit
+    three_halves = fh.scale(f, 0) | f.qbit
 
     def fn(a: int, b: int, fpcr: int) -> tuple[int, int]:
-        (x, y), flags = fh._flush(f, fpcr, (a ^ f.sign, b))
-        if fh._is_nan(f, x) or fh._is_nan(f, y):
+        (x, y), flags = fh.flush(f, fpcr, (a ^ f.sign, b))
+        if fh.is_nan(f, x) or fh.is_nan(f, y):
             return fma(a ^ f.sign, b, three_halves, fpcr)
         if _inf_times_zero(f, x, y):
             return three_halves, flags
@@ -129,8 +129,8 @@ def _recpe(f: FPFormat) -> ElemFn:
     max_normal = f.inf - 1
 
     def fn(a: int, fpcr: int) -> tuple[int, int]:
-        (x,), flags = fh._flush(f, fpcr, (a,))
-        nan = fh._process_nans(f, fpcr, (x,))
+        (x,), flags = fh.flush(f, fpcr, (a,))
+        nan = fh.process_nans(f, fpcr, (x,))
         if nan is not None:
             return nan[0], nan[1] | flags
         sign, exp, frac = x & f.sign, _exp(f, x), (x & f.fmask) << (52 - f.frac)
@@ -164,8 +164,8 @@ def _rsqrte(f: FPFormat) -> ElemFn:
     bias = _exp(f, f.inf) >> 1
 
     def fn(a: int, fpcr: int) -> tuple[int, int]:
-        (x,), flags = fh._flush(f, fpcr, (a,))
-        nan = fh._process_nans(f, fpcr, (x,))
+        (x,), flags = fh.flush(f, fpcr, (a,))
+        nan = fh.process_nans(f, fpcr, (x,))
         if nan is not None:
             return nan[0], nan[1] | flags
         if not x & f.mag:
@@ -191,8 +191,8 @@ def _recpx(f: FPFormat) -> ElemFn:
     emax = _exp(f, f.inf)
 
     def fn(a: int, fpcr: int) -> tuple[int, int]:
-        (x,), flags = fh._flush(f, fpcr, (a,))
-        nan = fh._process_nans(f, fpcr, (x,))
+        (x,), flags = fh.flush(f, fpcr, (a,))
+        nan = fh.process_nans(f, fpcr, (x,))
         if nan is not None:
             return nan[0], nan[1] | flags
         exp = _exp(f, a)

@@ -110,12 +110,15 @@ def _programs(prefix: str, rng: random.Random, count: int, gen: Callable[[random
 GROUPS = {
     "copy_imm": ("dup_elem", "dup_gen", "ins_elem", "ins_gen", "umov", "smov", "modimm"),
     "three_same": (*simd._LANE_OPS, *simd._IR_LANE_OPS, *simd._ACC_OPS, *simd._SAT_OPS, *simd._PAIR_OPS,
-                   *simd._LOGIC_OPS, *simd._DMULH_OPS),
-    "misc_across": (*simd._MISC_OPS, "cmeq0", "neg", "not", *simd._MISC_SAT, *simd._REV_OPS,
-                    *simd._NARROW_OPS, *simd._ACROSS_OPS, "saddlp", "uaddlp", "sadalp", "uadalp", "shll"),
+                   *simd._LOGIC_OPS, *simd._DMULH_OPS, "pmul"),
+    "misc_across": (*simd._MISC_OPS, "cmeq0", "neg", "not", *simd._MISC_SAT, *simd._MISC_SAT_ACC,
+                    *simd._REV_OPS, *simd._NARROW_OPS, *simd._ACROSS_OPS, "saddlp", "uaddlp", "sadalp",
+                    "uadalp", "shll"),
     "shift": (*simd._RSHIFT_OPS, "shl", "sli", "sri", *simd._NSHIFT_OPS, *simd._QSHL_OPS, "sshll", "ushll"),
     "permute_diff": ("permute", "ext", "tbl", "tbx", *simd._DIFF_OPS, *simd._HN_OPS,
                      *(f"{n}_elem" for n in simd._ELEM_OPS)),
+    # the saturating doubling long multiplies, vector and scalar, by vector and by element
+    "dmull": (*simd._DMULL_OPS, *(f"{n}_elem" for n in simd._DMULL_OPS)),
 }
 _LDST = ("ld_multi", "st_multi", "ld_single", "st_single")
 

@@ -161,6 +161,23 @@ def widen_acc(fn: ElemFn, bits: int, part: int, d: int, a: int, b: int) -> int:
                                          strict=True)], 2 * bits))
 
 
+def sat_dmull(acc: int, bits: int, part: int, d: int, a: int, b: int) -> tuple[int, int]:
+    """SQDMULL (``acc`` 0), SQDMLAL (1), SQDMLSL (-1): twice the product of the signed lanes in 32-bit
+    ``part`` of a and b, saturated to ``2 * bits``, then added to (subtracted from) the ``2 * bits`` lanes
+    of d, saturated again."""
+    xs = split(a >> (32 * part) & 0xFFFFFFFF, bits)[:32 // bits]
+    ys = split(b >> (32 * part) & 0xFFFFFFFF, bits)[:32 // bits]
+    out, qc = [], False
+    for z, x, y in zip(split(d, 2 * bits), xs, ys, strict=True):
+        v, s = saturate(2 * sx(x, bits) * sx(y, bits), 2 * bits, True)
+        qc |= s
+        if acc:
+            v, s = saturate(sx(z, 2 * bits) + acc * v, 2 * bits, True)
+            qc |= s
+        out.append(v)
+    return join(out, 2 * bits), QC if qc else 0
+
+
 def wide(fn: ElemFn, bits: int, part: int, a: int, b: int) -> int:
     """The W forms: ``fn(x, y, bits)`` of the ``2 * bits`` lanes x of a and the lanes y in ``part``
     of b."""

@@ -14,14 +14,19 @@ string functions and of vectorised loops); other lane-wise operations call :mod:
 half.  Results are computed before any half of Vd is written (Vd may be a source); 64-bit (Q = 0)
 forms clear bits 127:64.  Reserved encodings (``size`` or ``Q`` values an instruction does not allow)
 return False: UNDEFINED.  The floating-point forms sharing these groups are decoded by
-:mod:`.translate_a64_vfp`.  Saturating operations set FPSR.QC.
+:mod:`.translate_a64_vfp`, PMULL (8- and 64-bit) by :mod:`.translate_a64_crypto`.  Saturating operations
+set FPSR.QC; the saturating doubling long multiplies (SQDMULL, SQDMLAL, SQDMLSL) set it for the doubled
+product and for the accumulation.  Scalar forms (SQADD..., SQABS/SQNEG, SUQADD/USQADD, SQXTN/UQXTN/SQXTUN,
+SQSHRN..., SQDMULH/SQRDMULH and SQDMULL... also by element) operate on element 0 and clear the rest of Vd.
 
-Not covered yet: the doubling long multiplies (SQDMULL, SQDMLAL, SQDMLSL), PMUL, SUQADD/USQADD and the
-scalar forms of the saturating two-register and narrowing operations.
+Not covered: the ARMv8.1 rounding doubling multiply-accumulates (SQRDMLAH, SQRDMLSH) and the ARMv8.2
+dot products (SDOT, UDOT).
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 
 from ...accel.tcg.ir import MO_64
@@ -64,6 +69,16 @@ def _per_half(ctx: DisasContext, q: int, rd: int, fn: Callable[[Operand, Operand
     lo = fn(*(f"v{r}l" for r in regs))
     hi = fn(*(f"v{r}h" for r in regs)) if q else 0
     _set(ctx, rd, lo, hi)
+
+
+def _scalar_src(ctx: DisasContext, r: int, bits: int) -> Operand:
+    """Element 0 of Vr (``bits`` wide), zero-extended: the operand of a scalar form."""
+    return f"v{r}l" if bits == 64 else ctx.tmp("and", f"v{r}l", _lanemask(bits))
+
+
+def _set_scalar(ctx: DisasContext, rd: int, value: Operand, bits: int) -> None:
+    """Vd = the low ``bits`` of value, zero-extended to 128 bits: the result of a scalar form."""
+    _set(ctx, rd, value if bits == 64 else ctx.tmp("and", value, _lanemask(bits)))
 
 
 # --- field extractors -----------------------------------------------------------------------------------
@@ -557,6 +572,20 @@ def trans_vs_addp(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: in
     return True
 
 
+def _pmul8(a: int, b: int, n: int) -> int:
+    """The carry-less product of two bytes (its low byte is kept)."""
+    return functools.reduce(operator.xor, (a << i for i in range(8) if b >> i & 1), 0)
+
+
+def trans_v_pmul(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int) -> bool:
+    """PMUL: polynomial multiply of byte lanes (other sizes are reserved)."""
+    if size:
+        return False
+    h = sh.helper("v_pmul", sh.lanes2, _pmul8, 8)
+    _per_half(ctx, q, rd, lambda a, b: _call(ctx, h, a, b), rn, rm)
+    return True
+
+
 def _logic(fn: Callable[[DisasContext, Operand, Operand, Operand], Operand]):
     def trans(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int) -> bool:
         _per_half(ctx, q, rd, lambda d, a, b: fn(ctx, d, a, b), rd, rn, rm)
@@ -592,6 +621,7 @@ for _name, (_u, _opc, _fn) in _DMULH_OPS.items():
 for _name, (_u, _opc, _fn) in _PAIR_OPS.items():
     _lines.append(f"v_{_name} 0 . {_u} 01110 .. 1 ..... {_opc:05b} 1 ..... ..... qsrr")
     globals()[f"trans_v_{_name}"] = _pair(_name, _fn)
+_lines.append("v_pmul 0 . 1 01110 .. 1 ..... 10011 1 ..... ..... qsrr")
 for _name, (_u, _size, _fl) in _LOGIC_OPS.items():
     _lines.append(f"v_{_name} 0 . {_u} 01110 {_size:02b} 1 ..... 00011 1 ..... ..... qsrr")
     globals()[f"trans_v_{_name}"] = _logic(_fl)
@@ -619,8 +649,14 @@ _MISC_OPS: dict[str, tuple[int, int, int, Callable[[int, int], int]]] = {
     "cmlt0": (0, 0b01010, 3, _cmp0(lambda v: v < 0)),
     "abs": (0, 0b01011, 3, lambda a, n: abs(sx(a, n))),
 }
-#: saturating: name -> (U, opcode, fn(a, n))
+#: saturating (vector and scalar, every size): name -> (U, opcode, fn(a, n))
 _MISC_SAT = {"sqabs": (0, 0b00111, lambda a, n: abs(sx(a, n))), "sqneg": (1, 0b00111, lambda a, n: -sx(a, n))}
+#: saturating accumulates of Vn into Vd (vector and scalar, every size): name -> (U, opcode, fn(d, a, n),
+#: signed result)
+_MISC_SAT_ACC: dict[str, tuple[int, int, Callable[[int, int, int], int], bool]] = {
+    "suqadd": (0, 0b00011, lambda d, a, n: sx(d, n) + a, True),
+    "usqadd": (1, 0b00011, lambda d, a, n: d + sx(a, n), False),
+}
 #: element reversals: name -> (U, opcode, container bits)
 _REV_OPS = {"rev64": (0, 0b00000, 64), "rev32": (1, 0b00000, 32), "rev16": (0, 0b00001, 16)}
 #: narrowing: name -> (U, opcode, saturation (None, signed, unsigned), fn(x, 2n))
@@ -661,12 +697,31 @@ def _misc_ir(lane: Callable[[DisasContext, int, Operand], Operand], maxsize: int
     return trans
 
 
-def _misc_sat(name: str, fn: Callable[[int, int], int]):
+def _misc_sat(name: str, fn: Callable[[int, int], int], scalar: bool):
     def trans(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int) -> bool:
         if size == 3 and not q:
             return False
-        h = sh.helper(f"v_{name}", sh.sat1, fn, True, 8 << size, saturating=True)
-        _per_half(ctx, q, rd, lambda a: _call(ctx, h, a), rn)
+        bits = 8 << size
+        h = sh.helper(f"v_{name}", sh.sat1, fn, True, bits, saturating=True)
+        if scalar:
+            _set_scalar(ctx, rd, _call(ctx, h, _scalar_src(ctx, rn, bits)), bits)
+        else:
+            _per_half(ctx, q, rd, lambda a: _call(ctx, h, a), rn)
+        return True
+    return trans
+
+
+def _misc_sat_acc(name: str, fn: Callable[[int, int, int], int], signed: bool, scalar: bool):
+    """SUQADD, USQADD: Vd = Vd + Vn, saturated."""
+    def trans(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int) -> bool:
+        if size == 3 and not q:
+            return False
+        bits = 8 << size
+        h = sh.helper(f"v_{name}", sh.sat2, fn, signed, bits, saturating=True)
+        if scalar:
+            _set_scalar(ctx, rd, _call(ctx, h, _scalar_src(ctx, rd, bits), _scalar_src(ctx, rn, bits)), bits)
+        else:
+            _per_half(ctx, q, rd, lambda d, a: _call(ctx, h, d, a), rd, rn)
         return True
     return trans
 
@@ -689,12 +744,16 @@ def _narrow_result(ctx: DisasContext, q: int, rd: int, value: Operand) -> None:
         _set(ctx, rd, value)
 
 
-def _narrow(name: str, sat: bool | None, fn: Callable[[int, int], int]):
+def _narrow(name: str, sat: bool | None, fn: Callable[[int, int], int], scalar: bool):
     def trans(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int) -> bool:
         if size == 3:
             return False
-        h = sh.helper(f"v_{name}", sh.narrow, fn, sat, 8 << size, saturating=True)
-        _narrow_result(ctx, q, rd, _call(ctx, h, f"v{rn}l", f"v{rn}h"))
+        bits = 8 << size
+        h = sh.helper(f"v_{name}", sh.narrow, fn, sat, bits, saturating=True)
+        if scalar:  # (the other lanes of the helper's operands are zero: they neither saturate nor show)
+            _set_scalar(ctx, rd, _call(ctx, h, _scalar_src(ctx, rn, 2 * bits), 0), bits)
+        else:
+            _narrow_result(ctx, q, rd, _call(ctx, h, f"v{rn}l", f"v{rn}h"))
         return True
     return trans
 
@@ -727,13 +786,23 @@ for _name, (_u, _opc, _lir) in {"cmeq0": (0, 0b01001, _ir_cmeq0), "neg": (1, 0b0
     globals()[f"trans_vs_{_name}"] = _misc_ir(_lir, 3, True)
 for _name, (_u, _opc, _f1) in _MISC_SAT.items():
     _lines.append(_MISC_LINE.format(f"v_{_name}", ".", _u, "01110", _opc))
-    globals()[f"trans_v_{_name}"] = _misc_sat(_name, _f1)
+    _lines.append(_MISC_LINE.format(f"vs_{_name}", "1", _u, "11110", _opc))
+    globals()[f"trans_v_{_name}"] = _misc_sat(_name, _f1, False)
+    globals()[f"trans_vs_{_name}"] = _misc_sat(_name, _f1, True)
+for _name, (_u, _opc, _fa, _signed) in _MISC_SAT_ACC.items():
+    _lines.append(_MISC_LINE.format(f"v_{_name}", ".", _u, "01110", _opc))
+    _lines.append(_MISC_LINE.format(f"vs_{_name}", "1", _u, "11110", _opc))
+    globals()[f"trans_v_{_name}"] = _misc_sat_acc(_name, _fa, _signed, False)
+    globals()[f"trans_vs_{_name}"] = _misc_sat_acc(_name, _fa, _signed, True)
 for _name, (_u, _opc, _cont) in _REV_OPS.items():
     _lines.append(_MISC_LINE.format(f"v_{_name}", ".", _u, "01110", _opc))
     globals()[f"trans_v_{_name}"] = _rev(_name, _cont)
 for _name, (_u, _opc, _sat_kind, _f1) in _NARROW_OPS.items():
     _lines.append(_MISC_LINE.format(f"v_{_name}", ".", _u, "01110", _opc))
-    globals()[f"trans_v_{_name}"] = _narrow(_name, _sat_kind, _f1)
+    globals()[f"trans_v_{_name}"] = _narrow(_name, _sat_kind, _f1, False)
+    if _sat_kind is not None:
+        _lines.append(_MISC_LINE.format(f"vs_{_name}", "1", _u, "11110", _opc))
+        globals()[f"trans_vs_{_name}"] = _narrow(_name, _sat_kind, _f1, True)
 
 
 #: across lanes: name -> (U, opcode, long result, fn(lanes, n))
@@ -921,12 +990,16 @@ def _narrowing(fn: Callable[[int, int, int], int]) -> Callable[[int, int, int], 
     return lambda a, n, s: fn(a, s, n)
 
 
-def _nshift_trans(name: str, sat: bool | None, fn: Callable[[int, int, int], int]):
+def _nshift_trans(name: str, sat: bool | None, fn: Callable[[int, int, int], int], scalar: bool = False):
     def trans(ctx: DisasContext, q: int, immh: int, immb: int, rn: int, rd: int) -> bool:
         if immh == 0 or immh >= 8:
             return False
         size, s, _ = _shift_decode(immh, immb)
         bits = 8 << size
+        if scalar:  # (the other lanes of the helper's operands are zero: they neither saturate nor show)
+            h = sh.helper(f"v_{name}", sh.narrow, fn, sat, bits, saturating=True)
+            _set_scalar(ctx, rd, _call(ctx, h, _scalar_src(ctx, rn, 2 * bits), 0, s), bits)
+            return True
         if name == "shrn":  # inline: (strlen, memchr)
             wide = _rep(_lanemask(bits), 2 * bits)
             lo, hi = (ctx.tmp("and", ctx.tmp("shr", f"v{rn}{half}", s), wide) for half in "lh")
@@ -1002,6 +1075,9 @@ globals()["trans_vs_sri"] = _sri_trans(True)
 for _name, (_u, _opc, _sat_kind, _fs) in _NSHIFT_OPS.items():
     _lines.append(_SHIFT_LINE.format(f"v_{_name}", ".", _u, "011110", _opc))
     globals()[f"trans_v_{_name}"] = _nshift_trans(_name, _sat_kind, _narrowing(_fs))
+    if _sat_kind is not None:
+        _lines.append(_SHIFT_LINE.format(f"vs_{_name}", "1", _u, "111110", _opc))
+        globals()[f"trans_vs_{_name}"] = _nshift_trans(_name, _sat_kind, _narrowing(_fs), True)
 for _name, (_u, _opc, _sin, _sout) in _QSHL_OPS.items():
     _lines.append(_SHIFT_LINE.format(f"v_{_name}", ".", _u, "011110", _opc))
     _lines.append(_SHIFT_LINE.format(f"vs_{_name}", "1", _u, "111110", _opc))
@@ -1147,7 +1223,42 @@ def _hn(name: str, fn: Callable[[int, int, int], int]):
     return trans
 
 
+#: saturating doubling long multiplies (U = 0; 16- and 32-bit elements; vector and scalar): name ->
+#: (three-different opcode, by-element opcode, accumulate: 1 (SQDMLAL), -1 (SQDMLSL) or 0)
+_DMULL_OPS = {"sqdmlal": (0b1001, 0b0011, 1), "sqdmlsl": (0b1011, 0b0111, -1), "sqdmull": (0b1101, 0b1011, 0)}
+
+
+def _dmull_emit(ctx: DisasContext, name: str, acc: int, size: int, q: int, scalar: bool, rd: int, rn: int,
+                b: Operand) -> None:
+    """Vd = SQDMULL/SQDMLAL/SQDMLSL of the low (high: ``q``) half of Vn and ``b`` (the same half of Vm
+    or an element in every lane); scalar: of element 0 of Vn and ``b`` (zero-extended)."""
+    bits = 8 << size
+    h = sh.helper(f"v_{name}", sh.sat_dmull, acc, bits, saturating=True)
+    if scalar:  # (the other lanes of the helper's operands are zero: they neither saturate nor show)
+        d = _scalar_src(ctx, rd, 2 * bits) if acc else 0
+        _set_scalar(ctx, rd, _call(ctx, h, 0, d, _scalar_src(ctx, rn, bits), b), 2 * bits)
+        return
+    a = f"v{rn}{'h' if q else 'l'}"
+    d_lo, d_hi = (f"v{rd}l", f"v{rd}h") if acc else (0, 0)
+    _set(ctx, rd, _call(ctx, h, 0, d_lo, a, b), _call(ctx, h, 1, d_hi, a, b))
+
+
+def _dmull(name: str, acc: int, scalar: bool):
+    def trans(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int) -> bool:
+        if size not in (1, 2):
+            return False
+        b = _scalar_src(ctx, rm, 8 << size) if scalar else f"v{rm}{'h' if q else 'l'}"
+        _dmull_emit(ctx, name, acc, size, q, scalar, rd, rn, b)
+        return True
+    return trans
+
+
 _lines = []
+for _name, (_opc, _, _acc_sign) in _DMULL_OPS.items():
+    _lines.append(f"v_{_name} 0 . 0 01110 .. 1 ..... {_opc:04b} 00 ..... ..... qsrr")
+    _lines.append(f"vs_{_name} 0 1 0 11110 .. 1 ..... {_opc:04b} 00 ..... ..... qsrr")
+    globals()[f"trans_v_{_name}"] = _dmull(_name, _acc_sign, False)
+    globals()[f"trans_vs_{_name}"] = _dmull(_name, _acc_sign, True)
 for _name, (_u, _opc, _kind, _fd) in _DIFF_OPS.items():
     _lines.append(f"v_{_name} 0 . {_u} 01110 .. 1 ..... {_opc:04b} 00 ..... ..... qsrr")
     globals()[f"trans_v_{_name}"] = _diff(_name, _kind, _fd)
@@ -1157,7 +1268,7 @@ for _name, (_u, _opc, _fd) in _HN_OPS.items():
 
 
 # --- vector x indexed element (integer): MUL, MLA, MLS, SMULL/UMULL, SMLAL/UMLAL, SMLSL/UMLSL, SQDMULH,
-# SQRDMULH (vector forms) ---------------------------------------------------------------------------
+# SQRDMULH, SQDMULL, SQDMLAL, SQDMLSL (the last five also scalar) ---------------------------------------
 
 def _fmt_elem(i: int) -> tuple:
     """(q, size, rm, rn, rd, index): H:L:M with 16-bit lanes (Rm is 4 bits), else H:L."""
@@ -1171,13 +1282,22 @@ def _fmt_elem(i: int) -> tuple:
 FORMATS["elem"] = _fmt_elem
 
 
-def _by_element(kind: str, name: str):
-    """The three-same (MUL, MLA, MLS) or long (the rest) operation with the element of Vm in every lane."""
+def _by_element(kind: str, name: str, scalar: bool = False):
+    """The three-same (MUL, MLA, MLS, SQDMULH, SQRDMULH) or long (the rest) operation with the element of
+    Vm in every lane; scalar (SQDMULH, SQRDMULH, SQDMULL, SQDMLAL, SQDMLSL): with element 0 of Vn."""
     def trans(ctx: DisasContext, q: int, size: int, rm: int, rn: int, rd: int, index: int) -> bool:
         if size not in (1, 2):
             return False
         bits = 8 << size
         lane = _get_lane(ctx, rm, size, index)
+        if scalar and kind == "dmulh":
+            h = sh.helper(f"v_{name}", sh.sat2, _DMULH_OPS[name][2], True, bits, saturating=True)
+            _set_scalar(ctx, rd, _call(ctx, h, _scalar_src(ctx, rn, bits), lane), bits)
+            return True
+        if kind == "dmull":
+            _dmull_emit(ctx, name, _DMULL_OPS[name][2], size, q, scalar, rd, rn,
+                        lane if scalar else ctx.tmp("mul", lane, _rep(1, bits)))
+            return True
         m = ctx.tmp("mul", lane, _rep(1, bits))
         if kind == "same":
             h = sh.helper(f"v_{name}", sh.lanes2, _LANE_OPS[name][2], bits)
@@ -1205,10 +1325,14 @@ def _by_element(kind: str, name: str):
 _ELEM_OPS = {"mul": (0, 0b1000, "same"), "mla": (1, 0b0000, "acc_same"), "mls": (1, 0b0100, "acc_same"),
              "smull": (0, 0b1010, "long"), "umull": (1, 0b1010, "long"), "smlal": (0, 0b0010, "long"),
              "umlal": (1, 0b0010, "long"), "smlsl": (0, 0b0110, "long"), "umlsl": (1, 0b0110, "long"),
-             "sqdmulh": (0, 0b1100, "dmulh"), "sqrdmulh": (0, 0b1101, "dmulh")}
+             "sqdmulh": (0, 0b1100, "dmulh"), "sqrdmulh": (0, 0b1101, "dmulh"),
+             **{_name: (0, _opc, "dmull") for _name, (_, _opc, _) in _DMULL_OPS.items()}}
 for _name, (_u, _opc, _kind) in _ELEM_OPS.items():
     _lines.append(f"v_{_name}_elem 0 . {_u} 01111 .. . . .... {_opc:04b} . 0 ..... ..... elem")
     globals()[f"trans_v_{_name}_elem"] = _by_element(_kind, _name)
+    if _kind in ("dmulh", "dmull"):
+        _lines.append(f"vs_{_name}_elem 0 1 {_u} 11111 .. . . .... {_opc:04b} . 0 ..... ..... elem")
+        globals()[f"trans_vs_{_name}_elem"] = _by_element(_kind, _name, True)
 _DIFF_TABLE = "\n".join(_lines)
 
 
@@ -1336,7 +1460,7 @@ vs_addp      0 1 0 11110 11 11000 11011 10 ..... .....  qsrr
 {_MISC_TABLE}
 # --- shift by immediate:    0 Q U 011110 immh immb opcode 1 Rn Rd (scalar: 01 U 111110 ...)
 {_SHIFT_TABLE}
-# --- three different:    0 Q U 01110 size 1 Rm opcode 00 Rn Rd;
-# by element:    0 Q U 01111 size L M Rm opcode H 0 Rn Rd
+# --- three different:    0 Q U 01110 size 1 Rm opcode 00 Rn Rd (scalar: 01 U 11110 ...);
+# by element:    0 Q U 01111 size L M Rm opcode H 0 Rn Rd (scalar: 01 U 11111 ...)
 {_DIFF_TABLE}
 """

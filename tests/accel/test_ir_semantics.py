@@ -36,7 +36,9 @@ from typing import Any
 
 import pytest
 
-from pyqemu.accel.tcg.backend_python import GuestFault, PythonBackend
+from pyqemu.accel.tcg.backend_python import BUDGET, GuestFault, PythonBackend
+from pyqemu.accel.tcg.backends.x86_64.backend import NativeBackend
+from pyqemu.accel.tcg.backends.x86_64.backend import host_supported as native_unsupported
 from pyqemu.accel.tcg.interp import Interpreter
 from pyqemu.accel.tcg.ir import BINARY_OPS, COND, FOLD, MASK64, SIGN, UNARY_OPS, Block, Helper, eval_cond
 from pyqemu.accel.tcg.optimize import optimize
@@ -113,16 +115,31 @@ def _outcome(ret: int, cpu: FakeCPU) -> Outcome:
 
 
 class Engines:
-    """The backend and the interpreter over one address space."""
+    """A backend and the interpreter over one address space."""
 
-    def __init__(self, space: AddressSpace) -> None:
+    def __init__(self, space: AddressSpace, kind: str = "python") -> None:
         self.space = space
+        self.kind = kind
         self.memory = UserMemory(space, None)
         self.backend = PythonBackend(SLOTS, self.memory, icount_slot=ICOUNT)
         self.interp = Interpreter(SLOTS, self.memory, ICOUNT)
 
     def compile(self, *blocks: Block):
-        return self.backend.compile_region(list(blocks)).fn
+        """The function running ``blocks`` like the exec loop does: until it leaves for another pc."""
+        if self.kind == "python":
+            return self.backend.compile_region(list(blocks)).fn
+        # a fresh code cache each time: tests compile different blocks at the same pc
+        native = NativeBackend(SLOTS, self.memory, icount_slot=ICOUNT, budget=BUDGET, cache_size=1 << 20)
+        fn = native.compile_region(list(blocks)).fn
+        members = {b.pc for b in blocks}
+
+        def run(cpu, R, pc):
+            pc = fn(cpu, R, pc)
+            while pc in members:
+                pc = fn(cpu, R, pc)
+            return pc
+
+        return run
 
     def run_compiled(self, fn, init: dict[str, int], pc: int = BLOCK_PC) -> Outcome:
         cpu = FakeCPU(init)
@@ -152,9 +169,12 @@ def space() -> AddressSpace:
     return make_space()
 
 
-@pytest.fixture
-def eng(space: AddressSpace) -> Engines:
-    return Engines(space)
+BACKENDS = ["python"] + (["x86_64"] if native_unsupported() is None else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def eng(space: AddressSpace, request: pytest.FixtureRequest) -> Engines:
+    return Engines(space, request.param)
 
 
 def block_of(ops: list[tuple], exit_pc: int | str = EXIT_PC, n_insns: int = 1) -> Block:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from pyqemu import QEMU_VERSION, __version__
+from pyqemu.accel.tcg import backends
 from pyqemu.accel.tcg.log import Log, LogError
 from pyqemu.accel.tcg.log import help_text as log_help_text
 from pyqemu.cli.qemu_opts import OptsError, check_id, parse_bool, parse_opts, parse_size
@@ -164,7 +165,7 @@ _MACHINE_PROPS = (
     ("initrd", "string", "Linux kernel initial ramdisk file"),
     ("kernel", "string", "Linux kernel image file"),
 )
-_ACCEL_PROPS = frozenset({"accel", "thread", "tb-size", "split-wx"})
+_ACCEL_PROPS = frozenset({"accel", "thread", "tb-size", "split-wx", "backend"})
 _SMP_KEYS = ("cpus", "maxcpus", "sockets", "dies", "clusters", "cores", "threads")
 _LEGACY_SERIAL = ("null", "stdio", "file", "tcp", "unix", "telnet", "mon", "chardev", "none", "vc", "pty",
                   "udp", "pipe", "msmouse", "braille", "tty", "parport")
@@ -211,6 +212,7 @@ class Config:
     machine: dict[str, str] = field(default_factory=dict)
     cpu: str = "rv64"
     accel: list[tuple[dict[str, str], str | None]] = field(default_factory=list)
+    tcg_backend: str = field(default_factory=backends.default_name)  # -accel tcg,backend=
     ram_size: int = DEFAULT_RAM_SIZE
     smp: str | None = None
     name: str | None = None
@@ -525,6 +527,12 @@ def _check_accel(cfg: Config) -> None:
                 raise CliError(f"Property 'tcg-accel.{key}' not found", loc)
         if "thread" in opts and opts["thread"] not in ("single", "multi"):
             raise CliError(f"Parameter 'thread' does not accept value '{opts['thread']}'", loc)
+        if "backend" in opts:
+            try:
+                backends.check(opts["backend"])
+            except backends.BackendError as exc:
+                raise CliError(str(exc), loc) from None
+            cfg.tcg_backend = opts["backend"]
 
 
 def _check_cpu(cfg: Config) -> None:
@@ -948,7 +956,7 @@ class System:
                 from None
         vcfg = VirtConfig(ram_size=cfg.ram_size, smp=harts, bios=bios, kernel=cfg.kernel,
                           initrd=cfg.initrd, append=cfg.append or "", dtb=cfg.dtb, serial=self.serial,
-                          log=self.log, main_loop=self.main_loop)
+                          log=self.log, main_loop=self.main_loop, tcg_backend=cfg.tcg_backend)
         try:
             self.machine = VirtMachine(vcfg)
         except (MemoryError, OverflowError) as exc:

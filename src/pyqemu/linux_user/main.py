@@ -14,6 +14,7 @@ import sys
 import threading
 
 from .. import QEMU_VERSION, __version__
+from ..accel.tcg import backends
 from ..accel.tcg.log import LogError, help_text
 from .elfload import LoadError
 from .process import EXEC_STATE_VAR, Options, Process
@@ -36,6 +37,7 @@ Argument             Env-variable      Description
 -d item[,...]        QEMU_LOG          enable logging of specified items (use '-d help' for a list of items)
 -D logfile           QEMU_LOG_FILENAME write logs to 'logfile' (default stderr)
 -strace              QEMU_STRACE       log system calls
+-accel tcg[,backend=python|x86_64]     select the TCG backend (default: $PYQEMU_TCG_BACKEND or python)
 -version             QEMU_VERSION      display version information and exit
 
 Defaults:
@@ -53,7 +55,7 @@ OPTIONS = {
     "s": (True, "QEMU_STACK_SIZE"), "cpu": (True, "QEMU_CPU"), "E": (True, "QEMU_SET_ENV"),
     "U": (True, "QEMU_UNSET_ENV"), "0": (True, "QEMU_ARGV0"), "d": (True, "QEMU_LOG"),
     "D": (True, "QEMU_LOG_FILENAME"), "g": (True, "QEMU_GDB"), "strace": (False, "QEMU_STRACE"),
-    "version": (False, "QEMU_VERSION"),
+    "version": (False, "QEMU_VERSION"), "accel": (True, None),
 }
 
 
@@ -68,6 +70,25 @@ class UsageError(Exception):
 
 class OptionError(Exception):
     """An unknown option or a missing argument: qemu-user prints one line and exits with status 1."""
+
+
+def _accel_backend(values: list[str]) -> str:
+    """The TCG backend ``-accel tcg[,backend=NAME]`` asks for (the default without one)."""
+    backend = backends.default_name()
+    for value in values:
+        accel, *props = value.split(",")
+        if accel != "tcg":
+            raise OptionError(f"invalid accelerator {accel}")
+        for prop in props:
+            key, _, val = prop.partition("=")
+            if key != "backend":
+                raise OptionError(f"-accel {value}: Property 'tcg-accel.{key}' not found")
+            backend = val
+    try:
+        backends.check(backend)
+    except backends.BackendError as e:
+        raise OptionError(f"-accel tcg,backend={backend}: {e}") from None
+    return backend
 
 
 def parse_size(text: str) -> int:
@@ -132,6 +153,9 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
         if "version" in opts:
             print(f"{prog} version {QEMU_VERSION} (pyqemu {__version__})")
             return 0
+        if opts.get("accel", [""])[-1] in ("help", "?"):
+            print("Accelerators supported in QEMU binary:\ntcg")
+            return 0
         if "cpu" in opts and opts["cpu"][-1] not in arch.CPU_MODELS:
             if opts["cpu"][-1] == "help":
                 print("\n".join(f"  {m}" for m in arch.CPU_MODELS))
@@ -142,6 +166,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
             print("Log items (comma separated):\n" + help_text())
             return 0
         stack_size = parse_size(opts["s"][-1]) if "s" in opts else None
+        backend = _accel_backend(opts.get("accel", []))
         env_set, env_unset = _env_changes(opts.get("E", []), opts.get("U", []))
     except OptionError as e:
         return _die(prog, str(e))
@@ -154,13 +179,14 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
     program, guest_args = rest[0], rest[1:]
     strace = "strace" in opts or "strace" in log_items.split(",")
     extra: list[str] = []
-    for key in ("L", "d", "D", "s"):
+    for key in ("L", "d", "D", "s", "accel"):
         for v in opts.get(key, []):
             extra += [f"-{key}", v]
     if strace:
         extra.append("-strace")
     options = Options(sysroot=opts.get("L", [None])[-1], strace=strace, log_items=log_items,
-                      log_file=opts.get("D", [None])[-1], extra_argv=extra, stack_size=stack_size)
+                      log_file=opts.get("D", [None])[-1], extra_argv=extra, stack_size=stack_size,
+                      backend=backend)
     if exec_state:
         options.ignored_signals, options.blocked_signals = (int(x, 16) for x in exec_state.split(":"))
     env.update(env_set)

@@ -12,7 +12,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..accel.tcg.backend_python import PythonBackend
+from ..accel.tcg import backends
+from ..accel.tcg.backend_python import BUDGET
 from ..accel.tcg.cpu_exec import TBCache
 from ..accel.tcg.interp import Interpreter
 from ..accel.tcg.log import Log
@@ -53,6 +54,7 @@ class Options:
     stack_size: int | None = None  # -s
     ignored_signals: int = 0  # inherited across execve, as the kernel does
     blocked_signals: int = 0
+    backend: str = "python"  # -accel tcg,backend=
 
 
 class Thread:
@@ -92,7 +94,8 @@ class Process:
                            disas=lambda pc, size: arch.disas(self.space, pc, size), symbol=self.symbol)
         self.symbols: list[tuple[int, int, str]] = []
         memory = UserMemory(self.space, self.tbc)
-        self.tbc.backend = PythonBackend(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
+        self.tbc.backend = backends.make(opts.backend, arch.GLOBAL_SLOTS, memory,
+                                         icount_slot=arch.SLOT_ICOUNT, budget=BUDGET)
         self.tbc.interp = Interpreter(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
         self.space.on_code_change = self.tbc.invalidate_range
         self.tbc.page_listener = self.space.protect_code_page

@@ -1,11 +1,13 @@
 """``make bench``: guest MIPS of pyqemu's linux-user emulators on a CPU-bound guest, side by side with
-Debian's qemu-user, for each target (riscv64, aarch64).
+Debian's qemu-user, for each target (riscv64, aarch64) and each TCG backend this host can run
+(python; x86_64 on x86-64 hosts).
 
 The guest is bench/cpubench.c (integer arithmetic, memory, branches, calls, floating point; about 19
-million riscv64 instructions), cross-compiled with Debian's gcc-<target>-linux-gnu.  pyqemu's guest
-instruction count comes from the engine's own counter; both emulators are also timed as whole
-processes (start-up included), and the ratio of those wall times is reported.  A target whose
-emulator cannot run the guest yet says so instead of giving figures.
+million riscv64 instructions at scale 1), cross-compiled with Debian's gcc-<target>-linux-gnu.
+pyqemu's guest instruction count comes from the engine's own counter; both emulators are also timed as
+whole processes (start-up included), and the ratio of those wall times is reported.  The native
+backend runs a larger scale (10 by default) so that the comparison is not all Python start-up.  A
+target whose emulator cannot run the guest yet says so instead of giving figures.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..accel.tcg import backends
 from ..linux_user.process import ExitProcess, Options, Process
 
 SOURCE = Path(__file__).resolve().parents[3] / "bench" / "cpubench.c"
@@ -44,7 +47,7 @@ def build(target: str = "riscv64", source: Path = SOURCE) -> Path:
     return out
 
 
-def run_in_process(binary: Path, args: list[str], target: str = "riscv64"
+def run_in_process(binary: Path, args: list[str], target: str = "riscv64", backend: str = "python"
                    ) -> tuple[int, float, float, str]:
     """Run under pyqemu in this process: (guest instructions, wall and CPU seconds spent running the
     guest, stdout)."""
@@ -54,7 +57,7 @@ def run_in_process(binary: Path, args: list[str], target: str = "riscv64"
     os.dup2(write_fd, 1)
     os.close(write_fd)
     try:
-        proc = Process(arch, Options())
+        proc = Process(arch, Options(backend=backend))
         th = proc.load(str(binary), [str(binary), *args], [])
         start, cpu_start = time.perf_counter(), time.process_time()
         try:
@@ -81,7 +84,7 @@ def wall(cmd: list[str], repeat: int) -> tuple[float, str]:
     return best, out
 
 
-def bench_target(target: str, scale: str, repeat: int) -> None:
+def bench_target(target: str, scale: str, repeat: int, backend: str = "python") -> None:
     label = f"pyqemu-{target}"
     if not shutil.which(cross_cc(target)):
         print(f"{label:<19}: {cross_cc(target)} not found (scripts/install-deps.sh installs it)")
@@ -89,16 +92,17 @@ def bench_target(target: str, scale: str, repeat: int) -> None:
     binary = build(target)
     launcher = ("import sys; from pyqemu.linux_user.main import main; "
                 f"sys.exit(main(arch_name={target!r}))")
-    cmd = [sys.executable, "-c", launcher, str(binary), scale]
+    cmd = [sys.executable, "-c", launcher, "-accel", f"tcg,backend={backend}", str(binary), scale]
     probe = subprocess.run(cmd, capture_output=True, text=True)
     if probe.returncode != 0:
         lines = probe.stderr.strip().splitlines()
         reason = lines[-1] if lines else f"status {probe.returncode}"
         print(f"{label:<19}: cannot run the guest yet ({reason})")
         return
-    insns, exec_s, cpu_s, out = run_in_process(binary, [scale], target)
+    insns, exec_s, cpu_s, out = run_in_process(binary, [scale], target, backend)
     py_wall, py_out = wall(cmd, repeat)
-    print(f"guest program      : {SOURCE.name} for {target} (scale {scale}), output: {out.strip()}")
+    print(f"guest program      : {SOURCE.name} for {target} (scale {scale}), backend {backend}, "
+          f"output: {out.strip()}")
     print(f"guest instructions : {insns:,}")
     print(f"{label:<19}: {exec_s:.3f} s wall ({cpu_s:.3f} s CPU) running the guest -> "
           f"{insns / exec_s / 1e6:.2f} guest MIPS ({insns / cpu_s / 1e6:.2f} per CPU second); "
@@ -114,14 +118,30 @@ def bench_target(target: str, scale: str, repeat: int) -> None:
         print(f"qemu-{target:<14}: not installed (apt-get install qemu-user); no ratio")
 
 
+def _available(backend: str) -> bool:
+    try:
+        backends.check(backend)
+    except backends.BackendError as e:
+        print(f"backend {backend}: {e}")
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pyqemu-bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--scale", default="1", help="benchmark scale argument (default 1)")
+    ap.add_argument("--scale", default="1", help="benchmark scale on the python backend (default 1)")
+    ap.add_argument("--native-scale", default="10", help="benchmark scale on the x86_64 backend (default 10)")
+    ap.add_argument("--backend", choices=backends.NAMES, action="append",
+                    help="only these backends (default: every one this host runs)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per emulator; the best is kept")
     ap.add_argument("--target", choices=TARGETS, action="append", help="only these targets (default: all)")
     args = ap.parse_args(argv)
+    names = args.backend or [n for n in backends.NAMES if _available(n)]
     for target in args.target or TARGETS:
-        bench_target(target, args.scale, args.repeat)
+        for backend in names:
+            scale = args.scale if backend == "python" else args.native_scale
+            bench_target(target, scale, args.repeat, backend)
+            print()
     return 0
 
 

@@ -227,11 +227,24 @@ class _Emitter:
 class PythonBackend:
     """Compiles regions of IR blocks into Python functions."""
 
+    name = "python"
+
     def __init__(self, slots: dict[str, int], memory: MemoryModel, *, icount_slot: int, budget: int = BUDGET):
         self.slots = slots
         self.memory = memory
         self.icount_slot = icount_slot
         self.budget = budget  # instructions a region runs before it returns to the exec loop
+
+    def wants_flush(self) -> bool:
+        """Whether the TB cache should flush before compiling more (never: compiled regions are
+        ordinary Python objects)."""
+        return False
+
+    def flush(self) -> None:
+        """Forget compiled code (nothing to do: the TB cache drops its references)."""
+
+    def invalidate(self, keys: list[Any]) -> None:
+        """Forget the blocks of ``keys`` (nothing to do: regions are dropped by the TB cache)."""
 
     # -- analysis ----------------------------------------------------------------------------------
     @staticmethod
@@ -341,10 +354,11 @@ class PythonBackend:
         return result
 
     # -- code generation ---------------------------------------------------------------------------
-    def compile_region(self, blocks: list[Block],
-                       on_leave: Callable[[int], None] | None = None) -> CompiledRegion:
+    def compile_region(self, blocks: list[Block], on_leave: Callable[[int], None] | None = None,
+                       keys: list[Any] | None = None) -> CompiledRegion:
         """Compile ``blocks`` (hottest first) into one function.  ``on_leave(pc)`` is called whenever
-        the region leaves for a pc that is not one of its blocks."""
+        the region leaves for a pc that is not one of its blocks.  (``keys``, the blocks' cache keys,
+        matter to backends that keep code per block.)"""
         slots = self.slots
         members = {b.pc for b in blocks}
         used, written = self._globals_used(blocks, slots)

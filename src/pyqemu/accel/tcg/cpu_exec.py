@@ -112,6 +112,10 @@ class TBCache:
         The region counts the pcs it leaves for; one it keeps leaving for (an indirect jump target,
         a successor translated after the region was built) is taken in by rebuilding the region.
         """
+        if self.backend.wants_flush():  # the native code cache is nearly full: start again
+            self.flush()
+            self._translate(head)
+            seeds = ()
         order = [head] + [s for s in dict.fromkeys(seeds) if s != head and s in self.tbs]
         seen = set(order)
         i = 0
@@ -155,6 +159,7 @@ class TBCache:
                 for p in self.pages:
                     self.page_listener(p, False)
             self.pages.clear()
+            self.backend.flush()
 
     def stats(self) -> dict[str, Any]:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}

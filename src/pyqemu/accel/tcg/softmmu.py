@@ -14,10 +14,14 @@ translated code are kept out of ``fast_w`` (QEMU's TLB_NOTDIRTY): a store into o
 which drops the stale translations and tells the region to leave after the store.  Virtual pages a
 debugger watches are kept out of both fast dicts (QEMU's TLB_WATCHPOINT): the slow path hands each
 access to them to the debugger's check before doing it.
+
+For native code the fast dicts are mirrored into :class:`NativeTLB`, direct-mapped arrays in the
+layout of QEMU's CPUTLBEntry that generated machine code reads (attached by a native backend).
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +64,59 @@ class CodePages:
         self.pages.discard(ppage)
 
 
+class NativeTLB:
+    """The fast dicts of one vCPU as arrays generated machine code can read (QEMU's CPUTLBEntry).
+
+    Per MMU index, :data:`SIZE` entries of four 64-bit words, indexed by the low bits of the virtual page
+    number: the page number if reads may take the fast path (else all ones), the same for writes, and
+    the *addend* that turns a virtual address into a host address.  A page evicted from its entry by
+    another that maps there stays in the fast dicts; its accesses take the slow path, which finds it
+    in ``full``.  ``on_switch(address)`` is told the table of the MMU index in use.
+    """
+
+    BITS = 9
+    SIZE = 1 << BITS
+    ENTRY = 32
+    INVALID = (1 << 64) - 1
+
+    def __init__(self, host_base: int, on_switch: Callable[[int], None]):
+        self.host_base = host_base
+        self.on_switch = on_switch
+        self.tables: dict[int, Any] = {}
+
+    def table(self, idx: int) -> Any:
+        t = self.tables.get(idx)
+        if t is None:
+            t = self.tables[idx] = (ctypes.c_uint64 * (4 * self.SIZE))()
+            self._clear(t)
+        return t
+
+    def _clear(self, t: Any) -> None:
+        ctypes.memset(t, 0xFF, ctypes.sizeof(t))
+
+    def switch(self, idx: int) -> None:
+        self.on_switch(ctypes.addressof(self.table(idx)))
+
+    def set(self, idx: int, vp: int, delta: int, readable: bool, writable: bool) -> None:
+        t = self.table(idx)
+        i = 4 * (vp & (self.SIZE - 1))
+        t[i] = vp if readable else self.INVALID
+        t[i + 1] = vp if writable else self.INVALID
+        t[i + 2] = (self.host_base + delta) & MASK64
+
+    def drop(self, vp: int, write_only: bool = False) -> None:
+        i = 4 * (vp & (self.SIZE - 1))
+        for t in self.tables.values():
+            if not write_only and t[i] == vp:
+                t[i] = self.INVALID
+            if t[i + 1] == vp:
+                t[i + 1] = self.INVALID
+
+    def flush(self) -> None:
+        for t in self.tables.values():
+            self._clear(t)
+
+
 class SoftMMU:
     """One vCPU's TLB and its memory slow paths."""
 
@@ -79,6 +136,7 @@ class SoftMMU:
         self.watch_pages: frozenset[int] = frozenset()
         self.watch: Callable[[int, int, bool], None] = _no_watch
         self.idx = 0
+        self.native: NativeTLB | None = None
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
         self.FULL: dict[int, tuple[int, int]] = {}
@@ -91,6 +149,17 @@ class SoftMMU:
         self.TR = self.fast_r.setdefault(idx, {})
         self.TW = self.fast_w.setdefault(idx, {})
         self.FULL = self.full.setdefault(idx, {})
+        if self.native is not None:
+            self.native.switch(idx)
+
+    def attach_native(self, host_base: int, on_switch: Callable[[int], None]) -> None:
+        """Mirror the fast dicts into a :class:`NativeTLB` (RAM at host address ``host_base``)."""
+        self.native = NativeTLB(host_base, on_switch)
+        for idx in set(self.fast_r) | set(self.fast_w):
+            fr, fw = self.fast_r.get(idx, {}), self.fast_w.get(idx, {})
+            for vp in set(fr) | set(fw):
+                self.native.set(idx, vp, fr.get(vp, fw.get(vp, 0)), vp in fr, vp in fw)
+        self.native.switch(self.idx)
 
     # -- maintenance -------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -99,12 +168,16 @@ class SoftMMU:
             for d in group.values():
                 d.clear()
         self._wrev.clear()
+        if self.native is not None:
+            self.native.flush()
 
     def flush_page(self, vaddr: int) -> None:
         vp = (vaddr & MASK64) >> PAGE_BITS
         for group in (self.fast_r, self.fast_w, self.full):
             for d in group.values():
                 d.pop(vp, None)
+        if self.native is not None:
+            self.native.drop(vp)
 
     def set_watch(self, pages: frozenset[int], check: Callable[[int, int, bool], None]) -> None:
         """Send accesses to virtual ``pages`` through ``check`` (see :attr:`watch`)."""
@@ -123,6 +196,8 @@ class SoftMMU:
         for d, vp, delta in self._wrev.pop(ppage, ()):
             if d.get(vp) == delta:
                 del d[vp]
+                if self.native is not None:
+                    self.native.drop(vp, write_only=True)
 
     # -- translation -------------------------------------------------------------------------------
     def translate(self, vaddr: int, access: int, idx: int, size: int = 1) -> int:
@@ -150,6 +225,9 @@ class SoftMMU:
                     fw = self.fast_w.setdefault(idx, {})
                     fw[vp] = delta
                     self._wrev.setdefault(ppage >> PAGE_BITS, []).append((fw, vp, delta))
+                if self.native is not None:
+                    self.native.set(idx, vp, delta, bool(prot & PROT_READ),
+                                    bool(prot & PROT_WRITE) and writable)
         return ppage | (vaddr & PAGE_MASK)
 
     # -- slow paths (called from translated code and the interpreter) ------------------------------
@@ -202,6 +280,17 @@ class SoftMMUMemory:
 
     def __init__(self, arena_mm: Any):
         self.mm = arena_mm
+        self._anchor: Any = None
+
+    def native_layout(self) -> dict[str, Any]:
+        """For a native backend: the host address of the RAM arena (its TLB addends point into it)."""
+        if self._anchor is None:
+            self._anchor = ctypes.c_char.from_buffer(self.mm)
+        return {"kind": "softmmu", "base": ctypes.addressof(self._anchor), "tlb_bits": NativeTLB.BITS}
+
+    def attach_native(self, cpu: Any, host_base: int, on_switch: Callable[[int], None]) -> None:
+        """Keep ``cpu``'s TLB mirrored for native code (``on_switch`` gets the current table)."""
+        cpu.mmu.attach_native(host_base, on_switch)
 
     def namespace(self) -> dict[str, Any]:
         ns: dict[str, Any] = {"mm": self.mm}

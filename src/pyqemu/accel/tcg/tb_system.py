@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend_python import GuestFault, PythonBackend
+from .backend_python import GuestFault
 from .cpu_exec import HOT_THRESHOLD, MAX_REGION_BLOCKS, optimize_logged
 from .interp import Interpreter
 from .ir import Block
@@ -50,7 +50,7 @@ class _TB:
 class SystemTBCache:
     """Translated code of one machine, shared by its vCPUs."""
 
-    def __init__(self, gen_block: Callable[..., Block], backend: PythonBackend, interp: Interpreter,
+    def __init__(self, gen_block: Callable[..., Block], backend: Any, interp: Interpreter,
                  log: Log, code: CodePages, disas: Callable[[Any, int, int], str] | None = None):
         self.gen_block = gen_block
         self.backend = backend
@@ -133,6 +133,14 @@ class SystemTBCache:
         return tb
 
     def _build_region(self, cpu: Any, head: Key, seeds: tuple[Key, ...] = ()) -> _Region:
+        if self.backend.wants_flush():  # the native code cache is nearly full: start again
+            tb = self.tbs[head]
+            self.flush()
+            self.tbs[head] = tb
+            for p in tb.ppages:
+                self.by_page.setdefault(p, set()).add(head)
+                self.code.add(p)
+            seeds = ()
         order = [head] + [s for s in dict.fromkeys(seeds) if s != head and s in self.tbs]
         seen = set(order)
         i = 0
@@ -147,8 +155,9 @@ class SystemTBCache:
                     seen.add(k)
                     order.append(k)
             i += 1
+        ranked = sorted(order, key=lambda k: -self.tbs[k].execs)  # hottest first
         tbs = [self.tbs[k] for k in order]
-        blocks = [tb.block for tb in sorted(tbs, key=lambda tb: -tb.execs)]  # hottest first
+        blocks = [self.tbs[k].block for k in ranked]
         for block in blocks:
             if not block.optimized:  # translated lazily: cold code is interpreted as generated
                 optimize(block)
@@ -156,7 +165,7 @@ class SystemTBCache:
         for tb in tbs:
             for vp in tb.vpages:
                 pagemap[vp] = cpu.fetch_paddr(vp << PAGE_BITS) >> PAGE_BITS
-        compiled = self.backend.compile_region(blocks)
+        compiled = self.backend.compile_region(blocks, keys=ranked)
         if self.log.enabled("out_asm"):
             self.log.write(f"OUT: [region {head[0]:#x}, {len(blocks)} blocks]\n{compiled.source}\n")
         region = _Region(compiled.fn, tuple(order), tuple(pagemap.items()))
@@ -172,6 +181,7 @@ class SystemTBCache:
         keys = self.by_page.pop(ppage, None)
         if not keys:
             return False
+        self.backend.invalidate(list(keys))
         for key in keys:
             tb = self.tbs.pop(key, None)
             if tb is None:
@@ -199,6 +209,7 @@ class SystemTBCache:
         for p in list(self.by_page):
             self.invalidate_page(p)
             self.code.discard(p)
+        self.backend.flush()
 
     def stats(self) -> dict[str, Any]:
         return {"translations": self.translations, "regions": self.regions, "blocks": len(self.tbs)}

@@ -10,6 +10,7 @@ stale translations and make the region leave after the store (self-modifying cod
 
 from __future__ import annotations
 
+import ctypes
 from typing import Any
 
 from .backend_python import in_page, struct_accessors
@@ -22,6 +23,7 @@ class UserMemory:
     def __init__(self, space: Any, tbc: Any):
         self.space = space  # linux_user.memory.AddressSpace
         self.tbc = tbc
+        self._anchors: tuple[Any, Any] | None = None  # keep the page tables' exported buffers
 
     def namespace(self) -> dict[str, Any]:
         space = self.space
@@ -37,6 +39,17 @@ class UserMemory:
         ns["LDS"] = lds
         ns["STS"] = sts
         return ns
+
+    def native_layout(self) -> dict[str, Any]:
+        """Host addresses a native backend's inline fast path uses: the flat mapping of the address
+        space, its read and write page tables (one byte per page), and the number of pages below the
+        top."""
+        space = self.space
+        if self._anchors is None:
+            self._anchors = (ctypes.c_char.from_buffer(space.rp), ctypes.c_char.from_buffer(space.wp))
+        rp, wp = self._anchors
+        return {"kind": "user", "base": space.base, "rp": ctypes.addressof(rp), "wp": ctypes.addressof(wp),
+                "npages": space.top >> 12}
 
     def entry_lines(self) -> list[str]:
         return []

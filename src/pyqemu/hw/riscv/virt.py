@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...accel.tcg.backend_python import PythonBackend
+from ...accel.tcg import backends
 from ...accel.tcg.interp import Interpreter
 from ...accel.tcg.log import Log
 from ...accel.tcg.softmmu import CodePages, SoftMMUMemory
@@ -69,6 +69,7 @@ class VirtConfig:
     serial: Any = None  # Chardev of the first UART
     log: Log = field(default_factory=Log)
     main_loop: Any = None  # MainLoop the chardevs were created with (None: the machine makes one)
+    tcg_backend: str = field(default_factory=backends.default_name)  # -accel tcg,backend=
 
 
 class VirtMachine(Machine):
@@ -94,7 +95,8 @@ class VirtMachine(Machine):
     def _create_cpus(self) -> None:
         code = CodePages()
         memory = SoftMMUMemory(self.arena.mm)
-        backend = PythonBackend(GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT, budget=REGION_BUDGET)
+        backend = backends.make(self.cfg.tcg_backend, GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT,
+                                budget=REGION_BUDGET)
         interp = Interpreter(GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT)
         self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas)
         self.space.ram_write_hooks.append(self.tbc.invalidate_range)

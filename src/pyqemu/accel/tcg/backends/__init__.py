@@ -1,0 +1,47 @@
+"""TCG backends: what turns IR blocks into something that runs.
+
+``python`` (:mod:`pyqemu.accel.tcg.backend_python`, IR -> Python source, portable: the reference) and
+``x86_64`` (:mod:`.x86_64`, IR -> host machine code on x86-64 hosts).  ``-accel tcg,backend=NAME``
+selects one; without it the ``PYQEMU_TCG_BACKEND`` environment variable names the default (how CI runs
+the whole suite on each backend), else ``python``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+NAMES = ("python", "x86_64")
+ENV_DEFAULT = "PYQEMU_TCG_BACKEND"
+
+
+class BackendError(ValueError):
+    pass
+
+
+def default_name() -> str:
+    return os.environ.get(ENV_DEFAULT) or "python"
+
+
+def check(name: str) -> None:
+    """Raise :class:`BackendError` (a QEMU-style message) if backend ``name`` can't run here."""
+    if name not in NAMES:
+        raise BackendError(f"Parameter 'backend' does not accept value '{name}' (python, x86_64)")
+    if name == "x86_64":
+        from .x86_64.backend import host_supported
+
+        why = host_supported()
+        if why is not None:
+            raise BackendError(f"backend x86_64 is not available: {why}")
+
+
+def make(name: str, slots: dict[str, int], memory: Any, *, icount_slot: int, budget: int) -> Any:
+    """The backend ``name`` compiling blocks over the state slots ``slots`` and ``memory``."""
+    check(name)
+    if name == "x86_64":
+        from .x86_64.backend import NativeBackend
+
+        return NativeBackend(slots, memory, icount_slot=icount_slot, budget=budget)
+    from ..backend_python import PythonBackend
+
+    return PythonBackend(slots, memory, icount_slot=icount_slot, budget=budget)

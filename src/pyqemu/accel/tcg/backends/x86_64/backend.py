@@ -1,0 +1,399 @@
+"""The x86_64 backend: translation blocks as host machine code (QEMU tcg/ and accel/tcg/cpu-exec.c's
+entry into generated code).
+
+Each IR block becomes a piece of native code in the :class:`~.codebuf.CodeBuffer` (see :mod:`.codegen`
+for its layout).  Generated code is entered through a prologue trampoline called with ctypes,
+``prologue(R, ctx, host_address)``: it saves the callee-saved registers, sets up the fixed registers
+and the frame and jumps to the block.  Blocks run into one another until one leaves through the
+epilogue, which returns the next guest pc to the Python exec loop:
+
+* a direct exit first jumps to a stub that returns with its own address in ``SITE``; once the target
+  pc has native code the exec loop patches the jump to go there directly (QEMU's tb_add_jump), so hot
+  code runs chained without coming back;
+* an indirect exit looks its target up in the jump cache (pc -> host address, filled by the exec loop);
+* the instruction budget, checked at every block entry, bounds how long generated code runs before the
+  exec loop sees signals, other vCPUs and flush requests.
+
+Helpers and memory slow paths are Python functions called from generated code through ctypes
+callbacks.  They must not unwind through native frames, so a callback catches a guest fault, stores it
+in the context and returns; generated code checks the flag after each call and leaves precisely at
+the faulting instruction.  Any other Python exception is kept and re-raised once generated code
+returned.
+
+The backend has the same interface as :class:`~pyqemu.accel.tcg.backend_python.PythonBackend`
+(``compile_region``): the TB cache installs the function it returns for each block's pc.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ctypes
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ...backend_python import CompiledRegion, GuestFault, MemoryModel
+from ...ir import MASK64, Block, Helper, format_op
+from . import fault
+from .asm import R12, R13, R14, R15, RBP, RBX, RDI, RDX, RSI, RSP, Assembler, Mem
+from .codebuf import CodeBuffer
+from .codegen import (
+    BUDGET,
+    EXC_CODE,
+    EXC_PC,
+    EXC_TVAL,
+    FLAG,
+    FLAG_GUEST,
+    FLAG_PYTHON,
+    JCACHE,
+    JCACHE_BITS,
+    MEMBASE,
+    NCTX,
+    NPAGES,
+    RP,
+    SAVED_RSP,
+    SITE,
+    SMC,
+    STOLEN,
+    TLB,
+    WP,
+    BlockCompiler,
+    Compiled,
+    Runtime,
+)
+from .regalloc import FRAME
+
+#: keep this much room in the code cache for a region (64 blocks); less asks the TB cache to flush
+MARGIN = 4 << 20
+_CALLEE_SAVED = (RBP, RBX, R12, R13, R14, R15)
+_EMPTY = MASK64
+_ENTRY = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+@functools.cache
+def _callback_type(nargs: int) -> Any:
+    return ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * (nargs + 1)))
+
+
+def host_supported() -> str | None:
+    """None if this host can run the backend's code, else why not."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        return f"the x86_64 backend needs an x86-64 host (this one is {platform.machine()})"
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return None
+    missing = [f for f in ("popcnt", "abm", "bmi1") if f not in flags]
+    return f"host CPU lacks {', '.join(missing)}" if missing else None
+
+
+class _VCPUContext:
+    """A vCPU's native context: the words generated code addresses from r14."""
+
+    __slots__ = ("cpu", "words", "addr", "state_addr", "error")
+
+    def __init__(self, cpu: Any):
+        self.cpu = cpu
+        self.words = (ctypes.c_uint64 * NCTX)()
+        self.addr = ctypes.addressof(self.words)
+        self.state_addr = ctypes.addressof(ctypes.c_char.from_buffer(cpu.state))
+        self.error: BaseException | None = None
+
+
+class NativeBackend:
+    """Compiles IR blocks to x86-64 code and runs them."""
+
+    name = "x86_64"
+
+    def __init__(self, slots: dict[str, int], memory: MemoryModel, *, icount_slot: int, budget: int,
+                 cache_size: int = 64 << 20):
+        self.slots = slots
+        self.memory = memory
+        self.icount_slot = icount_slot
+        self.budget = budget
+        self.code = CodeBuffer(cache_size)
+        #: block key -> host address of its code; the key is the guest pc in user mode and
+        #: (pc, TB flags, physical pc) in system mode
+        self.entries: dict[Any, int] = {}
+        #: host address -> (block, its code) of what the code cache holds (-d out_asm, fault reports)
+        self.blocks: dict[int, tuple[Block, Compiled]] = {}
+        self.starts: list[int] = []  # their host addresses, ascending
+        self.jcache = (ctypes.c_uint64 * (2 << JCACHE_BITS))()
+        self.contexts: dict[int, _VCPUContext] = {}  # context address -> context
+        self._by_cpu: dict[int, _VCPUContext] = {}
+        #: (id(helper), nargs) -> (helper, callback address)
+        self._callbacks: dict[tuple[int, int], tuple[Helper, int]] = {}
+        self._keep: list[Any] = []
+        self.lock = threading.RLock()
+        self.active = 0  # threads inside generated code (or in callbacks from it)
+        #: direct-exit jumps: host address of the rel32 field -> (key of its block, address of its stub)
+        self.sites: dict[int, tuple[Any, int]] = {}
+        self.links: dict[Any, list[int]] = {}  # block key -> the sites patched to jump to it
+        self.layout = memory.native_layout()
+        self.system = self.layout["kind"] == "softmmu"
+        ns = memory.namespace()
+        self._load_slow = self._make_callback(ns["LDS"], 2, pass_cpu=True)
+        self._store_slow = self._make_callback(ns["STS"], 3, pass_cpu=True)
+        self._emit_trampolines()
+        fault.register(self.describe)
+
+    # -- fixed code ------------------------------------------------------------------------------------
+    def _emit_trampolines(self) -> None:
+        asm = Assembler()
+        for r in _CALLEE_SAVED:
+            asm.push(r)
+        asm.sub_imm(RSP, FRAME)
+        asm.mov(RBP, RDI)
+        asm.mov(R14, RSI)
+        asm.mov(RBX, Mem(R14, 8 * MEMBASE))
+        asm.mov(Mem(R14, 8 * SAVED_RSP), RSP)
+        asm.jmp_reg(RDX)
+        epilogue = asm.pos()
+        asm.mov(RSP, Mem(R14, 8 * SAVED_RSP))
+        asm.add_imm(RSP, FRAME)
+        for r in reversed(_CALLEE_SAVED):
+            asm.pop(r)
+        asm.ret()
+        # where an empty jump-cache entry leads (its pc field can equal any guest pc): back to the loop
+        miss = asm.pos()
+        asm.mov_imm(Mem(R14, 8 * SITE), 0)
+        asm.jmp_rel32_to(epilogue)
+        base = self.code.append(asm.finish())
+        self.code.keep()
+        self._jcache_miss = base + miss
+        self._clear_jcache()
+        self._enter = _ENTRY(base)
+        self.runtime = Runtime(epilogue=base + epilogue, callback=self._helper_address,
+                               load_slow=self._load_slow, store_slow=self._store_slow,
+                               memory=self.layout["kind"], tlb_bits=self.layout.get("tlb_bits", 0))
+
+    # -- callbacks from generated code ------------------------------------------------------------------
+    def _make_callback(self, fn: Callable[..., Any], nargs: int, pass_cpu: bool,
+                       accumulate: int | None = None) -> int:
+        contexts = self.contexts
+
+        def call(ctx_addr: int, *args: int) -> int:
+            c = contexts[ctx_addr]
+            try:
+                r = fn(c.cpu, *args) if pass_cpu else fn(*args)
+                if accumulate is not None:
+                    r, bits = r
+                    c.cpu.R[accumulate] |= bits
+                return (r or 0) & MASK64
+            except GuestFault as e:
+                w = c.words
+                w[EXC_CODE] = e.code & MASK64
+                w[EXC_TVAL] = e.tval & MASK64
+                w[FLAG] = FLAG_GUEST
+            except BaseException as e:  # re-raised by the exec loop once native code has returned
+                c.error = e
+                c.words[FLAG] = FLAG_PYTHON
+            return 0
+
+        cb = _callback_type(nargs)(call)
+        self._keep.append(cb)
+        return ctypes.cast(cb, ctypes.c_void_p).value
+
+    def _helper_address(self, h: Helper, nargs: int) -> int:
+        """The native-callable wrapper of ``h`` called with ``nargs`` arguments (made once)."""
+        key = (id(h), nargs)
+        entry = self._callbacks.get(key)
+        if entry is None:
+            acc = self.slots[h.accumulate] if h.accumulate else None
+            addr = self._make_callback(h.fn, nargs, h.pass_cpu, accumulate=acc)
+            entry = self._callbacks[key] = (h, addr)  # the helper is kept alive with its id
+        return entry[1]
+
+    # -- compiling ---------------------------------------------------------------------------------------
+    def wants_flush(self) -> bool:
+        """Whether the code cache is nearly full (the TB cache then flushes before compiling more)."""
+        return self.code.room() < MARGIN
+
+    def compile_region(self, blocks: list[Block], on_leave: Callable[[int], None] | None = None,
+                       keys: list[Any] | None = None) -> CompiledRegion:
+        """Compile the blocks (with their cache ``keys``, in system mode) that have no native code yet;
+        return the function that runs any of them."""
+        with self.lock:
+            listing = []
+            table: dict[int, int] = {}
+            for b, key in zip(blocks, keys or [b.pc for b in blocks], strict=True):
+                host = self.entries.get(key)
+                if host is None:
+                    host = self.code.next_address()
+                    compiled = BlockCompiler(b, host, self.runtime, self.slots).compile()
+                    self.code.append(compiled.code)
+                    self.entries[key] = host
+                    self.blocks[host] = (b, compiled)
+                    self.starts.append(host)
+                    for off in compiled.sites:
+                        rel = int.from_bytes(compiled.code[off:off + 4], "little", signed=True)
+                        self.sites[host + off] = (key, host + off + 4 + rel)
+                    listing.append(host)
+                table[b.pc] = host
+            fn = functools.partial(self._run_table, table) if self.system else self.run
+            return CompiledRegion(fn, _Listing(self, listing), tuple(b.pc for b in blocks))
+
+    def invalidate(self, keys: list[Any]) -> None:
+        """Forget the blocks of ``keys`` (their code was overwritten): jumps chained to them go back to
+        their stubs, so nothing enters them any more."""
+        with self.lock:
+            for key in keys:
+                self.entries.pop(key, None)
+                for site in self.links.pop(key, ()):
+                    owner = self.sites.get(site)
+                    if owner is not None:
+                        self._patch(site, owner[1])
+            if not self.system:
+                self._clear_jcache()
+
+    def _patch(self, site: int, target: int) -> None:
+        self.code.write(site, (target - site - 4).to_bytes(4, "little", signed=True))
+
+    def flush(self) -> None:
+        """Forget every block; generated code running now leaves at its next block boundary.
+
+        The memory is reused only by a flush that happens while no thread is inside generated code:
+        another guest thread may be in a callback from it (a helper, a memory slow path) and will
+        return there.  Otherwise new code goes on after the old, which stays until a later flush."""
+        with self.lock:
+            self.entries.clear()
+            self.links.clear()
+            self._clear_jcache()
+            if not self.active:
+                self._reset_code()
+            for c in self.contexts.values():
+                w = c.words
+                w[BUDGET] = (w[BUDGET] - (1 << 62)) & MASK64
+                w[STOLEN] = (w[STOLEN] + (1 << 62)) & MASK64
+
+    def _reset_code(self) -> None:
+        self.code.reset()
+        self.blocks.clear()
+        self.starts.clear()
+        self.sites.clear()
+
+    def describe(self, host_pc: int) -> str | None:
+        """What the code at ``host_pc`` is (for a fault report), or None if it is not in this cache."""
+        if not self.code.contains(host_pc):
+            return None
+        i = bisect.bisect_right(self.starts, host_pc) - 1
+        if i < 0:
+            return "in the entry/exit trampolines"
+        addr = self.starts[i]
+        block, compiled = self.blocks[addr]
+        off = host_pc - addr
+        pc = max((p for o, p in compiled.insns if o <= off), default=block.pc)
+        ops = "\n".join(format_op(op) for op in block.ops)
+        return (f"guest pc 0x{pc:x}, in the block at guest pc 0x{block.pc:x} (host 0x{addr:x} + 0x{off:x})\n"
+                f"IR of the block:\n{ops}\nhost code of the block:\n{_Listing(self, [addr])}")
+
+    def _clear_jcache(self) -> None:
+        self.jcache[:] = [_EMPTY, self._jcache_miss] * (1 << JCACHE_BITS)
+
+    # -- running -------------------------------------------------------------------------------------------
+    def context(self, cpu: Any) -> _VCPUContext:
+        c = self._by_cpu.get(id(cpu))
+        if c is None or c.cpu is not cpu:
+            c = _VCPUContext(cpu)
+            w = c.words
+            layout = self.layout
+            w[MEMBASE] = layout["base"]
+            if layout["kind"] == "user":
+                w[RP], w[WP], w[NPAGES] = layout["rp"], layout["wp"], layout["npages"]
+            else:
+                self.memory.attach_native(cpu, layout["base"], functools.partial(w.__setitem__, TLB))
+            w[JCACHE] = ctypes.addressof(self.jcache)
+            self._by_cpu[id(cpu)] = c
+            self.contexts[c.addr] = c
+        return c
+
+    def run(self, cpu: Any, R: Any, pc: int) -> int:
+        """Run generated code from ``pc`` (user mode: it has some); return the next pc, or -1 with
+        ``cpu.exception`` set."""
+        return self._run(cpu, R, self.entries[pc])
+
+    def _run_table(self, table: dict[int, int], cpu: Any, R: Any, pc: int) -> int:
+        return self._run(cpu, R, table[pc])
+
+    def _run(self, cpu: Any, R: Any, host: int) -> int:
+        c = self.context(cpu)
+        w = c.words
+        budget = self.budget
+        w[BUDGET] = budget
+        w[STOLEN] = 0
+        w[SITE] = 0
+        w[SMC] = 0
+        self.active += 1
+        try:
+            ret = self._enter(c.state_addr, c.addr, host)
+        finally:
+            self.active -= 1
+        left = (w[BUDGET] + w[STOLEN]) & MASK64
+        R[self.icount_slot] += budget - (left - (1 << 64) if left >> 63 else left)
+        flag = w[FLAG]
+        if flag:
+            w[FLAG] = 0
+            if flag == FLAG_PYTHON:
+                err, c.error = c.error, None
+                raise err  # type: ignore[misc]
+            code = w[EXC_CODE]
+            cpu.exception = (code - (1 << 64) if code >> 63 else code, w[EXC_PC], w[EXC_TVAL])
+            return -1
+        self._link(w[SITE], ret)
+        return ret
+
+    def _link(self, site: int, pc: int) -> None:
+        """After an exit to ``pc``: chain the jump at ``site`` (if any) to ``pc``'s code, or remember
+        the code in the jump cache (user mode).  In system mode only jumps within a page are chained
+        (as in QEMU): the mapping of another page may change under the jump."""
+        if self.system:
+            owner = self.sites.get(site) if site else None
+            if owner is None:
+                return
+            src = owner[0]
+            if pc >> 12 != src[0] >> 12:
+                return
+            key: Any = (pc, src[1], (src[2] & ~0xFFF) | (pc & 0xFFF))
+        else:
+            key = pc
+        host = self.entries.get(key)
+        if host is None:
+            return
+        if site:
+            if site in self.sites:
+                self._patch(site, host)
+                self.links.setdefault(key, []).append(site)
+        else:
+            i = 2 * ((pc >> 1) & ((1 << JCACHE_BITS) - 1))
+            self.jcache[i] = pc
+            self.jcache[i + 1] = host
+
+
+class _Listing:
+    """``-d out_asm`` text of freshly compiled blocks, disassembled only when asked for."""
+
+    def __init__(self, backend: NativeBackend, blocks: list[int]):
+        self.backend = backend
+        self.blocks = blocks
+
+    def __str__(self) -> str:
+        from capstone import CS_ARCH_X86, CS_MODE_64, Cs
+
+        md = Cs(CS_ARCH_X86, CS_MODE_64)
+        out = []
+        for addr in self.blocks:
+            entry = self.backend.blocks.get(addr)
+            if entry is None:
+                continue
+            block, compiled = entry
+            starts = {addr + o: pc for o, pc in compiled.insns}
+            out.append(f"  -- guest pc 0x{block.pc:x}, host 0x{addr:x}, {len(compiled.code)} bytes")
+            for i in md.disasm(compiled.code, addr):
+                if i.address in starts:
+                    out.append(f"  ;; guest 0x{starts[i.address]:x}")
+                out.append(f"0x{i.address:016x}:  {i.mnemonic:<8} {i.op_str}".rstrip())
+        return "\n".join(out)

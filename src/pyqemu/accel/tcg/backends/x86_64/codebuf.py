@@ -1,0 +1,100 @@
+"""Executable memory for generated x86-64 code (QEMU tcg/region.c, in spirit).
+
+One anonymous private mapping holds the whole code cache, between two inaccessible guard areas so
+that generated code running off either end faults at once instead of executing whatever follows.
+The cache is never writable and executable at the same time (W^X): it is mapped read+execute, and
+each write (a new block, a patched jump) makes just the pages it touches read+write for the copy and
+then read+execute again.  The mapping is private, so a forked child that writes new code gets its own
+copy of the pages and never disturbs its parent's.
+
+Code is appended; when the cache is full the owner flushes every translation and :meth:`reset`
+starts again after the permanent part (the entry and exit trampolines written first).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+
+PAGE = mmap.PAGESIZE
+GUARD = 64 * 1024
+ALIGN = 16
+
+# PyDLL: these calls keep the GIL, so no other thread runs generated code while a page of it is writable
+_libc = ctypes.PyDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_long)
+_libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_libc.memcpy.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t)
+_libc.memcpy.restype = ctypes.c_void_p
+_MAP_NORESERVE = 0x4000
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class CodeBufferError(OSError):
+    pass
+
+
+class CodeBuffer:
+    """The code cache: ``size`` bytes at :attr:`base`, filled from the bottom up."""
+
+    def __init__(self, size: int = 64 << 20):
+        self.size = -(-size // PAGE) * PAGE
+        total = self.size + 2 * GUARD
+        addr = _libc.mmap(None, total, 0,
+                          mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE, -1, 0)
+        if addr is None or addr == _MAP_FAILED:
+            raise CodeBufferError(ctypes.get_errno(), "cannot map the code cache")
+        self._mapping = (addr, total)
+        self.base = addr + GUARD
+        self._protect(self.base, self.size, mmap.PROT_READ | mmap.PROT_EXEC)
+        self.used = 0
+        self.permanent = 0  # bytes kept by reset()
+
+    def _protect(self, addr: int, length: int, prot: int) -> None:
+        start = addr & ~(PAGE - 1)
+        end = -(-(addr + length) // PAGE) * PAGE
+        if _libc.mprotect(start, end - start, prot) != 0:
+            raise CodeBufferError(ctypes.get_errno(), "mprotect of the code cache failed")
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.base + self.used
+
+    def next_address(self) -> int:
+        """Where the next :meth:`append` will put its code."""
+        return self.base + self.used
+
+    def room(self) -> int:
+        return self.size - self.used
+
+    def append(self, code: bytes) -> int:
+        """Copy ``code`` (assembled for :meth:`next_address`) into the cache; return its address."""
+        addr = self.base + self.used
+        if len(code) > self.size - self.used:
+            raise CodeBufferError(0, "code cache full")
+        self.write(addr, code)
+        self.used = -(-(self.used + len(code)) // ALIGN) * ALIGN
+        return addr
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Overwrite cache bytes at ``addr`` (patching a jump), keeping W^X."""
+        self._protect(addr, len(data), mmap.PROT_READ | mmap.PROT_WRITE)
+        _libc.memcpy(addr, bytes(data), len(data))
+        self._protect(addr, len(data), mmap.PROT_READ | mmap.PROT_EXEC)
+
+    def read(self, addr: int, length: int) -> bytes:
+        return ctypes.string_at(addr, length)
+
+    def keep(self) -> None:
+        """Make everything written so far permanent (survives :meth:`reset`)."""
+        self.permanent = self.used
+
+    def reset(self) -> None:
+        """Forget every block (their memory is reused by later appends)."""
+        self.used = self.permanent
+
+    def close(self) -> None:
+        addr, total = self._mapping
+        _libc.munmap(addr, total)

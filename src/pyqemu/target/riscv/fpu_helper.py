@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from ...accel.tcg.backend_python import GuestFault
@@ -17,10 +18,10 @@ def __getattr__(name: str):
 def with_dynamic_rm(fn: Callable[..., tuple[int, int]]) -> Callable[..., tuple[int, int]]:
     """Wrap ``fn(*args, rm)``: an ``frm`` value above 4 (reserved) raises illegal instruction."""
 
+    @functools.wraps(fn)
     def checked(*args: int) -> tuple[int, int]:
         if args[-1] > 4:
             raise GuestFault(EXCP_ILLEGAL_INST, 0)
         return fn(*args)
 
-    checked.__name__ = fn.__name__
     return checked

@@ -74,7 +74,7 @@ class NativeTLB:
     in ``full``.  ``on_switch(address)`` is told the table of the MMU index in use.
     """
 
-    BITS = 9
+    BITS = 11
     SIZE = 1 << BITS
     ENTRY = 32
     INVALID = (1 << 64) - 1
@@ -208,6 +208,12 @@ class SoftMMU:
         e = full.get(vp)
         need = PROT_WRITE if access == ACCESS_STORE else PROT_EXEC if access == ACCESS_FETCH else PROT_READ
         if e is not None and e[1] & need:
+            native = self.native
+            if native is not None:  # the page's native entry may have been evicted by another page
+                fr = self.fast_r.get(idx, {}).get(vp)
+                fw = self.fast_w.get(idx, {}).get(vp)
+                if fr is not None or fw is not None:
+                    native.set(idx, vp, fw if fr is None else fr, fr is not None, fw is not None)
             return e[0] | (vaddr & PAGE_MASK)
         ppage, prot, whole = self.fill(vaddr, access, idx, size)
         space = self.space

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from ...accel.tcg.backend_python import GuestFault
@@ -43,6 +44,9 @@ class RISCVHart(RISCVCPU):
         self.mmu = SoftMMU(space, functools.partial(mmu.fill, self), code, mmu.ACCESS_FAULT)
         self.jmp_caches: dict[int, dict[int, Any]] = {}
         self.jmp: dict[int, Any] = {}
+        #: told the TB flags whenever ``jmp`` switches to their cache, and None when the caches are
+        #: flushed (a native backend keeps its own jump caches in step)
+        self.jmp_hooks: list[Callable[[int | None], None]] = []
         #: shared by the machine's harts: set when one raises another's interrupt line, so that the
         #: running hart ends its time slice early (see cpu_exec_system)
         self.kick = [False]
@@ -108,6 +112,8 @@ class RISCVHart(RISCVCPU):
         self.tb_flags = self.priv | (fs << 2) | (idx << 4)
         self.mmu.set_mmu_idx(idx)
         self.jmp = self.jmp_caches.setdefault(self.tb_flags, {})
+        for hook in self.jmp_hooks:
+            hook(self.tb_flags)
 
     def tlb_flush(self) -> None:
         self.mmu.flush()
@@ -117,6 +123,8 @@ class RISCVHart(RISCVCPU):
     def flush_jmp_cache(self) -> None:
         for cache in self.jmp_caches.values():
             cache.clear()
+        for hook in self.jmp_hooks:
+            hook(None)
 
     # -- interrupts -----------------------------------------------------------------------------------
     def set_irq_line(self, bit: int, level: int) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 from ...backend_python import CompiledRegion, GuestFault, MemoryModel
 from ...ir import MASK64, Block, Helper, format_op
 from . import fault
-from .asm import R12, R13, R14, R15, RBP, RBX, RDI, RDX, RSI, RSP, Assembler, Mem
+from .asm import R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, Assembler, Cond, Mem
 from .codebuf import CodeBuffer
 from .codegen import (
     BUDGET,
@@ -91,13 +91,45 @@ def host_supported() -> str | None:
     return f"host CPU lacks {', '.join(missing)}" if missing else None
 
 
+class JumpCache:
+    """Guest pc -> host address of its code, direct-mapped (QEMU's tb_jmp_cache), read by the lookup
+    trampoline.  An empty entry leads to :attr:`miss`, which leaves generated code."""
+
+    miss = 0  # set once the trampolines exist
+    _empty = b""  # the bytes of an empty table
+
+    def __init__(self) -> None:
+        self.table = (ctypes.c_uint64 * (2 << JCACHE_BITS))()
+        self.address = ctypes.addressof(self.table)
+        self.used = True
+        self.clear()
+
+    def clear(self) -> None:
+        if not self.used:
+            return
+        if len(JumpCache._empty) != ctypes.sizeof(self.table):
+            empty = (ctypes.c_uint64 * (2 << JCACHE_BITS))()
+            empty[:] = [_EMPTY, self.miss] * (1 << JCACHE_BITS)
+            JumpCache._empty = bytes(empty)
+        ctypes.memmove(self.address, JumpCache._empty, len(JumpCache._empty))
+        self.used = False
+
+    def put(self, pc: int, host: int) -> None:
+        i = 2 * ((pc >> 1) & ((1 << JCACHE_BITS) - 1))
+        self.table[i] = pc
+        self.table[i + 1] = host
+        self.used = True
+
+
 class _VCPUContext:
     """A vCPU's native context: the words generated code addresses from r14."""
 
-    __slots__ = ("cpu", "words", "addr", "state_addr", "error")
+    __slots__ = ("cpu", "words", "addr", "state_addr", "error", "jcache", "jcaches")
 
     def __init__(self, cpu: Any):
         self.cpu = cpu
+        self.jcaches: dict[int, JumpCache] = {}  # system mode: per TB flags value
+        self.jcache: JumpCache | None = None
         self.words = (ctypes.c_uint64 * NCTX)()
         self.addr = ctypes.addressof(self.words)
         self.state_addr = ctypes.addressof(ctypes.c_char.from_buffer(cpu.state))
@@ -122,7 +154,6 @@ class NativeBackend:
         #: host address -> (block, its code) of what the code cache holds (-d out_asm, fault reports)
         self.blocks: dict[int, tuple[Block, Compiled]] = {}
         self.starts: list[int] = []  # their host addresses, ascending
-        self.jcache = (ctypes.c_uint64 * (2 << JCACHE_BITS))()
         self.contexts: dict[int, _VCPUContext] = {}  # context address -> context
         self._by_cpu: dict[int, _VCPUContext] = {}
         #: (id(helper), nargs) -> (helper, callback address)
@@ -158,16 +189,27 @@ class NativeBackend:
         for r in reversed(_CALLEE_SAVED):
             asm.pop(r)
         asm.ret()
-        # where an empty jump-cache entry leads (its pc field can equal any guest pc): back to the loop
+        # the jump cache: rax = guest pc -> its entry (pc, host address) -> jump there, else leave
+        lookup = asm.pos()
+        asm.mov(RCX, RAX)
+        asm.shr(RCX, 1)
+        asm.and_imm(RCX, (1 << JCACHE_BITS) - 1, 32)
+        asm.shl(RCX, 4, 32)
+        asm.add(RCX, Mem(R14, 8 * JCACHE))
+        asm.cmp(Mem(RCX, 0), RAX)
+        asm.jcc_short(Cond.NE, miss_label := asm.label())
+        asm.jmp_mem(Mem(RCX, 8))
+        asm.bind(miss_label)
+        asm.jmp_rel32_to(epilogue)
+        # where an empty entry leads (its pc field can equal any guest pc): back to the loop
         miss = asm.pos()
-        asm.mov_imm(Mem(R14, 8 * SITE), 0)
         asm.jmp_rel32_to(epilogue)
         base = self.code.append(asm.finish())
         self.code.keep()
-        self._jcache_miss = base + miss
-        self._clear_jcache()
+        JumpCache.miss = base + miss
+        self.jcache = JumpCache()
         self._enter = _ENTRY(base)
-        self.runtime = Runtime(epilogue=base + epilogue, callback=self._helper_address,
+        self.runtime = Runtime(epilogue=base + epilogue, lookup=base + lookup, callback=self._helper_address,
                                load_slow=self._load_slow, store_slow=self._store_slow,
                                memory=self.layout["kind"], tlb_bits=self.layout.get("tlb_bits", 0))
 
@@ -248,7 +290,7 @@ class NativeBackend:
                     if owner is not None:
                         self._patch(site, owner[1])
             if not self.system:
-                self._clear_jcache()
+                self.jcache.clear()
 
     def _patch(self, site: int, target: int) -> None:
         self.code.write(site, (target - site - 4).to_bytes(4, "little", signed=True))
@@ -262,7 +304,10 @@ class NativeBackend:
         with self.lock:
             self.entries.clear()
             self.links.clear()
-            self._clear_jcache()
+            self.jcache.clear()
+            for c in self.contexts.values():
+                for jc in c.jcaches.values():
+                    jc.clear()
             if not self.active:
                 self._reset_code()
             for c in self.contexts.values():
@@ -291,9 +336,6 @@ class NativeBackend:
         return (f"guest pc 0x{pc:x}, in the block at guest pc 0x{block.pc:x} (host 0x{addr:x} + 0x{off:x})\n"
                 f"IR of the block:\n{ops}\nhost code of the block:\n{_Listing(self, [addr])}")
 
-    def _clear_jcache(self) -> None:
-        self.jcache[:] = [_EMPTY, self._jcache_miss] * (1 << JCACHE_BITS)
-
     # -- running -------------------------------------------------------------------------------------------
     def context(self, cpu: Any) -> _VCPUContext:
         c = self._by_cpu.get(id(cpu))
@@ -304,9 +346,12 @@ class NativeBackend:
             w[MEMBASE] = layout["base"]
             if layout["kind"] == "user":
                 w[RP], w[WP], w[NPAGES] = layout["rp"], layout["wp"], layout["npages"]
+                w[JCACHE] = self.jcache.address
             else:
                 self.memory.attach_native(cpu, layout["base"], functools.partial(w.__setitem__, TLB))
-            w[JCACHE] = ctypes.addressof(self.jcache)
+                # one jump cache per TB flags value, valid as long as the vCPU's own (cpu.jmp) is
+                cpu.jmp_hooks.append(functools.partial(self._jmp_switch, c))
+                self._jmp_switch(c, cpu.tb_flags)
             self._by_cpu[id(cpu)] = c
             self.contexts[c.addr] = c
         return c
@@ -317,7 +362,25 @@ class NativeBackend:
         return self._run(cpu, R, self.entries[pc])
 
     def _run_table(self, table: dict[int, int], cpu: Any, R: Any, pc: int) -> int:
-        return self._run(cpu, R, table[pc])
+        """System mode: the exec loop found this code for ``pc`` through the vCPU's jump cache or a
+        checked lookup, so it is valid under the current TB flags and page tables: generated code
+        may find it through the native jump cache too."""
+        host = table[pc]
+        c = self.context(cpu)
+        c.jcache.put(pc, host)
+        return self._run(cpu, R, host)
+
+    def _jmp_switch(self, c: _VCPUContext, flags: int | None) -> None:
+        """The vCPU's jump caches were flushed (``flags`` None) or it switched TB flags."""
+        if flags is None:
+            for jc in c.jcaches.values():
+                jc.clear()
+            return
+        jc = c.jcaches.get(flags)
+        if jc is None:
+            jc = c.jcaches[flags] = JumpCache()
+        c.jcache = jc
+        c.words[JCACHE] = jc.address
 
     def _run(self, cpu: Any, R: Any, host: int) -> int:
         c = self.context(cpu)
@@ -367,10 +430,8 @@ class NativeBackend:
             if site in self.sites:
                 self._patch(site, host)
                 self.links.setdefault(key, []).append(site)
-        else:
-            i = 2 * ((pc >> 1) & ((1 << JCACHE_BITS) - 1))
-            self.jcache[i] = pc
-            self.jcache[i + 1] = host
+        elif not self.system:
+            self.jcache.put(pc, host)
 
 
 class _Listing:

@@ -10,7 +10,8 @@ Layout of a block::
     sub  qword [r14+BUDGET], n_insns ; js  budget_exit      (the exec loop's instruction budget)
     ... the block's ops, guest memory accesses with their fast path inline ...
     exits: direct ones as a patchable ``jmp rel32`` (first to a stub that returns to the exec loop, later
-    straight to the next block: chaining), indirect ones through the jump cache
+    straight to the next block: chaining), indirect ones (and, in system mode, direct ones to another
+    page) through the vCPU's jump cache
     out-of-line: memory slow paths, exception and exit stubs
 
 Leaving generated code is one jump to the epilogue with ``rax`` = the next guest pc; when the vCPU
@@ -60,6 +61,7 @@ class Runtime:
     """What generated code links against: the epilogue and the Python callbacks."""
 
     epilogue: int
+    lookup: int  # jump to the code of the guest pc in rax through the jump cache, else to the epilogue
     callback: Callable[[Helper, int], int]  # (helper, number of arguments) -> its native-callable wrapper
     load_slow: int  # (ctx, addr, memop) -> value
     store_slow: int  # (ctx, addr, value, memop) -> nonzero if translated code was hit
@@ -487,28 +489,12 @@ class BlockCompiler:
         if isinstance(target, int):
             ra.sync_globals()
             self._direct_exit(target)
-        elif self.rt.memory == "softmmu":  # system mode: the exec loop's jump cache checks the mapping
-            v = ra.reg(target)
-            ra.sync_globals()
-            asm.mov(RAX, v)
-            asm.mov_imm(ctx(SITE), 0)
-            self._to_epilogue()
         else:
             v = ra.reg(target)
             ra.sync_globals()
             asm.mov(RAX, v)
-            asm.mov(RCX, RAX)
-            asm.shr(RCX, 1)
-            asm.and_imm(RCX, (1 << JCACHE_BITS) - 1, 32)
-            asm.shl(RCX, 4, 32)
-            asm.add(RCX, ctx(JCACHE))
-            miss = asm.label()
-            asm.cmp(Mem(RCX, 0), RAX)
-            asm.jcc_short(Cond.NE, miss)
-            asm.jmp_mem(Mem(RCX, 8))
-            asm.bind(miss)
             asm.mov_imm(ctx(SITE), 0)
-            self._to_epilogue()
+            asm.jmp_rel32_to(self.rt.lookup - self.addr)
         self.reachable = False
         ra.forget()
 
@@ -520,12 +506,18 @@ class BlockCompiler:
         site = asm.jmp(lab)
         self.sites[site] = pc
 
+        # system mode chains only within a page: a jump to another one looks in the jump cache
+        cross_page = self.rt.memory == "softmmu" and pc >> 12 != self.b.pc >> 12
+
         def emit() -> None:
             asm.bind(lab)
             asm.mov_imm(RCX, self.addr + site)
             asm.mov(ctx(SITE), RCX)
             asm.mov_imm(RAX, pc)
-            self._to_epilogue()
+            if cross_page:
+                asm.jmp_rel32_to(self.rt.lookup - self.addr)
+            else:
+                self._to_epilogue()
 
         self.out_of_line.append(emit)
 

@@ -195,6 +195,24 @@ def test_option_missing_its_argument(option: str, run_pyqemu) -> None:
     assert_one_line_error(proc, f"'{option.lstrip('-')}'")
 
 
+@pytest.mark.parametrize("value,message", [
+    ("kvm", "invalid accelerator kvm"),
+    ("tcg,backend=foo",
+     "-accel tcg,backend=foo: Parameter 'backend' does not accept value 'foo' (python, x86_64)"),
+    ("tcg,bar=1", "-accel tcg,bar=1: Property 'tcg-accel.bar' not found"),
+])
+def test_bad_accelerator(value: str, message: str, probe: Path, run_pyqemu) -> None:
+    proc = run_pyqemu("-accel", value, probe, "args")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [f"pyqemu-riscv64: {message}"]
+
+
+@pytest.mark.parametrize("backend", ["python", "x86_64"])
+def test_accel_selects_the_backend(backend: str, probe: Path, run_pyqemu) -> None:
+    proc = run_pyqemu("-accel", f"tcg,backend={backend}", probe, "exit", "7")
+    assert proc.returncode == 7, proc.stderr
+
+
 def test_unknown_cpu_model(probe: Path, run_pyqemu) -> None:
     proc = run_pyqemu("-cpu", "pentium", probe, "args")
     assert_one_line_error(proc, "'pentium'")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pyqemu.accel.tcg.backends.x86_64.backend import host_supported as native_unsupported
+
 #: an instruction line of ``-d in_asm``: ``0x<16 hex digits>:  <encoding>  <mnemonic> <operands>``
 IN_ASM_LINE = re.compile(r"^0x([0-9a-f]{16}):\s+([0-9a-f]{4}|[0-9a-f]{8})\s+(\S+)")
 #: one ``-strace`` line: ``PID name(args) = result``
@@ -99,6 +101,20 @@ def test_out_asm(probe: Path, tmp_path: Path, run_pyqemu) -> None:
     assert proc.stdout == "x" * 99 + "\n"
     assert re.search(r"^OUT: ", log, re.M), log[:2000]
     assert "IN:" not in log and "OP:" not in log
+
+
+@pytest.mark.skipif(native_unsupported() is not None, reason=str(native_unsupported()))
+def test_out_asm_of_the_x86_64_backend(probe: Path, tmp_path: Path, run_pyqemu) -> None:
+    """With the native backend, out_asm lists the host code (capstone) of each compiled block, marked
+    with the guest instruction each part comes from."""
+    proc, log = run_logged(run_pyqemu, tmp_path, "-accel", "tcg,backend=x86_64", "-d", "out_asm", probe,
+                           "write", "100")
+    assert proc.returncode == 0
+    assert proc.stdout == "x" * 99 + "\n"
+    assert re.search(r"^OUT: ", log, re.M), log[:2000]
+    assert re.search(r"^  -- guest pc 0x[0-9a-f]+, host 0x[0-9a-f]+, \d+ bytes$", log, re.M)
+    assert re.search(r"^  ;; guest 0x[0-9a-f]+$", log, re.M)
+    assert re.search(r"^0x[0-9a-f]{16}:  sub +qword ptr \[r14\], ", log, re.M)  # the budget check
 
 
 #: a ``-d exec`` line.  qemu-riscv64: ``Trace 0: 0x7f0c64000100 [00000000/00000000000107a0/00207600/00000000]

@@ -37,7 +37,7 @@ Argument             Env-variable      Description
 -d item[,...]        QEMU_LOG          enable logging of specified items (use '-d help' for a list of items)
 -D logfile           QEMU_LOG_FILENAME write logs to 'logfile' (default stderr)
 -strace              QEMU_STRACE       log system calls
--accel tcg[,backend=python|x86_64]     select the TCG backend (default: $PYQEMU_TCG_BACKEND or python)
+-accel tcg[,backend=B]                 select the TCG backend: python, x86_64 (x86-64 hosts' default)
 -version             QEMU_VERSION      display version information and exit
 
 Defaults:

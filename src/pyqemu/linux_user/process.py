@@ -54,7 +54,7 @@ class Options:
     stack_size: int | None = None  # -s
     ignored_signals: int = 0  # inherited across execve, as the kernel does
     blocked_signals: int = 0
-    backend: str = "python"  # -accel tcg,backend=
+    backend: str = field(default_factory=backends.default_name)  # -accel tcg,backend=
 
 
 class Thread:

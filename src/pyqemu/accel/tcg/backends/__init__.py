@@ -2,8 +2,8 @@
 
 ``python`` (:mod:`pyqemu.accel.tcg.backend_python`, IR -> Python source, portable: the reference) and
 ``x86_64`` (:mod:`.x86_64`, IR -> host machine code on x86-64 hosts).  ``-accel tcg,backend=NAME``
-selects one; without it the ``PYQEMU_TCG_BACKEND`` environment variable names the default (how CI runs
-the whole suite on each backend), else ``python``.
+selects one.  Without it the ``PYQEMU_TCG_BACKEND`` environment variable names the default (how CI runs
+the suite on each backend), else it is ``x86_64`` where the host can run it and ``python`` elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ class BackendError(ValueError):
 
 
 def default_name() -> str:
-    return os.environ.get(ENV_DEFAULT) or "python"
+    from .x86_64 import host_supported
+
+    return os.environ.get(ENV_DEFAULT) or ("x86_64" if host_supported() is None else "python")
 
 
 def check(name: str) -> None:
@@ -28,7 +30,7 @@ def check(name: str) -> None:
     if name not in NAMES:
         raise BackendError(f"Parameter 'backend' does not accept value '{name}' (python, x86_64)")
     if name == "x86_64":
-        from .x86_64.backend import host_supported
+        from .x86_64 import host_supported
 
         why = host_supported()
         if why is not None:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ...backend_python import CompiledRegion, GuestFault, MemoryModel
 from ...ir import MASK64, Block, Helper, format_op
-from . import fault
+from . import fault, host_supported  # noqa: F401  (host_supported: part of this module's interface)
 from .asm import R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, Assembler, Cond, Mem
 from .codebuf import CodeBuffer
 from .codegen import (
@@ -74,21 +74,6 @@ _ENTRY = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ct
 @functools.cache
 def _callback_type(nargs: int) -> Any:
     return ctypes.CFUNCTYPE(ctypes.c_uint64, *([ctypes.c_uint64] * (nargs + 1)))
-
-
-def host_supported() -> str | None:
-    """None if this host can run the backend's code, else why not."""
-    import platform
-
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return f"the x86_64 backend needs an x86-64 host (this one is {platform.machine()})"
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return None
-    missing = [f for f in ("popcnt", "abm", "bmi1") if f not in flags]
-    return f"host CPU lacks {', '.join(missing)}" if missing else None
 
 
 class JumpCache:

@@ -118,15 +118,6 @@ def bench_target(target: str, scale: str, repeat: int, backend: str = "python") 
         print(f"qemu-{target:<14}: not installed (apt-get install qemu-user); no ratio")
 
 
-def _available(backend: str) -> bool:
-    try:
-        backends.check(backend)
-    except backends.BackendError as e:
-        print(f"backend {backend}: {e}")
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pyqemu-bench", description=__doc__.splitlines()[0])
     ap.add_argument("--scale", default="1", help="benchmark scale on the python backend (default 1)")
@@ -136,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per emulator; the best is kept")
     ap.add_argument("--target", choices=TARGETS, action="append", help="only these targets (default: all)")
     args = ap.parse_args(argv)
-    names = args.backend or [n for n in backends.NAMES if _available(n)]
+    names = args.backend or backends.available()
     for target in args.target or TARGETS:
         for backend in names:
             scale = args.scale if backend == "python" else args.native_scale

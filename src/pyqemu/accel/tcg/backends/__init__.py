@@ -37,6 +37,18 @@ def check(name: str) -> None:
             raise BackendError(f"backend x86_64 is not available: {why}")
 
 
+def available() -> list[str]:
+    """The backends this host can run."""
+    out = []
+    for name in NAMES:
+        try:
+            check(name)
+        except BackendError:
+            continue
+        out.append(name)
+    return out
+
+
 def make(name: str, slots: dict[str, int], memory: Any, *, icount_slot: int, budget: int) -> Any:
     """The backend ``name`` compiling blocks over the state slots ``slots`` and ``memory``."""
     check(name)

@@ -247,22 +247,29 @@ class NativeBackend:
         with self.lock:
             listing = []
             table: dict[int, int] = {}
-            for b, key in zip(blocks, keys or [b.pc for b in blocks], strict=True):
-                host = self.entries.get(key)
-                if host is None:
-                    host = self.code.next_address()
-                    compiled = BlockCompiler(b, host, self.runtime, self.slots).compile()
-                    self.code.append(compiled.code)
-                    self.entries[key] = host
-                    self.blocks[host] = (b, compiled)
-                    self.starts.append(host)
-                    for off in compiled.sites:
-                        rel = int.from_bytes(compiled.code[off:off + 4], "little", signed=True)
-                        self.sites[host + off] = (key, host + off + 4 + rel)
-                    listing.append(host)
-                table[b.pc] = host
+            try:
+                for b, key in zip(blocks, keys or [b.pc for b in blocks], strict=True):
+                    host = self.entries.get(key)
+                    if host is None:
+                        host = self._compile_block(b, key)
+                        listing.append(host)
+                    table[b.pc] = host
+            finally:
+                self.code.commit()  # one change of protection for the whole region
             fn = functools.partial(self._run_table, table) if self.system else self.run
             return CompiledRegion(fn, _Listing(self, listing), tuple(b.pc for b in blocks))
+
+    def _compile_block(self, b: Block, key: Any) -> int:
+        host = self.code.next_address()
+        compiled = BlockCompiler(b, host, self.runtime, self.slots).compile()
+        self.code.reserve(compiled.code)
+        self.entries[key] = host
+        self.blocks[host] = (b, compiled)
+        self.starts.append(host)
+        for off in compiled.sites:
+            rel = int.from_bytes(compiled.code[off:off + 4], "little", signed=True)
+            self.sites[host + off] = (key, host + off + 4 + rel)
+        return host
 
     def invalidate(self, keys: list[Any]) -> None:
         """Forget the blocks of ``keys`` (their code was overwritten): jumps chained to them go back to

@@ -52,6 +52,7 @@ class CodeBuffer:
         self._protect(self.base, self.size, mmap.PROT_READ | mmap.PROT_EXEC)
         self.used = 0
         self.permanent = 0  # bytes kept by reset()
+        self.pending: list[tuple[int, bytes]] = []  # reserved, not yet copied
 
     def _protect(self, addr: int, length: int, prot: int) -> None:
         start = addr & ~(PAGE - 1)
@@ -71,12 +72,30 @@ class CodeBuffer:
 
     def append(self, code: bytes) -> int:
         """Copy ``code`` (assembled for :meth:`next_address`) into the cache; return its address."""
+        addr = self.reserve(code)
+        self.commit()
+        return addr
+
+    def reserve(self, code: bytes) -> int:
+        """Place ``code`` at :meth:`next_address` without copying it yet (:meth:`commit` copies every
+        reserved piece with one change of protection)."""
         addr = self.base + self.used
         if len(code) > self.size - self.used:
             raise CodeBufferError(0, "code cache full")
-        self.write(addr, code)
+        self.pending.append((addr, code))
         self.used = -(-(self.used + len(code)) // ALIGN) * ALIGN
         return addr
+
+    def commit(self) -> None:
+        if not self.pending:
+            return
+        start = self.pending[0][0]
+        end = self.pending[-1][0] + len(self.pending[-1][1])
+        self._protect(start, end - start, mmap.PROT_READ | mmap.PROT_WRITE)
+        for addr, code in self.pending:
+            _libc.memcpy(addr, code, len(code))
+        self._protect(start, end - start, mmap.PROT_READ | mmap.PROT_EXEC)
+        self.pending.clear()
 
     def write(self, addr: int, data: bytes) -> None:
         """Overwrite cache bytes at ``addr`` (patching a jump), keeping W^X."""

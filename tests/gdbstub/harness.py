@@ -87,7 +87,15 @@ class RspClient:
         family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(address)
+        deadline = time.monotonic() + timeout
+        while True:  # a unix socket's file appears when the stub binds, a moment before it listens
+            try:
+                self.sock.connect(address)
+                break
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
         self.buf = b""
         self.acks = True
 

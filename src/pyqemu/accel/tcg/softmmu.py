@@ -7,7 +7,9 @@ dicts keyed by virtual page number:
   that turns a virtual address into an offset in the machine's RAM arena.  Translated code looks these
   up inline (one ``dict.get``) and then unpacks or packs the arena directly;
 * ``full``: every translated page (RAM or MMIO) with its physical page and permissions, used by the
-  slow path so that a miss in the fast dicts does not need a page-table walk.
+  slow path so that a miss in the fast dicts does not need a page-table walk.  A slow-path access
+  that finds its page there opens the page to the fast paths again where it may be (a page whose
+  translated code is gone takes fast stores again, as in QEMU once a page is no longer NOTDIRTY).
 
 Misses call the target's ``fill`` (page walk, PMP), which raises the guest fault.  Pages that hold
 translated code are kept out of ``fast_w`` (QEMU's TLB_NOTDIRTY): a store into one takes the slow path,
@@ -129,7 +131,8 @@ class SoftMMU:
         self.fault_codes = fault_codes
         self.fast_r: dict[int, dict[int, int]] = {}
         self.fast_w: dict[int, dict[int, int]] = {}
-        self.full: dict[int, dict[int, tuple[int, int]]] = {}
+        #: (physical page, prot, RAM delta or None, writable RAM rather than ROM)
+        self.full: dict[int, dict[int, tuple[int, int, int | None, bool]]] = {}
         self._wrev: dict[int, list[tuple[dict[int, int], int, int]]] = {}  # ppage -> fast_w entries
         #: virtual pages with a debugger's watchpoints, and the check their accesses go through:
         #: ``watch(vaddr, size, is_store)`` raises the debug exception for a hit
@@ -139,7 +142,7 @@ class SoftMMU:
         self.native: NativeTLB | None = None
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
-        self.FULL: dict[int, tuple[int, int]] = {}
+        self.FULL: dict[int, tuple[int, int, int | None, bool]] = {}
         self.set_mmu_idx(0)
         space.listeners.append(self.flush)
 
@@ -208,12 +211,10 @@ class SoftMMU:
         e = full.get(vp)
         need = PROT_WRITE if access == ACCESS_STORE else PROT_EXEC if access == ACCESS_FETCH else PROT_READ
         if e is not None and e[1] & need:
-            native = self.native
-            if native is not None:  # the page's native entry may have been evicted by another page
-                fr = self.fast_r.get(idx, {}).get(vp)
-                fw = self.fast_w.get(idx, {}).get(vp)
-                if fr is not None or fw is not None:
-                    native.set(idx, vp, fw if fr is None else fr, fr is not None, fw is not None)
+            # a data access on the slow path: its page may be fast again (evicted from the native TLB,
+            # or no longer holding translated code)
+            if e[2] is not None and access != ACCESS_FETCH:
+                self._fast(idx, vp, *e)
             return e[0] | (vaddr & PAGE_MASK)
         ppage, prot, whole = self.fill(vaddr, access, idx, size)
         space = self.space
@@ -221,20 +222,30 @@ class SoftMMU:
         if r is None:
             raise GuestFault(self.fault_codes[access], vaddr)
         if whole:
-            full[vp] = (ppage, prot)
-            if r.is_ram and r.start <= ppage and ppage + PAGE_SIZE <= r.end and vp not in self.watch_pages:
+            delta = None
+            if r.is_ram and r.start <= ppage and ppage + PAGE_SIZE <= r.end:
                 delta = r.region.ram_offset + r.offset + (ppage - r.start) - (vp << PAGE_BITS)
-                if prot & PROT_READ:
-                    self.fast_r.setdefault(idx, {})[vp] = delta
-                writable = r.region.kind == "ram" and (ppage >> PAGE_BITS) not in self.code.pages
-                if prot & PROT_WRITE and writable:
-                    fw = self.fast_w.setdefault(idx, {})
-                    fw[vp] = delta
-                    self._wrev.setdefault(ppage >> PAGE_BITS, []).append((fw, vp, delta))
-                if self.native is not None:
-                    self.native.set(idx, vp, delta, bool(prot & PROT_READ),
-                                    bool(prot & PROT_WRITE) and writable)
+            e = full[vp] = (ppage, prot, delta, r.region.kind == "ram")
+            if delta is not None:
+                self._fast(idx, vp, *e)
         return ppage | (vaddr & PAGE_MASK)
+
+    def _fast(self, idx: int, vp: int, ppage: int, prot: int, delta: int, ram: bool) -> None:
+        """Open RAM page ``vp`` to the fast paths its permissions allow: not to stores while it holds
+        translated code, to nothing while a debugger watches it."""
+        if vp in self.watch_pages:
+            return
+        readable = bool(prot & PROT_READ)
+        if readable:
+            self.fast_r.setdefault(idx, {})[vp] = delta
+        writable = bool(prot & PROT_WRITE) and ram and (ppage >> PAGE_BITS) not in self.code.pages
+        if writable:
+            fw = self.fast_w.setdefault(idx, {})
+            if fw.get(vp) != delta:
+                fw[vp] = delta
+                self._wrev.setdefault(ppage >> PAGE_BITS, []).append((fw, vp, delta))
+        if self.native is not None:
+            self.native.set(idx, vp, delta, readable, writable)
 
     # -- slow paths (called from translated code and the interpreter) ------------------------------
     def ld(self, addr: int, memop: int) -> int:

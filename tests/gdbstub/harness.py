@@ -85,15 +85,16 @@ class RspClient:
 
     def __init__(self, address: str | tuple[str, int], timeout: float = 30.0):
         family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
         deadline = time.monotonic() + timeout
         while True:  # a unix socket's file appears when the stub binds, a moment before it listens
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
             try:
                 self.sock.connect(address)
                 break
             except ConnectionRefusedError:
-                if time.monotonic() > deadline:
+                self.sock.close()
+                if family != socket.AF_UNIX or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
         self.buf = b""

@@ -147,7 +147,7 @@ class Interpreter:
             (target,) = self._operands((op[1],), temps)
             return self._factory("exit_loop", None, target[0])(target[1], block.n_insns)
         if name == "exit_exc":
-            return _raise_exc((op[1], op[2], op[3] if len(op) > 3 else 0), done)
+            return _raise_exc(self._operands((op[1], op[2], op[3] if len(op) > 3 else 0), temps), done)
         raise ValueError(f"interpreter: unknown op {name}")
 
     def _deferred_store(self, op: tuple, temps: dict[str, int], block: Block, insn_pcs: list[int], done: int,
@@ -248,9 +248,10 @@ def _smc_check(slot: int, nxt: int, done: int) -> Step:
     return step
 
 
-def _raise_exc(exc: tuple[int, int, int], done: int) -> Step:
+def _raise_exc(operands: list[tuple[str, int]], done: int) -> Step:
+    """exit_exc: code, pc and tval are constants, state slots ("R") or temps ("T")."""
     def step(cpu: Any, R: Any, T: list) -> int:
-        cpu.exception = exc
+        cpu.exception = tuple(v if k == "C" else R[v] if k == "R" else T[v] for k, v in operands)
         T[0] = -1
         T[1] = done
         return -1

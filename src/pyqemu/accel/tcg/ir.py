@@ -27,7 +27,8 @@ bswap64 orcb       byte reverse; OR-combine each byte (Zbb orc.b)
 ext8s ext16s ext32s ext8u ext16u ext32u   sign / zero extension of the low bits
 setcond d a b c    d = 1 if (a c b) else 0, c in COND
 movcond d a b c v w   d = v if (a c b) else w
-ld d addr memop    guest load; memop = log2(size) | SIGN
+ld d addr memop    guest load; memop = log2(size) | SIGN [| RMW: the load of a read-modify-write,
+                   checked as a store in system mode (faults as one, takes the write fast path)]
 st v addr memop    guest store; one that hits translated code makes the block leave for the next
                    instruction once its own instruction is done (the rest of it still runs)
 call d helper args...  call a helper (d may be None); see Helper
@@ -48,6 +49,7 @@ from typing import Any
 
 MASK64 = (1 << 64) - 1
 SIGN = 4  # memop flag: sign-extend the loaded value
+RMW = 8  # memop flag of ``ld``: an atomic read-modify-write's load (see the op table)
 MO_8, MO_16, MO_32, MO_64 = 0, 1, 2, 3
 
 COND = ("eq", "ne", "lt", "ge", "ltu", "geu")

@@ -29,7 +29,7 @@ from typing import Any
 
 from ...exec.memory import AddressSpace
 from .backend_python import GuestFault, in_page, struct_accessors
-from .ir import MASK64, SIGN
+from .ir import MASK64, RMW, SIGN
 
 PAGE_BITS = 12
 PAGE_SIZE = 1 << PAGE_BITS
@@ -256,9 +256,10 @@ class SoftMMU:
             for i in range(size):  # an access across a page boundary: byte by byte
                 value |= self.ld((addr + i) & MASK64, 0) << (8 * i)
         else:
-            paddr = self.translate(addr, ACCESS_LOAD, self.idx, size)
+            rmw = bool(memop & RMW)  # an AMO's read: faults as a store, a debugger sees a write
+            paddr = self.translate(addr, ACCESS_STORE if rmw else ACCESS_LOAD, self.idx, size)
             if self.watch_pages:
-                self.check_watch(addr, size, False)
+                self.check_watch(addr, size, rmw)
             value = self.space.read(paddr, size)
         if memop & SIGN and value >> (8 * size - 1):
             value |= MASK64 ^ ((1 << (8 * size)) - 1)
@@ -330,7 +331,8 @@ class SoftMMUMemory:
     def load(self, dest: str, addr: str, memop: int) -> str:
         bits = 8 << (memop & 3)
         fast = f"S{bits}(mm, {addr} + _d)[0] & M" if memop & SIGN else f"U{bits}(mm, {addr} + _d)[0]"
-        return (f"{dest} = {fast} if (_d := TRG({addr} >> 12)) is not None{in_page(addr, memop)} "
+        table = "TWG" if memop & RMW else "TRG"
+        return (f"{dest} = {fast} if (_d := {table}({addr} >> 12)) is not None{in_page(addr, memop)} "
                 f"else LDS(cpu, {addr}, {memop})")
 
     def store(self, value: str, addr: str, memop: int) -> tuple[str, str, str]:

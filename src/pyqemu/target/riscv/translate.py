@@ -13,13 +13,14 @@ from collections.abc import Collection
 from typing import Protocol
 
 from ...accel.tcg.decodetree import Decoder, parse_table
-from ...accel.tcg.ir import MASK64, MO_8, MO_16, MO_32, MO_64, SIGN, Block, Helper
+from ...accel.tcg.ir import MASK64, MO_8, MO_16, MO_32, MO_64, RMW, SIGN, Block, Helper
 from . import fpu_translate, insn16, insn32
 from .cpu import (
     EXCP_BREAKPOINT,
     EXCP_DEBUG,
     EXCP_FENCE_I,
     EXCP_ILLEGAL_INST,
+    EXCP_STORE_ADDR_MIS,
     EXCP_U_ECALL,
     EXCP_WFI,
     EXCP_YIELD,
@@ -386,14 +387,35 @@ def _div32(name: str, ext: str):
 trans_divw, trans_remw = _div32("divs", "ext32s"), _div32("rems", "ext32s")
 trans_divuw, trans_remuw = _div32("divu", "ext32u"), _div32("remu", "ext32u")
 
-# --- A: helpers do the read-modify-write atomically ----------------------------------------------------
+# --- A: in system mode the AMOs are IR (the harts take turns on one host thread, so a load and a store
+# in one block are atomic); in user mode, where guest threads are host threads, and for LR/SC, helpers
+# do the read-modify-write under the atomic lock ------------------------------------------------------
+
+#: AMO -> the IR op computing the new value from the old one and rs2 (None: rs2 itself)
+_AMO_IR = {"swap": None, "add": "add", "xor": "xor", "and": "and", "or": "or", "min": "min", "max": "max",
+           "minu": "minu", "maxu": "maxu"}
 
 
 def _amo(op: str, memop: int):
     def trans(ctx: DisasContext, rd: int, rs1: int, rs2: int) -> bool:
-        t = ctx.block.temp()
-        ctx.block.emit("call", t, ctx.H[f"amo_{op}"], ctx.gpr(rs1), ctx.gpr(rs2), memop)
-        ctx.op("mov", rd, t)
+        if op == "sc" or not ctx.system:
+            t = ctx.block.temp()
+            ctx.block.emit("call", t, ctx.H[f"amo_{op}"], ctx.gpr(rs1), ctx.gpr(rs2), memop)
+            ctx.op("mov", rd, t)
+            return True
+        b = ctx.block
+        addr, value = ctx.gpr(rs1), ctx.gpr(rs2)
+        aligned = b.label()
+        b.emit("brcond", ctx.tmp("and", addr, (1 << (memop & 3)) - 1), 0, "eq", aligned)
+        b.emit("exit_exc", EXCP_STORE_ADDR_MIS, ctx.pc, addr)
+        b.emit("set_label", aligned)
+        old = ctx.tmp("ld", addr, memop | RMW)  # a .w value comes sign-extended, as the result wants
+        if _AMO_IR[op] is not None:
+            if memop & 3 == 2 and op in ("min", "max", "minu", "maxu"):
+                value = ctx.tmp("ext32s", value)  # compared as 32-bit values, like the old one
+            value = ctx.tmp(_AMO_IR[op], old, value)
+        b.emit("st", value, addr, memop & ~SIGN)
+        ctx.op("mov", rd, old)
         return True
     return trans
 

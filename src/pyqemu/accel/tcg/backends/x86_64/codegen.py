@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...ir import FOLD, MASK64, SIGN, Block, Helper, eval_cond
+from ...ir import FOLD, MASK64, RMW, SIGN, Block, Helper, eval_cond
 from . import fpu
 from .asm import R14, RAX, RBX, RCX, RDI, RDX, RSI, RSP, Assembler, Cond, Label, Mem
 from .regalloc import ALLOCATABLE, CALLER_SAVED, SCRATCH, RegAlloc, as_imm32, fits32
@@ -701,7 +701,8 @@ class BlockCompiler:
         a = self.src(addr)
         t = ra.alloc()
         slow, done = asm.label(), asm.label()
-        m = self._fast_path(t, a, size, False, slow)
+        # the load of an atomic read-modify-write must be allowed to store (system mode)
+        m = self._fast_path(t, a, size, bool(memop & RMW) and self.rt.memory == "softmmu", slow)
         if size == 8:
             asm.mov(t, m)
         elif memop & SIGN:

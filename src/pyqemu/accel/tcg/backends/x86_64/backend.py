@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import functools
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -145,7 +146,10 @@ class NativeBackend:
         self._callbacks: dict[tuple[int, int], tuple[Helper, int]] = {}
         self._keep: list[Any] = []
         self.lock = threading.RLock()
-        self.active = 0  # threads inside generated code (or in callbacks from it)
+        #: the vCPU contexts whose thread is inside generated code (or in a callback from it); a set,
+        #: whose add and discard are atomic under the GIL (a counter's += is not)
+        self.active: set[int] = set()
+        os.register_at_fork(after_in_child=self.active.clear)  # the other threads are gone there
         #: direct-exit jumps: host address of the rel32 field -> (key of its block, address of its stub)
         self.sites: dict[int, tuple[Any, int]] = {}
         self.links: dict[Any, list[int]] = {}  # block key -> the sites patched to jump to it
@@ -382,11 +386,11 @@ class NativeBackend:
         w[STOLEN] = 0
         w[SITE] = 0
         w[SMC] = 0
-        self.active += 1
+        self.active.add(c.addr)
         try:
             ret = self._enter(c.state_addr, c.addr, host)
         finally:
-            self.active -= 1
+            self.active.discard(c.addr)
         left = (w[BUDGET] + w[STOLEN]) & MASK64
         R[self.icount_slot] += budget - (left - (1 << 64) if left >> 63 else left)
         flag = w[FLAG]

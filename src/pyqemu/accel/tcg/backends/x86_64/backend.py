@@ -353,18 +353,15 @@ class NativeBackend:
         return c
 
     def run(self, cpu: Any, R: Any, pc: int) -> int:
-        """Run generated code from ``pc`` (user mode: it has some); return the next pc, or -1 with
-        ``cpu.exception`` set."""
-        return self._run(cpu, R, self.entries[pc])
+        """Run generated code from ``pc``; return the next pc, or -1 with ``cpu.exception`` set.  (User
+        mode; ``pc`` itself comes back when its code was flushed since the exec loop found it.)"""
+        return self._run(cpu, R, pc, self.entries, False)
 
     def _run_table(self, table: dict[int, int], cpu: Any, R: Any, pc: int) -> int:
         """System mode: the exec loop found this code for ``pc`` through the vCPU's jump cache or a
         checked lookup, so it is valid under the current TB flags and page tables: generated code
         may find it through the native jump cache too."""
-        host = table[pc]
-        c = self.context(cpu)
-        c.jcache.put(pc, host)
-        return self._run(cpu, R, host)
+        return self._run(cpu, R, pc, table, True)
 
     def _jmp_switch(self, c: _VCPUContext, flags: int | None) -> None:
         """The vCPU's jump caches were flushed (``flags`` None) or it switched TB flags."""
@@ -378,7 +375,7 @@ class NativeBackend:
         c.jcache = jc
         c.words[JCACHE] = jc.address
 
-    def _run(self, cpu: Any, R: Any, host: int) -> int:
+    def _run(self, cpu: Any, R: Any, pc: int, table: dict[Any, int], remember: bool) -> int:
         c = self.context(cpu)
         w = c.words
         budget = self.budget
@@ -386,8 +383,14 @@ class NativeBackend:
         w[STOLEN] = 0
         w[SITE] = 0
         w[SMC] = 0
+        # from here on no other thread reuses the code cache (a thread switch may come at any bytecode)
         self.active.add(c.addr)
         try:
+            host = table.get(pc)
+            if host is None:  # flushed by another thread since the exec loop looked pc up
+                return pc
+            if remember:
+                c.jcache.put(pc, host)
             ret = self._enter(c.state_addr, c.addr, host)
         finally:
             self.active.discard(c.addr)

@@ -937,6 +937,15 @@ def test_inlined_temp_chain_reads_sources_before_they_change(eng: Engines) -> No
         assert (out.ret, out.regs["a"]) == (0x2008, 0x1004)
 
 
+def test_temp_written_twice_is_inlined_with_all_its_sources(eng: Engines) -> None:
+    # found by the backend differential harness: the python backend inlined the second definition of
+    # t1 (c + t2) after the write to b that t2 reads, as temps were analysed in first-definition order
+    ops = [("add", "t1", "a", 1), ("setcond", "t2", "b", 5, "eq"), ("add", "t1", "c", "t2"),
+           ("xor", "b", "b", 1), ("mov", "r0", "t1")]
+    for out in eng.both(block_of(ops), {"a": 5, "b": 5, "c": 5}):
+        assert (out.regs["r0"], out.regs["b"]) == (6, 4)
+
+
 def test_random_programs_that_reread_results_backend_matches_interpreter(eng: Engines) -> None:
     # a fixed seed (not PYQEMU_IR_SEED): this one found the inlining bug, so it must keep running
     rng = random.Random("0x5eed-backend-reread")

@@ -336,7 +336,7 @@ class PythonBackend:
                     uses.setdefault(v, []).append(i)
         result: set[str] = set()
         reads: dict[str, set[str]] = {}  # temp -> every name its (inlined) expression reads
-        for t, d in defs.items():
+        for t, d in sorted(defs.items(), key=lambda item: item[1]):  # in order of (last) definition
             srcs: set[str] = set()
             for v in ops[d][2:]:
                 if isinstance(v, str):

@@ -194,6 +194,7 @@ ERRORS = [
     (["-accel", "kvm"], "-accel kvm: invalid accelerator kvm\n"),
     (["-accel", "foo"], "-accel foo: invalid accelerator foo\n"),
     (["-accel", "tcg,foo=1"], "-accel tcg,foo=1: Property 'tcg-accel.foo' not found\n"),
+    (["-accel", "tcg,tb-size=big"], "-accel tcg,tb-size=big: Parameter 'tb-size' expects uint32_t\n"),
     (["-accel", "tcg,backend=foo"],
      "-accel tcg,backend=foo: Parameter 'backend' does not accept value 'foo' (python, x86_64)\n"),
     (["-enable-kvm"], "invalid accelerator kvm\n"),

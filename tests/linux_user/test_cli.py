@@ -200,6 +200,7 @@ def test_option_missing_its_argument(option: str, run_pyqemu) -> None:
     ("tcg,backend=foo",
      "-accel tcg,backend=foo: Parameter 'backend' does not accept value 'foo' (python, x86_64)"),
     ("tcg,bar=1", "-accel tcg,bar=1: Property 'tcg-accel.bar' not found"),
+    ("tcg,tb-size=big", "-accel tcg,tb-size=big: Parameter 'tb-size' expects uint32_t"),
 ])
 def test_bad_accelerator(value: str, message: str, probe: Path, run_pyqemu) -> None:
     proc = run_pyqemu("-accel", value, probe, "args")
@@ -207,9 +208,10 @@ def test_bad_accelerator(value: str, message: str, probe: Path, run_pyqemu) -> N
     assert proc.stderr.splitlines() == [f"pyqemu-riscv64: {message}"]
 
 
-@pytest.mark.parametrize("backend", ["python", "x86_64"])
-def test_accel_selects_the_backend(backend: str, probe: Path, run_pyqemu) -> None:
-    proc = run_pyqemu("-accel", f"tcg,backend={backend}", probe, "exit", "7")
+@pytest.mark.parametrize("accel", ["tcg,backend=python", "tcg,backend=x86_64",
+                                   "tcg,backend=x86_64,tb-size=1"])
+def test_accel_selects_the_backend(accel: str, probe: Path, run_pyqemu) -> None:
+    proc = run_pyqemu("-accel", accel, probe, "exit", "7")
     assert proc.returncode == 7, proc.stderr
 
 

@@ -73,7 +73,7 @@ Standard options:
 -cpu cpu        select CPU ('-cpu help' for list)
 -accel [accel=]accelerator[,prop[=value][,...]]
                 select accelerator (tcg; use 'help' for a list)
-                thread=single|multi, tb-size=n
+                thread=single|multi, tb-size=n, backend=python|x86_64
 -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,cores=cores][,threads=threads]
                 set the number of initial CPUs to 'n' [default=1]
 -m [size=]megs[,slots=n,maxmem=size]
@@ -213,6 +213,7 @@ class Config:
     cpu: str = "rv64"
     accel: list[tuple[dict[str, str], str | None]] = field(default_factory=list)
     tcg_backend: str = field(default_factory=backends.default_name)  # -accel tcg,backend=
+    tb_size: int = 0  # -accel tcg,tb-size= (MiB; 0: the default)
     ram_size: int = DEFAULT_RAM_SIZE
     smp: str | None = None
     name: str | None = None
@@ -527,12 +528,14 @@ def _check_accel(cfg: Config) -> None:
                 raise CliError(f"Property 'tcg-accel.{key}' not found", loc)
         if "thread" in opts and opts["thread"] not in ("single", "multi"):
             raise CliError(f"Parameter 'thread' does not accept value '{opts['thread']}'", loc)
-        if "backend" in opts:
-            try:
+        try:
+            if "backend" in opts:
                 backends.check(opts["backend"])
-            except backends.BackendError as exc:
-                raise CliError(str(exc), loc) from None
-            cfg.tcg_backend = opts["backend"]
+                cfg.tcg_backend = opts["backend"]
+            if "tb-size" in opts:
+                cfg.tb_size = backends.parse_tb_size(opts["tb-size"])
+        except backends.BackendError as exc:
+            raise CliError(str(exc), loc) from None
 
 
 def _check_cpu(cfg: Config) -> None:
@@ -956,7 +959,8 @@ class System:
                 from None
         vcfg = VirtConfig(ram_size=cfg.ram_size, smp=harts, bios=bios, kernel=cfg.kernel,
                           initrd=cfg.initrd, append=cfg.append or "", dtb=cfg.dtb, serial=self.serial,
-                          log=self.log, main_loop=self.main_loop, tcg_backend=cfg.tcg_backend)
+                          log=self.log, main_loop=self.main_loop, tcg_backend=cfg.tcg_backend,
+                          tb_size=cfg.tb_size)
         try:
             self.machine = VirtMachine(vcfg)
         except (MemoryError, OverflowError) as exc:

@@ -37,7 +37,7 @@ Argument             Env-variable      Description
 -d item[,...]        QEMU_LOG          enable logging of specified items (use '-d help' for a list of items)
 -D logfile           QEMU_LOG_FILENAME write logs to 'logfile' (default stderr)
 -strace              QEMU_STRACE       log system calls
--accel tcg[,backend=B]                 select the TCG backend: python, x86_64 (x86-64 hosts' default)
+-accel tcg[,backend=B][,tb-size=N]     TCG backend python or x86_64 (x86-64 hosts' default), cache MiB
 -version             QEMU_VERSION      display version information and exit
 
 Defaults:
@@ -72,23 +72,31 @@ class OptionError(Exception):
     """An unknown option or a missing argument: qemu-user prints one line and exits with status 1."""
 
 
-def _accel_backend(values: list[str]) -> str:
-    """The TCG backend ``-accel tcg[,backend=NAME]`` asks for (the default without one)."""
+def _accel_options(values: list[str]) -> tuple[str, int]:
+    """The TCG backend and code cache size (MiB, 0: default) ``-accel tcg[,backend=NAME][,tb-size=N]``
+    asks for."""
     backend = backends.default_name()
+    tb_size = 0
     for value in values:
         accel, *props = value.split(",")
         if accel != "tcg":
             raise OptionError(f"invalid accelerator {accel}")
         for prop in props:
             key, _, val = prop.partition("=")
-            if key != "backend":
+            if key == "backend":
+                backend = val
+            elif key == "tb-size":
+                try:
+                    tb_size = backends.parse_tb_size(val)
+                except backends.BackendError as e:
+                    raise OptionError(f"-accel {value}: {e}") from None
+            else:
                 raise OptionError(f"-accel {value}: Property 'tcg-accel.{key}' not found")
-            backend = val
     try:
         backends.check(backend)
     except backends.BackendError as e:
         raise OptionError(f"-accel tcg,backend={backend}: {e}") from None
-    return backend
+    return backend, tb_size
 
 
 def parse_size(text: str) -> int:
@@ -166,7 +174,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
             print("Log items (comma separated):\n" + help_text())
             return 0
         stack_size = parse_size(opts["s"][-1]) if "s" in opts else None
-        backend = _accel_backend(opts.get("accel", []))
+        backend, tb_size = _accel_options(opts.get("accel", []))
         env_set, env_unset = _env_changes(opts.get("E", []), opts.get("U", []))
     except OptionError as e:
         return _die(prog, str(e))
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None, arch_name: str = "riscv64") -> int:
         extra.append("-strace")
     options = Options(sysroot=opts.get("L", [None])[-1], strace=strace, log_items=log_items,
                       log_file=opts.get("D", [None])[-1], extra_argv=extra, stack_size=stack_size,
-                      backend=backend)
+                      backend=backend, tb_size=tb_size)
     if exec_state:
         options.ignored_signals, options.blocked_signals = (int(x, 16) for x in exec_state.split(":"))
     env.update(env_set)

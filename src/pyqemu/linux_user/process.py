@@ -55,6 +55,7 @@ class Options:
     ignored_signals: int = 0  # inherited across execve, as the kernel does
     blocked_signals: int = 0
     backend: str = field(default_factory=backends.default_name)  # -accel tcg,backend=
+    tb_size: int = 0  # -accel tcg,tb-size= (MiB; 0: the default)
 
 
 class Thread:
@@ -95,7 +96,7 @@ class Process:
         self.symbols: list[tuple[int, int, str]] = []
         memory = UserMemory(self.space, self.tbc)
         self.tbc.backend = backends.make(opts.backend, arch.GLOBAL_SLOTS, memory,
-                                         icount_slot=arch.SLOT_ICOUNT, budget=BUDGET)
+                                         icount_slot=arch.SLOT_ICOUNT, budget=BUDGET, tb_size=opts.tb_size)
         self.tbc.interp = Interpreter(arch.GLOBAL_SLOTS, memory, icount_slot=arch.SLOT_ICOUNT)
         self.space.on_code_change = self.tbc.invalidate_range
         self.tbc.page_listener = self.space.protect_code_page

@@ -70,6 +70,7 @@ class VirtConfig:
     log: Log = field(default_factory=Log)
     main_loop: Any = None  # MainLoop the chardevs were created with (None: the machine makes one)
     tcg_backend: str = field(default_factory=backends.default_name)  # -accel tcg,backend=
+    tb_size: int = 0  # -accel tcg,tb-size= (MiB of native code cache; 0: the default)
 
 
 class VirtMachine(Machine):
@@ -96,7 +97,7 @@ class VirtMachine(Machine):
         code = CodePages()
         memory = SoftMMUMemory(self.arena.mm)
         backend = backends.make(self.cfg.tcg_backend, GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT,
-                                budget=REGION_BUDGET)
+                                budget=REGION_BUDGET, tb_size=self.cfg.tb_size)
         interp = Interpreter(GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT)
         self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas)
         self.space.ram_write_hooks.append(self.tbc.invalidate_range)

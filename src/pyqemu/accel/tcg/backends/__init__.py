@@ -19,6 +19,17 @@ class BackendError(ValueError):
     pass
 
 
+def parse_tb_size(value: str) -> int:
+    """The value of ``-accel tcg,tb-size=`` (MiB), or BackendError with QEMU's kind of message."""
+    try:
+        size = int(value, 0)
+    except ValueError:
+        size = -1
+    if not 0 <= size < 1 << 32:
+        raise BackendError("Parameter 'tb-size' expects uint32_t")
+    return size
+
+
 def default_name() -> str:
     from .x86_64 import host_supported
 
@@ -49,13 +60,16 @@ def available() -> list[str]:
     return out
 
 
-def make(name: str, slots: dict[str, int], memory: Any, *, icount_slot: int, budget: int) -> Any:
-    """The backend ``name`` compiling blocks over the state slots ``slots`` and ``memory``."""
+def make(name: str, slots: dict[str, int], memory: Any, *, icount_slot: int, budget: int,
+         tb_size: int = 0) -> Any:
+    """The backend ``name`` compiling blocks over the state slots ``slots`` and ``memory``;
+    ``tb_size``: the size of a native code cache in MiB (QEMU's tb-size; 0: the default)."""
     check(name)
     if name == "x86_64":
         from .x86_64.backend import NativeBackend
 
-        return NativeBackend(slots, memory, icount_slot=icount_slot, budget=budget)
+        size = {"cache_size": tb_size << 20} if tb_size else {}
+        return NativeBackend(slots, memory, icount_slot=icount_slot, budget=budget, **size)
     from ..backend_python import PythonBackend
 
     return PythonBackend(slots, memory, icount_slot=icount_slot, budget=budget)

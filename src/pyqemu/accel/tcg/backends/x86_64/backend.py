@@ -65,7 +65,8 @@ from .codegen import (
 )
 from .regalloc import FRAME
 
-#: keep this much room in the code cache for a region (64 blocks); less asks the TB cache to flush
+#: keep this much room in the code cache for a region (64 blocks; a quarter of a small cache); less asks
+#: the TB cache to flush
 MARGIN = 4 << 20
 _CALLEE_SAVED = (RBP, RBX, R12, R13, R14, R15)
 _EMPTY = MASK64
@@ -149,6 +150,7 @@ class NativeBackend:
         #: the vCPU contexts whose thread is inside generated code (or in a callback from it); a set,
         #: whose add and discard are atomic under the GIL (a counter's += is not)
         self.active: set[int] = set()
+        self.flushes = 0
         os.register_at_fork(after_in_child=self.active.clear)  # the other threads are gone there
         #: direct-exit jumps: host address of the rel32 field -> (key of its block, address of its stub)
         self.sites: dict[int, tuple[Any, int]] = {}
@@ -242,7 +244,7 @@ class NativeBackend:
     # -- compiling ---------------------------------------------------------------------------------------
     def wants_flush(self) -> bool:
         """Whether the code cache is nearly full (the TB cache then flushes before compiling more)."""
-        return self.code.room() < MARGIN
+        return self.code.room() < min(MARGIN, self.code.size // 4)
 
     def compile_region(self, blocks: list[Block], on_leave: Callable[[int], None] | None = None,
                        keys: list[Any] | None = None) -> CompiledRegion:
@@ -298,6 +300,7 @@ class NativeBackend:
         another guest thread may be in a callback from it (a helper, a memory slow path) and will
         return there.  Otherwise new code goes on after the old, which stays until a later flush."""
         with self.lock:
+            self.flushes += 1
             self.entries.clear()
             self.links.clear()
             self.jcache.clear()

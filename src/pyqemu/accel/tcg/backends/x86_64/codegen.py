@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from ...ir import FOLD, MASK64, RMW, SIGN, Block, Helper, eval_cond
 from . import fpu
 from .asm import R14, RAX, RBX, RCX, RDI, RDX, RSI, RSP, Assembler, Cond, Label, Mem
-from .regalloc import ALLOCATABLE, CALLER_SAVED, SCRATCH, RegAlloc, as_imm32, fits32
+from .regalloc import CALLER_SAVED, SCRATCH, RegAlloc, as_imm32, fits32
 
 # -- the per-vCPU native context (an array of 64-bit words addressed from r14) ---------------------------
 BUDGET, SITE, FLAG, EXC_CODE, EXC_PC, EXC_TVAL, SMC, MEMBASE, RP, WP, NPAGES, JCACHE, SAVED_RSP, \
@@ -863,5 +863,3 @@ _HANDLERS: dict[str, Callable[[BlockCompiler, tuple], None]] = {
     "exit": BlockCompiler.op_exit, "exit_loop": BlockCompiler.op_exit_loop,
     "exit_exc": BlockCompiler.op_exit_exc,
 }
-
-__all__ = ["ALLOCATABLE", "BlockCompiler", "Compiled", "Runtime", "RSP"]

@@ -248,9 +248,6 @@ class RegAlloc:
     def occupied(self, regs: Iterable[int]) -> list[int]:
         return [r for r in regs if self.owner[r] is not None]
 
-    def is_reachable_state_empty(self) -> bool:
-        return all(v is None for v in self.owner)
-
 
 def fits32(v: int) -> bool:
     """Whether the 64-bit constant ``v`` (unsigned) is an x86 sign-extended imm32."""
@@ -260,6 +257,3 @@ def fits32(v: int) -> bool:
 def as_imm32(v: int) -> int:
     return v - (1 << 64) if v >= 0x8000000000000000 else v
 
-
-__all__ = ["ALLOCATABLE", "CALLER_SAVED", "FRAME", "NSPILL", "RegAlloc", "SCRATCH", "RSP", "TooManySpills",
-           "as_imm32", "fits32"]

@@ -179,6 +179,13 @@ class BlockCompiler:
         self.asm.mov(r, ra_reg)
         return r
 
+    def _keeps(self, d: str, a: int | str) -> bool:
+        """Whether computing ``d`` from ``a`` must leave ``a``'s register as it is (``dest_for`` would
+        copy it)."""
+        if not isinstance(a, str) or a == d:
+            return False
+        return not (a[0] == "t" and a in self.ra.where and self.ra.last.get(a) == self.ra.index)
+
     def compare(self, a: int | str, b: int | str, cond: str) -> Cond:
         """Emit a compare of ``a`` with ``b``; return the x86 condition for ``a cond b``."""
         asm = self.asm
@@ -240,6 +247,12 @@ class BlockCompiler:
         asm = self.asm
         if name in ("add", "and", "or", "xor") and isinstance(a, int):
             a, b = b, a  # commutative: the constant second
+        if name == "add" and isinstance(b, int) and fits32(b) and self._keeps(d, a):
+            src = self.ra.reg(a)  # a stays live: one lea instead of a copy and an add
+            r = self.ra.alloc()
+            asm.lea(r, Mem(src, as_imm32(b)))
+            self.ra.define(d, r)
+            return
         r = self.dest_for(d, a)
         method, method_imm = _ALU[name]
         if isinstance(b, int):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.exec.memory import MemoryRegion
+from pyqemu.hw.core.stateless import Stateless
 from pyqemu.qom.object import Property, QomError, TypeInfo, register_type
 
 from .bus import IsaBus, IsaDeviceState
@@ -25,7 +26,7 @@ def exit_status(value: int) -> int:
     return (value << 1) | 1
 
 
-class DebugExit:
+class DebugExit(Stateless):
     """``mr`` is the ``iosize``-byte port range; ``on_exit(status)`` ends the machine with ``status``."""
 
     def __init__(self, on_exit: Callable[[int], None], iosize: int = DEFAULT_IOSIZE):
@@ -40,15 +41,6 @@ class DebugExit:
     def write(self, offset: int, value: int, size: int) -> None:
         self.on_exit(exit_status(value & ((1 << (8 * size)) - 1)))
 
-    # the device has no state
-    def reset(self) -> None:
-        pass
-
-    def vmstate(self) -> dict:
-        return {}
-
-    def load_vmstate(self, state: dict) -> None:
-        pass
 
 
 def create(isa: IsaBus, iobase: int = DEFAULT_IOBASE, iosize: int = DEFAULT_IOSIZE) -> DebugExit:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.exec.memory import MemoryRegion
+from pyqemu.hw.core.stateless import Stateless
 
 FINISHER_FAIL = 0x3333
 FINISHER_PASS = 0x5555
 FINISHER_RESET = 0x7777
 
 
-class SifiveTest:
+class SifiveTest(Stateless):
     """``mr`` is its 0x1000-byte region; the callbacks are the machine's power-off and reset requests."""
 
     def __init__(self, on_shutdown: Callable[[int], None], on_reset: Callable[[], None]):
@@ -39,13 +40,3 @@ class SifiveTest:
             self.on_shutdown(code)
         elif status == FINISHER_RESET:
             self.on_reset()
-
-    # the device has no state
-    def reset(self) -> None:
-        pass
-
-    def vmstate(self) -> dict:
-        return {}
-
-    def load_vmstate(self, state: dict) -> None:
-        pass

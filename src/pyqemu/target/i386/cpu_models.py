@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from pyqemu import QEMU_VERSION
@@ -372,23 +372,11 @@ class SupportedCpuid:
 
 
 @dataclass(frozen=True)
-class ResolvedCpu:
+class ResolvedCpu(X86CPUModel):
     """The model after host lookup, KVM defaults and the user's changes: what the guest will see."""
 
-    vendor: str
-    family: int
-    model: int
-    stepping: int
-    model_id: str
-    level: int
-    xlevel: int
-    features: frozenset[str]
     phys_bits: int = 40
     virt_bits: int = 48
-
-    @property
-    def signature(self) -> int:
-        return encode_signature(self.family, self.model, self.stepping)
 
 
 def _host_brand() -> str:
@@ -441,18 +429,12 @@ def resolve(config: CpuConfig | X86CPUModel | str, supported: SupportedCpuid | N
     features |= config.plus
     features -= config.minus
     ov = config.overrides
-    return ResolvedCpu(
-        vendor=ov.get("vendor", base.vendor),
-        family=ov.get("family", base.family),
-        model=ov.get("model", base.model),
-        stepping=ov.get("stepping", base.stepping),
-        model_id=ov.get("model-id", base.model_id),
-        level=ov.get("level", base.level),
-        xlevel=ov.get("xlevel", base.xlevel),
-        features=frozenset(features),
-        phys_bits=phys_bits,
-        virt_bits=virt_bits,
-    )
+    keys = {"vendor": "vendor", "family": "family", "model": "model", "stepping": "stepping",
+            "model_id": "model-id", "level": "level", "xlevel": "xlevel"}
+    identity = {f.name: getattr(base, f.name) for f in fields(X86CPUModel)}
+    identity.update({name: ov[key] for name, key in keys.items() if key in ov})
+    identity["features"] = frozenset(features)
+    return ResolvedCpu(**identity, phys_bits=phys_bits, virt_bits=virt_bits)
 
 
 def _word_for(name: str) -> FeatureWord:

@@ -90,6 +90,17 @@ class Reg:
 Operand = int | Reg
 
 
+@dataclass
+class SlowFrame:
+    """What an out-of-line call from the middle of a block (a memory slow path, a helper an inlined
+    op falls back to) must do around it, captured where the fast path branches off: the dirty guest
+    registers to write home, the live caller-saved registers to keep, where to go on a guest fault."""
+
+    writeback: list[tuple[int, str]]
+    saved: list[int]
+    exc: Label
+
+
 class BlockCompiler:
     """Emits one block, assembled for address ``addr``."""
 
@@ -700,12 +711,31 @@ class BlockCompiler:
             asm.cmp_imm(t, 4096 - size, 32)
             asm.jcc(Cond.A, slow)
 
-    def _slow_path_frame(self, keep: int | None) -> tuple[list[tuple[int, str]], list[int]]:
-        """What a slow path must do around its call: dirty globals to write back, caller-saved
-        registers (other than ``keep``) to preserve."""
+    def slow_frame(self, keep: int | None) -> SlowFrame:
+        """The frame of an out-of-line call from here (see :class:`SlowFrame`); ``keep``: a register the
+        call's result goes to, not to be restored."""
         ra = self.ra
         saved = [r for r in ra.occupied(CALLER_SAVED) if r != keep]
-        return ra.dirty_pairs(), saved
+        return SlowFrame(ra.dirty_pairs(), saved, self._exception_stub())
+
+    def enter_slow(self, frame: SlowFrame) -> None:
+        """Out of line, before loading the call's arguments: guest state home, live registers saved."""
+        for r, g in frame.writeback:
+            self.asm.mov(self.ra.global_mem(g), r)
+        self._push_all(frame.saved)
+
+    def call_out(self, fn: int, frame: SlowFrame) -> None:
+        """Call ``fn(ctx, ...)`` (arguments 1.. already in place); leave for the exception stub if it
+        reported a guest fault.  The result is in rax."""
+        asm = self.asm
+        asm.mov(RDI, R14)
+        asm.mov_imm(RAX, fn)
+        asm.call_reg(RAX)
+        asm.cmp_imm(ctx(FLAG), 0)
+        asm.jcc(Cond.NE, frame.exc)
+
+    def leave_slow(self, frame: SlowFrame) -> None:
+        self._pop_all(frame.saved)
 
     def op_ld(self, op: tuple) -> None:
         _, d, addr, memop = op
@@ -723,23 +753,16 @@ class BlockCompiler:
         else:
             asm.movzx(t, m, 8 * size)
         asm.bind(done)
-        writeback, saved = self._slow_path_frame(t)
-        exc = self._exception_stub()
+        frame = self.slow_frame(t)
 
         def emit() -> None:
             asm.bind(slow)
-            for r, g in writeback:
-                asm.mov(ra.global_mem(g), r)
-            self._push_all(saved)
+            self.enter_slow(frame)
             asm.mov(RSI, a)
             asm.mov_imm(RDX, memop)
-            asm.mov(RDI, R14)
-            asm.mov_imm(RAX, self.rt.load_slow)
-            asm.call_reg(RAX)
-            asm.cmp_imm(ctx(FLAG), 0)
-            asm.jcc(Cond.NE, exc)
+            self.call_out(self.rt.load_slow, frame)
             asm.mov(t, RAX)
-            self._pop_all(saved)
+            self.leave_slow(frame)
             asm.jmp(done)
 
         self.out_of_line.append(emit)
@@ -777,8 +800,7 @@ class BlockCompiler:
         else:
             asm.mov(m, val, 8 * size)
         asm.bind(done)
-        writeback, saved = self._slow_path_frame(None)
-        exc = self._exception_stub()
+        frame = self.slow_frame(None)
         k = self.k
         next_pc = self.insn_pcs[k + 1] if k + 1 < len(self.insn_pcs) else self.b.pc + self.b.size
         give_back = self.b.n_insns - (k + 1)
@@ -786,9 +808,7 @@ class BlockCompiler:
 
         def emit() -> None:
             asm.bind(slow)
-            for r, g in writeback:
-                asm.mov(ra.global_mem(g), r)
-            self._push_all(saved)
+            self.enter_slow(frame)
             if const_value is None:
                 asm.push(val)
                 asm.push(a)
@@ -798,22 +818,18 @@ class BlockCompiler:
                 asm.mov(RSI, a)
                 asm.mov_imm(RDX, const_value)
             asm.mov_imm(RCX, memop)
-            asm.mov(RDI, R14)
-            asm.mov_imm(RAX, self.rt.store_slow)
-            asm.call_reg(RAX)
-            asm.cmp_imm(ctx(FLAG), 0)
-            asm.jcc(Cond.NE, exc)
+            self.call_out(self.rt.store_slow, frame)
             asm.test(RAX, RAX)
             if deferred:
                 asm.jcc_short(Cond.E, skip := asm.label())
                 asm.mov_imm(ctx(SMC), 1)
                 asm.bind(skip)
-                self._pop_all(saved)
+                self.leave_slow(frame)
                 asm.jmp(done)
             else:
                 leave = asm.label()
                 asm.jcc_short(Cond.NE, leave)
-                self._pop_all(saved)
+                self.leave_slow(frame)
                 asm.jmp(done)
                 asm.bind(leave)  # the store hit translated code: leave after this instruction
                 if give_back:

@@ -53,7 +53,7 @@ from typing import Any
 
 from .....fpu import softfloat
 from ...ir import Helper
-from .asm import R14, RAX, RDI, RSP, Assembler, Cond, Label, Mem
+from .asm import RAX, RSP, Assembler, Cond, Label, Mem
 from .regalloc import SCRATCH
 
 MXCSR_DEFAULT = 0x1F80
@@ -213,7 +213,7 @@ class _Emitter:
         return True
 
     def _emit(self, c: Any, d: str, srcs: tuple, ctl: int | str) -> None:
-        from .codegen import ARG_REGS, FLAG, ctx  # (codegen imports this module)
+        from .codegen import ARG_REGS  # (codegen imports this module)
 
         asm, ra = c.asm, c.ra
         size = self.size
@@ -225,8 +225,7 @@ class _Emitter:
         t = ra.alloc()
         u = ra.alloc() if self.lanes > 1 else t
         # the state the out-of-line helper call must save (before this op's results are defined)
-        writeback, saved = c._slow_path_frame(None)
-        exc = c._exception_stub()
+        frame = c.slow_frame(None)
         callback = c.rt.callback(self.h, len(srcs) + 1)
         slow, done, flags_ool = asm.label(), asm.label(), asm.label()
 
@@ -289,9 +288,7 @@ class _Emitter:
 
         def emit_call() -> None:
             asm.bind(slow)  # MXCSR is the host default again on every path here
-            for r, g in writeback:
-                asm.mov(ra.global_mem(g), r)
-            c._push_all(saved)
+            c.enter_slow(frame)
             values = [*regs, ctl_reg] if ctl_reg is not None else regs
             for r in values:
                 asm.push(r)
@@ -299,13 +296,9 @@ class _Emitter:
                 asm.pop(ARG_REGS[j])
             if ctl_reg is None:
                 asm.mov_imm(ARG_REGS[len(regs)], ctl)  # type: ignore[arg-type]
-            asm.mov(RDI, R14)
-            asm.mov_imm(RAX, callback)
-            asm.call_reg(RAX)
-            asm.cmp_imm(ctx(FLAG), 0)
-            asm.jcc(Cond.NE, exc)
+            c.call_out(callback, frame)
             asm.mov(res, RAX)
-            c._pop_all(saved)
+            c.leave_slow(frame)
             asm.mov(rf, ra.global_mem(acc))  # the helper OR-ed its flags into the global's home
             asm.jmp(done)
 

@@ -152,10 +152,7 @@ class BlockCompiler:
         if self.reachable:
             raise ValueError("x86_64 backend: block does not end with an exit")
         asm.bind(budget_exit)
-        asm.add_imm(ctx(BUDGET), n)
-        asm.mov_imm(ctx(SITE), 0)
-        asm.mov_imm(RAX, b.pc)
-        self._to_epilogue()
+        self._leave_for(b.pc, n)
         for emit in self.out_of_line:
             emit()
         return Compiled(asm.finish(), self.sites, self.insns)
@@ -801,9 +798,7 @@ class BlockCompiler:
             asm.mov(m, val, 8 * size)
         asm.bind(done)
         frame = self.slow_frame(None)
-        k = self.k
-        next_pc = self.insn_pcs[k + 1] if k + 1 < len(self.insn_pcs) else self.b.pc + self.b.size
-        give_back = self.b.n_insns - (k + 1)
+        next_insn = self._next_insn()
         const_value = v if val is None else None
 
         def emit() -> None:
@@ -832,11 +827,7 @@ class BlockCompiler:
                 self.leave_slow(frame)
                 asm.jmp(done)
                 asm.bind(leave)  # the store hit translated code: leave after this instruction
-                if give_back:
-                    asm.add_imm(ctx(BUDGET), give_back)
-                asm.mov_imm(ctx(SITE), 0)
-                asm.mov_imm(RAX, next_pc)
-                self._to_epilogue()
+                self._leave_for(*next_insn)
 
         self.out_of_line.append(emit)
         if deferred:
@@ -846,9 +837,7 @@ class BlockCompiler:
         """At the end of an instruction whose store may have hit translated code: leave if it did."""
         asm = self.asm
         self.smc_pending = False
-        k = self.k
-        next_pc = self.insn_pcs[k + 1] if k + 1 < len(self.insn_pcs) else self.b.pc + self.b.size
-        give_back = self.b.n_insns - (k + 1)
+        next_insn = self._next_insn()
         writeback = self.ra.dirty_pairs() if self.reachable else []
         lab = asm.label()
         asm.cmp_imm(ctx(SMC), 0)
@@ -859,13 +848,24 @@ class BlockCompiler:
             for r, g in writeback:
                 asm.mov(self.ra.global_mem(g), r)
             asm.mov_imm(ctx(SMC), 0)
-            if give_back:
-                asm.add_imm(ctx(BUDGET), give_back)
-            asm.mov_imm(ctx(SITE), 0)
-            asm.mov_imm(RAX, next_pc)
-            self._to_epilogue()
+            self._leave_for(*next_insn)
 
         self.out_of_line.append(emit)
+
+    def _next_insn(self) -> tuple[int, int]:
+        """(pc of the instruction after the current one, instructions of the block not run by then)."""
+        k = self.k
+        next_pc = self.insn_pcs[k + 1] if k + 1 < len(self.insn_pcs) else self.b.pc + self.b.size
+        return next_pc, self.b.n_insns - (k + 1)
+
+    def _leave_for(self, pc: int, give_back: int) -> None:
+        """Return ``pc`` to the exec loop (not chained), giving back the budget of what was not run."""
+        asm = self.asm
+        if give_back:
+            asm.add_imm(ctx(BUDGET), give_back)
+        asm.mov_imm(ctx(SITE), 0)
+        asm.mov_imm(RAX, pc)
+        self._to_epilogue()
 
 
 def _deferred_stores(ops: list[tuple]) -> list[bool]:

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pyqemu.chardev.base import Chardev
 from pyqemu.core.machine import Machine
 from pyqemu.hw.i386.pc_isa import create_pc_isa_devices
 
+from ..test_serial import FakeChardev
+
 GiB = 1 << 30
 
-
-class FakeChardev(Chardev):
-    def __init__(self) -> None:
-        super().__init__("fake")
-        self.out = bytearray()
-
-    def write(self, data: bytes) -> int:
-        self.out += data
-        return len(data)
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pyqemu.chardev.base import Chardev
 from pyqemu.hw.isa import serial
 from pyqemu.hw.isa.bus import add_isa_bus
 from pyqemu.qom.object import DeviceState, DeviceTree, QomError, TypeInfo, device_type_help, register_type
 
+from ..test_serial import FakeChardev
 from .rig import Rig
 
 COM1 = 0x3F8
@@ -16,15 +16,6 @@ THR, IER, IIR, LCR, MCR, LSR, MSR, SCR = range(8)
 
 register_type(TypeInfo("test-isa-bridge", user_creatable=False, cls=DeviceState))
 
-
-class FakeChardev(Chardev):
-    def __init__(self) -> None:
-        super().__init__("fake")
-        self.out = bytearray()
-
-    def write(self, data: bytes) -> int:
-        self.out += data
-        return len(data)
 
 
 @pytest.fixture

@@ -59,8 +59,8 @@ OPENSBI_FALLBACK = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin"
 QEMU_DISPLAYS = ("gtk", "sdl", "curses", "egl-headless", "spice-app", "dbus", "cocoa", "vnc")
 TERMINATING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-USAGE = f"""QEMU emulator version {QEMU_VERSION} (pyqemu {__version__})
-usage: {PROG} [options] [disk_image]
+USAGE_TEMPLATE = """QEMU emulator version {version} (pyqemu {pyqemu})
+usage: {prog} [options] [disk_image]
 
 'disk_image' is a raw hard disk image for IDE hard disk 0
 
@@ -69,11 +69,9 @@ Standard options:
 -version        display version information and exit
 -machine [type=]name[,prop[=value][,...]]
                 selects emulated machine ('-machine help' for list)
-                dumpdtb=file dump the device tree to 'file' and exit
--cpu cpu        select CPU ('-cpu help' for list)
+{machine_opts_help}-cpu cpu        select CPU ('-cpu help' for list)
 -accel [accel=]accelerator[,prop[=value][,...]]
-                select accelerator (tcg; use 'help' for a list)
-                thread=single|multi, tb-size=n, backend=python|x86_64
+{accel_help}
 -smp [[cpus=]n][,maxcpus=maxcpus][,sockets=sockets][,cores=cores][,threads=threads]
                 set the number of initial CPUs to 'n' [default=1]
 -m [size=]megs[,slots=n,maxmem=size]
@@ -88,7 +86,7 @@ Block device options:
        [,cache=writethrough|writeback|none|directsync|unsafe][,format=f]
        [,snapshot=on|off][,rerror=ignore|stop|report]
        [,werror=ignore|stop|report|enospc][,id=name][,readonly=on|off]
-                use 'file' as a drive image (if=virtio: on a free virtio-mmio slot)
+                {drive_help}
 -snapshot       write to temporary files instead of disk image files
 
 Device options:
@@ -116,12 +114,11 @@ Character device options:
 -chardev stdio,id=id[,mux=on|off][,signal=on|off]
 
 Boot Image or Kernel specific:
--bios file      set the filename for the BIOS ('default': OpenSBI, 'none': no firmware)
+-bios file      {bios_help}
 -kernel bzImage use 'bzImage' as kernel image
 -append cmdline use 'cmdline' as kernel command line
 -initrd file    use 'file' as initial ram disk
--dtb    file    use 'file' as device tree image
-
+{dtb_help}
 Debug/Expert options:
 -serial dev     redirect the serial port to char device 'dev'
 -monitor dev    redirect the monitor to char device 'dev'
@@ -171,6 +168,84 @@ _LEGACY_SERIAL = ("null", "stdio", "file", "tcp", "unix", "telnet", "mon", "char
                   "udp", "pipe", "msmouse", "braille", "tty", "parport")
 
 
+# -- the target ----------------------------------------------------------------------------------------
+
+class SystemTarget:
+    """What differs between the system emulators (``pyqemu-system-riscv64``, ``-x86_64``): program name,
+    boards, CPU models, accelerators, firmware and how the board is built.  This one is RISC-V's ``virt``
+    under TCG; :mod:`pyqemu.cli.system_x86_64` has the PC's."""
+
+    prog = PROG
+    machines: tuple[tuple[str, str], ...] = MACHINES
+    machine_props: tuple[tuple[str, str, str], ...] = ()
+    machine_type_name = "virt-machine"
+    default_cpu = "rv64"
+    default_accel = "tcg"
+    accelerators: tuple[str, ...] = ("tcg",)
+    max_cpus = MAX_CPUS
+    has_dtb = True
+    accel_help = ("                select accelerator (tcg; use 'help' for a list)\n"
+                  "                thread=single|multi, tb-size=n, backend=python|x86_64")
+    bios_help = "set the filename for the BIOS ('default': OpenSBI, 'none': no firmware)"
+    drive_help = "use 'file' as a drive image (if=virtio: on a free virtio-mmio slot)"
+    machine_opts_help = "                dumpdtb=file dump the device tree to 'file' and exit\n"
+
+    def usage(self) -> str:
+        return USAGE_TEMPLATE.format(
+            version=QEMU_VERSION, pyqemu=__version__, prog=self.prog, accel_help=self.accel_help,
+            bios_help=self.bios_help, drive_help=self.drive_help, machine_opts_help=self.machine_opts_help,
+            dtb_help="-dtb    file    use 'file' as device tree image\n" if self.has_dtb else "")
+
+    def register_device_types(self) -> None:
+        from pyqemu.hw.riscv import virt_qdev  # noqa: F401 - registers the board's device types
+
+    def cpu_help(self) -> str:
+        return "\n".join(CPU_MODELS)
+
+    def check_cpu(self, cfg: Config) -> None:
+        _check_cpu(cfg)
+
+    def max_cpus_for(self, machine: str) -> int:
+        return self.max_cpus
+
+    def machine_name(self, opts: dict[str, str] | None) -> str:
+        """The board's name in messages (QEMU names the versioned type)."""
+        return (opts or {}).get("type", self.machines[0][0])
+
+    def resolve_bios(self, cfg: Config) -> str | None:
+        return resolve_bios(cfg.bios, cfg.data_dirs)
+
+    def check_boot_files(self, cfg: Config) -> None:
+        _check_boot_files(cfg)
+
+    def check_accel(self, opts: dict[str, str], loc: str | None, cfg: Config) -> None:
+        _check_tcg_accel(opts, loc, cfg)
+
+    def create_machine(self, system: System, harts: int, bios: str | None) -> None:
+        system.create_virt_machine(harts, bios)
+
+    def create_devices(self, system: System) -> None:
+        system.create_virt_devices()
+
+    def virtio_blk_type(self) -> str:
+        return "virtio-blk-device"
+
+    def after_machine(self, system: System, cfg: Config, rtc_offset: int) -> int | None:
+        """Board-specific steps before the run (``dumpdtb``, the RTC base); a status ends the process."""
+        machine = system.machine
+        dumpdtb = cfg.machine.get("dumpdtb")
+        if dumpdtb:
+            try:
+                with open(dumpdtb, "wb") as f:
+                    f.write(machine.dtb)
+            except OSError as exc:
+                raise CliError(f"Failed to write dtb to {dumpdtb}: {os.strerror(exc.errno or 0)}") from None
+            _report(f"info: dtb dumped to {dumpdtb}. Exiting.")
+            return 0
+        machine.rtc.tick_offset += rtc_offset
+        return None
+
+
 # -- errors ----------------------------------------------------------------------------------------------
 
 class CliError(Exception):
@@ -195,7 +270,8 @@ class Exit(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 
 def _report(message: str, loc: str | None = None) -> None:
-    prefix = f"{PROG}: {loc}: " if loc else f"{PROG}: "
+    prog = TARGET.prog
+    prefix = f"{prog}: {loc}: " if loc else f"{prog}: "
     print(prefix + message, file=sys.stderr, flush=True)
 
 
@@ -245,14 +321,14 @@ class Config:
 
 def _machine_help() -> str:
     lines = ["Supported machines are:"]
-    for i, (name, desc) in enumerate(MACHINES):
+    for i, (name, desc) in enumerate(TARGET.machines):
         lines.append(f"{name:<20} {desc}{' (default)' if i == 0 else ''}")
     return "\n".join(lines)
 
 
 def _machine_props_help() -> str:
-    lines = ["virt-machine options:"]
-    for name, type_, desc in _MACHINE_PROPS:
+    lines = [f"{TARGET.machine_type_name} options:"]
+    for name, type_, desc in TARGET.machine_props or _MACHINE_PROPS:
         lines.append(f"  {name + '=<' + type_ + '>':<22} - {desc}")
     return "\n".join(lines)
 
@@ -302,9 +378,9 @@ def _parse_display(arg: str, loc: str) -> str:
 
 
 def _device_option(arg: str, loc: str) -> dict[str, str]:
-    from pyqemu.hw.riscv import virt_qdev  # noqa: F401 - registers the board's device types
     from pyqemu.qom.object import QomError, device_help, device_type_help
 
+    TARGET.register_device_types()
     try:
         opts = parse_opts(arg, implied_key="driver")
     except OptsError as exc:
@@ -351,14 +427,14 @@ def _accel_option(arg: str, loc: str) -> dict[str, str]:
     except OptsError as exc:
         _fail(exc, loc)
     if opts.get("accel") in ("help", "?"):
-        print("Accelerators supported in QEMU binary:\ntcg")
+        print("Accelerators supported in QEMU binary:\n" + "\n".join(TARGET.accelerators))
         raise Exit(0)
     return opts
 
 
 def parse_args(argv: list[str]) -> Config:
     """One pass over the command line (QEMU's first loop over the options)."""
-    cfg = Config()
+    cfg = Config(cpu=TARGET.default_cpu)
     i = 0
     while i < len(argv):
         raw = argv[i]
@@ -382,7 +458,7 @@ def parse_args(argv: list[str]) -> Config:
 
 def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
     if name in ("h", "help"):
-        print(USAGE, end="")
+        print(TARGET.usage(), end="")
         raise Exit(0)
     if name == "version":
         print(f"QEMU emulator version {QEMU_VERSION} (pyqemu {__version__})")
@@ -401,7 +477,7 @@ def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
         cfg.machine.update(opts)
     elif name == "cpu":
         if arg in ("help", "?"):
-            print("\n".join(CPU_MODELS))
+            print(TARGET.cpu_help())
             raise Exit(0)
         cfg.cpu = arg
     elif name == "accel":
@@ -500,13 +576,13 @@ def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
 # -- checks after the scan ------------------------------------------------------------------------------
 
 def _merge_machine_options(cfg: Config) -> None:
-    mtype = cfg.machine.get("type", MACHINES[0][0])
-    if mtype not in dict(MACHINES):
+    mtype = cfg.machine.get("type", TARGET.machines[0][0])
+    if mtype not in dict(TARGET.machines):
         raise CliError("unsupported machine type", hint="Use -machine help to list supported machines")
-    known = {name for name, _, _ in _MACHINE_PROPS} | {"type", "accel"}
+    known = {name for name, _, _ in TARGET.machine_props or _MACHINE_PROPS} | {"type", "accel"}
     for key in cfg.machine:
         if key not in known:
-            raise CliError(f"Property 'virt-machine.{key}' not found")
+            raise CliError(f"Property '{TARGET.machine_type_name}.{key}' not found")
     if "firmware" in cfg.machine and cfg.bios is None:
         cfg.bios = cfg.machine["firmware"]
     for key in ("kernel", "initrd", "append", "dtb"):
@@ -514,28 +590,33 @@ def _merge_machine_options(cfg: Config) -> None:
             setattr(cfg, key, cfg.machine[key])
     if "accel" in cfg.machine:
         accels = cfg.machine["accel"].split(":")
-        if "tcg" not in accels:  # QEMU falls back along the list; only tcg can work here
-            cfg.accel.append(({"accel": accels[0]}, None))
+        usable = [a for a in accels if a in TARGET.accelerators]
+        # QEMU falls back along the list
+        cfg.accel.append(({"accel": usable[0] if usable else accels[0]}, None))
 
 
 def _check_accel(cfg: Config) -> None:
     for opts, loc in cfg.accel:
-        accel = opts.get("accel", "tcg")
-        if accel != "tcg":
+        accel = opts.get("accel", TARGET.default_accel)
+        if accel not in TARGET.accelerators:
             raise CliError(f"invalid accelerator {accel}", loc)
-        for key in opts:
-            if key not in _ACCEL_PROPS:
-                raise CliError(f"Property 'tcg-accel.{key}' not found", loc)
-        if "thread" in opts and opts["thread"] not in ("single", "multi"):
-            raise CliError(f"Parameter 'thread' does not accept value '{opts['thread']}'", loc)
-        try:
-            if "backend" in opts:
-                backends.check(opts["backend"])
-                cfg.tcg_backend = opts["backend"]
-            if "tb-size" in opts:
-                cfg.tb_size = backends.parse_tb_size(opts["tb-size"])
-        except backends.BackendError as exc:
-            raise CliError(str(exc), loc) from None
+        TARGET.check_accel(opts, loc, cfg)
+
+
+def _check_tcg_accel(opts: dict[str, str], loc: str | None, cfg: Config) -> None:
+    for key in opts:
+        if key not in _ACCEL_PROPS:
+            raise CliError(f"Property 'tcg-accel.{key}' not found", loc)
+    if "thread" in opts and opts["thread"] not in ("single", "multi"):
+        raise CliError(f"Parameter 'thread' does not accept value '{opts['thread']}'", loc)
+    try:
+        if "backend" in opts:
+            backends.check(opts["backend"])
+            cfg.tcg_backend = opts["backend"]
+        if "tb-size" in opts:
+            cfg.tb_size = backends.parse_tb_size(opts["tb-size"])
+    except backends.BackendError as exc:
+        raise CliError(str(exc), loc) from None
 
 
 def _check_cpu(cfg: Config) -> None:
@@ -549,7 +630,7 @@ def _check_cpu(cfg: Config) -> None:
                        f"not found")
 
 
-def parse_smp(text: str | None) -> int:
+def parse_smp(text: str | None, cfg_machine: dict[str, str] | None = None) -> int:
     """The number of harts ``-smp`` asks for, with QEMU 7.2's checks and messages."""
     if text is None:
         return 1
@@ -597,10 +678,11 @@ def parse_smp(text: str | None) -> int:
     if maxcpus < cpus:
         raise CliError(f"Invalid CPU topology: maxcpus must be equal to or greater than smp: {topology} == "
                        f"maxcpus ({maxcpus}) < smp_cpus ({cpus})")
-    if cpus > MAX_CPUS:
-        raise CliError(f"Invalid SMP CPUs {cpus}. The max CPUs supported by machine 'virt' is {MAX_CPUS}")
-    if maxcpus > MAX_CPUS:
-        raise CliError(f"Invalid SMP CPUs {maxcpus}. The max CPUs supported by machine 'virt' is {MAX_CPUS}")
+    machine = TARGET.machine_name(cfg_machine)
+    limit = TARGET.max_cpus_for(machine)
+    for n in (cpus, maxcpus):
+        if n > limit:
+            raise CliError(f"Invalid SMP CPUs {n}. The max CPUs supported by machine '{machine}' is {limit}")
     return cpus
 
 
@@ -630,15 +712,20 @@ def resolve_bios(bios: str | None, dirs: list[str]) -> str | None:
     return path
 
 
+def check_kernel_options(cfg: Config) -> None:
+    """-append and -initrd need a -kernel."""
+    if cfg.append is not None:
+        raise CliError("-append only allowed with -kernel option")
+    if cfg.initrd is not None:
+        raise CliError("-initrd only allowed with -kernel option")
+
+
 def _check_boot_files(cfg: Config) -> None:
     if cfg.dtb is not None and not (os.path.isfile(cfg.dtb) and os.access(cfg.dtb, os.R_OK)):
         raise CliError("load_device_tree() failed",
                        before=(f"Unable to get size of device tree file '{cfg.dtb}'",))
     if cfg.kernel is None:
-        if cfg.append is not None:
-            raise CliError("-append only allowed with -kernel option")
-        if cfg.initrd is not None:
-            raise CliError("-initrd only allowed with -kernel option")
+        check_kernel_options(cfg)
         return
     try:
         os.close(os.open(cfg.kernel, os.O_RDONLY))
@@ -948,7 +1035,7 @@ class System:
         os.close(fd)
 
     # -- the board ----------------------------------------------------------------------------------------
-    def create_machine(self, harts: int, bios: str | None) -> None:
+    def create_virt_machine(self, harts: int, bios: str | None) -> None:
         from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
 
         cfg = self.cfg
@@ -980,11 +1067,16 @@ class System:
             raise CliError(detail) from None
         self.machine.no_reboot = cfg.no_reboot
 
-    def create_devices(self) -> None:
+    def create_virt_devices(self) -> None:
         from pyqemu.hw.riscv import virt_qdev
-        from pyqemu.qom.object import QomError
 
         virt_qdev.populate(self.tree, self.machine)
+        self.add_devices()
+
+    def add_devices(self) -> None:
+        """The ``-device`` options and the ``-drive if=virtio`` disks, on a populated tree."""
+        from pyqemu.qom.object import QomError
+
         self.machine.reset_handlers.append(self.tree.reset)
         for opts, loc in self.cfg.devices:
             try:
@@ -992,7 +1084,7 @@ class System:
             except OptsError as exc:
                 _fail(exc, loc)
         for drive_id, loc, serial in self.virtio_drives:
-            opts = {"driver": "virtio-blk-device", "drive": drive_id}
+            opts = {"driver": TARGET.virtio_blk_type(), "drive": drive_id}
             if serial:
                 opts["serial"] = serial
             try:
@@ -1027,6 +1119,9 @@ class System:
         from pyqemu.block.errors import BlockError
 
         self.objects.close()
+        close = getattr(self.machine, "close", None)
+        if close is not None:
+            close()
         for chardev in reversed(self.chardevs):
             try:
                 chardev.close()
@@ -1046,10 +1141,10 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
 
     _merge_machine_options(cfg)
     _check_accel(cfg)
-    _check_cpu(cfg)
-    harts = parse_smp(cfg.smp)
-    _check_boot_files(cfg)
-    bios = resolve_bios(cfg.bios, cfg.data_dirs)
+    TARGET.check_cpu(cfg)
+    harts = parse_smp(cfg.smp, cfg.machine)
+    TARGET.check_boot_files(cfg)
+    bios = TARGET.resolve_bios(cfg)
     rtc_offset = rtc_offset_ns(cfg.rtc)
     system = System(cfg)
     try:
@@ -1057,19 +1152,12 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
         system.create_chardevs()
         system.create_monitors_and_serials()
         system.create_drives()
-        system.create_machine(harts, bios)
-        system.create_devices()
+        TARGET.create_machine(system, harts, bios)
+        TARGET.create_devices(system)
         machine = system.machine
-        dumpdtb = cfg.machine.get("dumpdtb")
-        if dumpdtb:
-            try:
-                with open(dumpdtb, "wb") as f:
-                    f.write(machine.dtb)
-            except OSError as exc:
-                raise CliError(f"Failed to write dtb to {dumpdtb}: {os.strerror(exc.errno or 0)}") from None
-            _report(f"info: dtb dumped to {dumpdtb}. Exiting.")
-            return 0
-        machine.rtc.tick_offset += rtc_offset
+        status = TARGET.after_machine(system, cfg, rtc_offset)
+        if status is not None:
+            return status
         if cfg.start_paused:
             machine.stop("prelaunch")
         system.create_monitor_objects()
@@ -1116,7 +1204,13 @@ def _start_gdbstub(system: System, spec: str, loc: str) -> None:
     SystemGdbStub(system.machine, chardev, _report)
 
 
-def main(argv: list[str] | None = None) -> int:
+#: the system emulator being run (set by :func:`main`)
+TARGET = SystemTarget()
+
+
+def main(argv: list[str] | None = None, target: SystemTarget | None = None) -> int:
+    global TARGET
+    TARGET = target if target is not None else SystemTarget()
     argv = list(sys.argv[1:] if argv is None else argv)
     watcher: SignalWatcher | None = None
     try:

@@ -16,6 +16,7 @@ data)``.  Requests carry QEMU's ShutdownCause spelling (``guest-shutdown``, ``ho
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,9 @@ SLICE = 1 << 16
 #: at most this long (seconds) between two looks at file descriptors while vCPUs are busy
 IO_POLL_INTERVAL = 0.01
 GC_THRESHOLDS = (50_000, 50, 1000)
+#: with vCPU threads, the main loop looks at timers at least this often (seconds): a vCPU thread that arms
+#: a timer does not wake it
+THREADED_POLL_INTERVAL = 0.01
 
 
 class Machine:
@@ -56,6 +60,11 @@ class Machine:
         #: breakpoint or watchpoint, ``(cpu, EXIT_STEP)`` after a single-step (``cpu.singlestep``)
         self.debug_handler: Callable[[Any, int], None] = _no_debugger
         self.event_listeners: list[Callable[[str, dict[str, Any] | None], None]] = []
+        #: the big lock (QEMU's BQL): device models and the monitors run under it when vCPUs have
+        #: threads of their own (``-accel kvm``); the main loop drops it only while it waits for I/O
+        self.lock = threading.RLock()
+        #: a threaded accelerator (``start``/``pause``/``resume``/``close``); None: TCG on this thread
+        self.accel: Any = None
 
     # -- events and state ---------------------------------------------------------------------------
     def emit(self, event: str, data: dict[str, Any] | None = None) -> None:
@@ -117,6 +126,8 @@ class Machine:
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
         """Run until a shutdown request; returns the exit status."""
+        if self.accel is not None:
+            return self._run_threaded()
         # translation allocates many small long-lived objects (IR, closures, code): the default
         # collector thresholds would scan them over and over
         gc.freeze()
@@ -157,6 +168,43 @@ class Machine:
             elif now - last_poll >= IO_POLL_INTERVAL:
                 loop.poll(0)
                 last_poll = now
+        reason = self.shutdown_reason
+        self.emit("SHUTDOWN", {"guest": reason.startswith("guest"), "reason": reason})
+        return self.shutdown_code
+
+
+    def _run_threaded(self) -> int:
+        """The main loop while the vCPUs run on threads of their own (QEMU's main_loop_wait with the BQL):
+        timers, I/O and requests here, with the big lock held except while waiting."""
+        accel = self.accel
+        loop = self.main_loop
+        clock = self.clock
+        with self.lock:
+            loop.lock = self.lock
+            self.state_listeners.append(lambda running: accel.resume() if running else accel.pause())
+            accel.start()
+            if self.running:
+                accel.resume()
+            try:
+                while self.shutdown_code is None:
+                    if self.reset_requested:
+                        self.reset_requested = False
+                        reason = self.reset_reason
+                        self.emit("RESET", {"guest": reason.startswith("guest"), "reason": reason})
+                        accel.pause()
+                        self.system_reset()
+                        if self.running:
+                            accel.resume()
+                        continue
+                    clock.run_timers()
+                    deadline = clock.deadline()
+                    timeout = THREADED_POLL_INTERVAL
+                    if deadline is not None:
+                        timeout = min(timeout, max(0.0, (deadline - clock.now()) / 1e9))
+                    loop.poll(timeout if self.running else None)
+            finally:
+                loop.lock = None
+                accel.pause()
         reason = self.shutdown_reason
         self.emit("SHUTDOWN", {"guest": reason.startswith("guest"), "reason": reason})
         return self.shutdown_code

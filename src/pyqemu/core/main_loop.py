@@ -26,6 +26,9 @@ class MainLoop:
         self._readers: dict[int, Callable[[], None]] = {}
         self._writers: dict[int, Callable[[], None]] = {}
         self.add_reader(self._wake_r, self._drain_wake)
+        #: the machine's big lock when vCPUs run on threads: held by the caller of :meth:`poll`, which
+        #: drops it while it waits
+        self.lock: threading.RLock | None = None
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         self._readers[fd] = callback
@@ -84,7 +87,16 @@ class MainLoop:
         ran = False
         if self._bh:
             timeout = 0.0
-        for key, mask in self.selector.select(timeout):
+        lock = self.lock
+        if lock is not None and timeout != 0.0:
+            lock.release()
+            try:
+                ready = self.selector.select(timeout)
+            finally:
+                lock.acquire()
+        else:
+            ready = self.selector.select(timeout)
+        for key, mask in ready:
             fd = key.fd
             if mask & selectors.EVENT_READ and fd in self._readers:
                 self._readers[fd]()

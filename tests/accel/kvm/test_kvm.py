@@ -63,6 +63,9 @@ SIZES = {
     "kvm_enable_cap": 104,
     "kvm_translation": 24,
     "kvm_debugregs": 128,
+    "kvm_irq_routing_entry": 48,
+    "kvm_irq_routing": 8,
+    "kvm_mp_state": 4,
 }
 
 # (struct, dotted field) -> offset, as printed by offsetof() against the kernel headers
@@ -121,6 +124,7 @@ IOCTLS = {
     "KVM_CREATE_IRQCHIP": 0xAE60,
     "KVM_IRQ_LINE": 0x4008AE61,
     "KVM_IRQ_LINE_STATUS": 0xC008AE67,
+    "KVM_SET_GSI_ROUTING": 0x4008AE6A,
     "KVM_CREATE_PIT2": 0x4040AE77,
     "KVM_SET_CLOCK": 0x4030AE7B,
     "KVM_GET_CLOCK": 0x8030AE7C,
@@ -156,6 +160,8 @@ CONSTANTS = {
     "KVM_MEM_LOG_DIRTY_PAGES": 1, "KVM_MEM_READONLY": 2,
     "KVM_SYSTEM_EVENT_SHUTDOWN": 1, "KVM_SYSTEM_EVENT_RESET": 2, "KVM_SYSTEM_EVENT_CRASH": 3,
     "KVM_INTERNAL_ERROR_EMULATION": 1,
+    "KVM_IRQ_ROUTING_IRQCHIP": 1, "KVM_IRQ_ROUTING_MSI": 2, "KVM_IRQCHIP_IOAPIC": 2,
+    "KVM_MP_STATE_RUNNABLE": 0, "KVM_MP_STATE_UNINITIALIZED": 1, "KVM_MP_STATE_HALTED": 3,
     "KVM_CAP_IRQCHIP": 0, "KVM_CAP_HLT": 1, "KVM_CAP_USER_MEMORY": 3, "KVM_CAP_SET_TSS_ADDR": 4,
     "KVM_CAP_NR_VCPUS": 9, "KVM_CAP_NR_MEMSLOTS": 10, "KVM_CAP_PIT2": 33, "KVM_CAP_IRQ_ROUTING": 25,
     "KVM_CAP_DESTROY_MEMORY_REGION_WORKS": 21, "KVM_CAP_JOIN_MEMORY_REGIONS_WORKS": 30,
@@ -630,7 +636,8 @@ def test_register_dump_code_line() -> None:
 def test_exit_error_messages() -> None:
     msg = exit_error_message(InternalError(suberror=1, data=(1, 0xF4CC0F)))
     assert msg == ("KVM internal error. Suberror: 1\n"
-                   "extra data[0]: 1\nextra data[1]: f4cc0f\nemulation failure\n")
+                   "extra data[0]: 0x0000000000000001\nextra data[1]: 0x0000000000f4cc0f\n"
+                   "emulation failure\n")
     assert exit_error_message(FailEntry(hardware_entry_failure_reason=0x80000021, cpu=0)) == (
         "KVM: entry failed, hardware error 0x80000021\n")
     assert exit_error_message(Hlt()) is None

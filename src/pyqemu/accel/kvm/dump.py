@@ -127,7 +127,7 @@ def exit_error_message(ex: object, *, internal_error_data: bool = True) -> str |
     if isinstance(ex, InternalError):
         text = f"KVM internal error. Suberror: {ex.suberror}\n"
         if internal_error_data:
-            text += "".join(f"extra data[{i}]: {v:x}\n" for i, v in enumerate(ex.data))
+            text += "".join(f"extra data[{i}]: 0x{v:016x}\n" for i, v in enumerate(ex.data))
         if ex.suberror == sys_.KVM_INTERNAL_ERROR_EMULATION:
             text += "emulation failure\n"
         return text

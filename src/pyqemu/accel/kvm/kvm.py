@@ -420,6 +420,17 @@ class VM(_Fd):
         """KVM_IRQ_LINE: drive GSI ``irq`` of the in-kernel irqchip to ``level``."""
         _ioctl(self.fd, sys_.KVM_IRQ_LINE, kvm_irq_level(irq=irq, level=level))
 
+    def set_gsi_routing(self, routes: Iterable[tuple[int, int, int]]) -> None:
+        """KVM_SET_GSI_ROUTING: replace the routing table with ``(gsi, irqchip, pin)`` entries."""
+        entries = list(routes)
+        buf = sys_.irq_routing_struct(len(entries))()
+        buf.nr = len(entries)
+        for i, (gsi, chip, pin) in enumerate(entries):
+            e = buf.entries[i]
+            e.gsi, e.type = gsi, sys_.KVM_IRQ_ROUTING_IRQCHIP
+            e.irqchip.irqchip, e.irqchip.pin = chip, pin
+        _ioctl(self.fd, sys_.KVM_SET_GSI_ROUTING, buf)
+
     def get_clock(self) -> kvm_clock_data:
         data = kvm_clock_data()
         _ioctl(self.fd, sys_.KVM_GET_CLOCK, data)
@@ -511,6 +522,15 @@ class VCPU(_Fd):
         for i, e in enumerate(ents):
             buf.entries[i] = e
         _ioctl(self.fd, sys_.KVM_SET_CPUID2, buf)
+
+    def get_mp_state(self) -> int:
+        """KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE, _UNINITIALIZED (an AP waiting for INIT/SIPI), ..."""
+        state = sys_.kvm_mp_state()
+        _ioctl(self.fd, sys_.KVM_GET_MP_STATE, state)
+        return state.mp_state
+
+    def set_mp_state(self, mp_state: int) -> None:
+        _ioctl(self.fd, sys_.KVM_SET_MP_STATE, sys_.kvm_mp_state(mp_state=mp_state))
 
     def get_debugregs(self) -> sys_.kvm_debugregs:
         dregs = sys_.kvm_debugregs()

@@ -342,8 +342,52 @@ class kvm_irq_level(ctypes.Structure):
     _fields_ = [("u", _irq_or_status), ("level", u32)]
 
 
+# GSI routing (KVM_SET_GSI_ROUTING): where each GSI of the in-kernel irqchip goes
+KVM_IRQ_ROUTING_IRQCHIP = 1
+KVM_IRQ_ROUTING_MSI = 2
+KVM_IRQCHIP_PIC_MASTER = 0
+KVM_IRQCHIP_PIC_SLAVE = 1
+KVM_IRQCHIP_IOAPIC = 2
+
+
+class kvm_irq_routing_irqchip(ctypes.Structure):
+    _fields_ = [("irqchip", u32), ("pin", u32)]
+
+
+class kvm_irq_routing_msi(ctypes.Structure):
+    _fields_ = [("address_lo", u32), ("address_hi", u32), ("data", u32), ("devid", u32)]
+
+
+class _irq_routing_u(ctypes.Union):
+    _fields_ = [("irqchip", kvm_irq_routing_irqchip), ("msi", kvm_irq_routing_msi), ("pad", u32 * 8)]
+
+
+class kvm_irq_routing_entry(ctypes.Structure):
+    _anonymous_ = ("u",)
+    _fields_ = [("gsi", u32), ("type", u32), ("flags", u32), ("pad", u32), ("u", _irq_routing_u)]
+
+
+class kvm_irq_routing(ctypes.Structure):
+    """Header of KVM_SET_GSI_ROUTING's argument; ``entries`` follow (see :func:`irq_routing_struct`)."""
+
+    _fields_ = [("nr", u32), ("flags", u32)]
+
+
+def irq_routing_struct(n: int) -> type[ctypes.Structure]:
+    class _Routing(ctypes.Structure):
+        _fields_ = [("nr", u32), ("flags", u32), ("entries", kvm_irq_routing_entry * n)]
+    return _Routing
+
+
 class kvm_interrupt(ctypes.Structure):
     _fields_ = [("irq", u32)]
+
+
+KVM_MP_STATE_RUNNABLE = 0
+KVM_MP_STATE_UNINITIALIZED = 1
+KVM_MP_STATE_INIT_RECEIVED = 2
+KVM_MP_STATE_HALTED = 3
+KVM_MP_STATE_SIPI_RECEIVED = 4
 
 
 class kvm_mp_state(ctypes.Structure):
@@ -498,6 +542,7 @@ KVM_SET_IDENTITY_MAP_ADDR = _IOW(KVMIO, 0x48, u64)
 KVM_CREATE_IRQCHIP = _IO(KVMIO, 0x60)
 KVM_IRQ_LINE = _IOW(KVMIO, 0x61, kvm_irq_level)
 KVM_IRQ_LINE_STATUS = _IOWR(KVMIO, 0x67, kvm_irq_level)
+KVM_SET_GSI_ROUTING = _IOW(KVMIO, 0x6A, kvm_irq_routing)
 KVM_SET_CLOCK = _IOW(KVMIO, 0x7B, kvm_clock_data)
 KVM_GET_CLOCK = _IOR(KVMIO, 0x7C, kvm_clock_data)
 KVM_CREATE_PIT2 = _IOW(KVMIO, 0x77, kvm_pit_config)

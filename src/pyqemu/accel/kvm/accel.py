@@ -1,0 +1,268 @@
+"""``-accel kvm``: the VM, its in-kernel irqchip and PIT, and one host thread per vCPU (QEMU
+accel/kvm/kvm-all.c kvm_init / kvm_cpu_exec, accel/kvm/kvm-accel-ops.c, target/i386/kvm/kvm.c).
+
+:class:`KvmAccel` opens ``/dev/kvm``, checks the capabilities QEMU 2.1 requires (with QEMU's messages),
+creates the VM with the x86 setup QEMU does (identity-map and TSS pages just below the BIOS, the in-kernel
+PIC/IOAPIC/LAPIC with QEMU's GSI routing -- ISA IRQ 0 on IOAPIC pin 2, as the MADT's override says -- and
+the in-kernel PIT), keeps the memory slots in step with the board's memory (:mod:`.memslots`) and creates
+the vCPUs with their CPUID table.
+
+Each vCPU runs ``KVM_RUN`` on a thread of its own, with the GIL released inside the ioctl.  Exits are
+handled under the machine's big lock (:attr:`pyqemu.core.machine.Machine.lock`, QEMU's BQL): port I/O
+goes to the board's "I/O" address space (unassigned ports read as all ones), MMIO to its memory address
+space.  ``KVM_EXIT_SHUTDOWN`` (a triple fault) asks for a guest reset; the ``SYSTEM_EVENT`` exits for
+shutdown, reset and crash too.  An internal error, a failed entry or an unknown exit prints QEMU's report
+with the register dump and stops the VM in the ``internal-error`` run state, where QEMU 7.2 leaves it.
+
+Stop and continue park and release the vCPU threads: a parked thread waits on a condition of the big lock;
+stopping kicks every vCPU out of ``KVM_RUN`` (``immediate_exit`` and a signal) and waits for all of them
+to park, as QEMU's pause_all_vcpus does.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pyqemu.accel.kvm import kvm_sys as sys_
+from pyqemu.accel.kvm.dump import exit_error_message
+from pyqemu.accel.kvm.kvm import (
+    VCPU,
+    FailEntry,
+    Hlt,
+    InternalError,
+    Intr,
+    IoExit,
+    Kvm,
+    KvmError,
+    MmioExit,
+    OtherExit,
+    Shutdown,
+    SystemEvent,
+    UnknownExit,
+    install_kick_handler,
+)
+from pyqemu.accel.kvm.memslots import MemorySlots
+from pyqemu.exec.memory import AddressSpace
+
+#: guest-physical pages KVM may use on Intel hosts for real mode (QEMU's pc: just below the BIOS)
+IDENTITY_MAP_ADDR = 0xFEFFC000
+TSS_ADDR = 0xFEFFD000
+#: capabilities without which QEMU 2.1's kvm_init gives up
+REQUIRED_CAPS = (sys_.KVM_CAP_USER_MEMORY, sys_.KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
+                 sys_.KVM_CAP_JOIN_MEMORY_REGIONS_WORKS, sys_.KVM_CAP_IRQCHIP, sys_.KVM_CAP_IRQ_ROUTING,
+                 sys_.KVM_CAP_PIT2, sys_.KVM_CAP_SET_TSS_ADDR, sys_.KVM_CAP_EXT_CPUID, sys_.KVM_CAP_MP_STATE)
+IOAPIC_PINS = 24
+ISA_IRQS = 16
+#: (function, index, flags, eax, ebx, ecx, edx) of one CPUID leaf
+CpuidEntry = tuple[int, int, int, int, int, int, int]
+
+
+def pc_gsi_routes() -> list[tuple[int, int, int]]:
+    """QEMU's kvm_pc_setup_irq_routing: GSIs 0-15 on the PICs (0-7 master, 8-15 slave, but not GSI 2,
+    the cascade), GSIs 0-23 on the IOAPIC except that GSI 0 (the PIT) arrives at pin 2."""
+    routes: list[tuple[int, int, int]] = []
+    for gsi in range(ISA_IRQS):
+        if gsi == 2:
+            continue
+        chip = sys_.KVM_IRQCHIP_PIC_MASTER if gsi < 8 else sys_.KVM_IRQCHIP_PIC_SLAVE
+        routes.append((gsi, chip, gsi & 7))
+    for gsi in range(IOAPIC_PINS):
+        if gsi != 2:
+            routes.append((gsi, sys_.KVM_IRQCHIP_IOAPIC, 2 if gsi == 0 else gsi))
+    return routes
+
+
+class KvmCpu:
+    """One vCPU and its thread; ``index`` is its APIC id."""
+
+    def __init__(self, accel: KvmAccel, vcpu: VCPU) -> None:
+        self.accel = accel
+        self.vcpu = vcpu
+        self.index = vcpu.index
+        self.cpu_index = vcpu.index
+        self.thread: threading.Thread | None = None
+        #: parked at the accelerator's condition (stopped VM)
+        self.parked = False
+        #: the initial register state, put back on every system reset (None: KVM's reset state)
+        self.reset_state: Callable[[VCPU], None] | None = None
+
+    @property
+    def halted(self) -> bool:
+        try:
+            return self.vcpu.get_mp_state() == sys_.KVM_MP_STATE_HALTED
+        except KvmError:
+            return False
+
+
+class KvmAccel:
+    """The KVM side of a machine: VM, irqchip, PIT, memory slots and vCPU threads."""
+
+    def __init__(self, machine: Any, memory: AddressSpace, io: AddressSpace, smp: int,
+                 cpuid: Callable[[int, Kvm], Sequence[CpuidEntry]] | None = None,
+                 path: str = "/dev/kvm") -> None:
+        self.machine = machine
+        self.memory = memory
+        self.io = io
+        self.kvm = Kvm(path)
+        try:
+            self.kvm.require(*REQUIRED_CAPS)
+            max_cpus = self.kvm.check_extension(sys_.KVM_CAP_MAX_VCPUS) or \
+                self.kvm.check_extension(sys_.KVM_CAP_NR_VCPUS) or 4
+            if smp > max_cpus:
+                raise KvmError(22, f"Number of SMP CPUs requested ({smp}) exceeds max CPUs supported by KVM "
+                                   f"({max_cpus})")
+            self.vm = self.kvm.create_vm()
+            self.vm.set_identity_map_addr(IDENTITY_MAP_ADDR)
+            self.vm.set_tss_addr(TSS_ADDR)
+            self.vm.create_irqchip()
+            self.vm.set_gsi_routing(pc_gsi_routes())
+            self.vm.create_pit2()
+            self.slots = MemorySlots(self.vm, memory)
+            self.cpus = [KvmCpu(self, self.vm.create_vcpu(i)) for i in range(smp)]
+            if cpuid is not None:
+                for cpu in self.cpus:
+                    cpu.vcpu.set_cpuid2(_entries(cpuid(cpu.index, self.kvm)))
+        except BaseException:
+            self.kvm.close()
+            raise
+        self.cond = threading.Condition(machine.lock)
+        self.paused = True
+        self.quit = False
+        self._io_read = io.read
+        self._io_write = io.write
+        self._io_find = io.find
+
+    # -- interrupts ---------------------------------------------------------------------------------------
+    def set_irq(self, gsi: int, level: int) -> None:
+        """Drive an input of the in-kernel irqchip (an ISA IRQ or an IOAPIC pin)."""
+        self.vm.irq_line(gsi, level)
+
+    # -- the threads --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Create the vCPU threads (parked until :meth:`resume`); call from the main thread."""
+        install_kick_handler()
+        for cpu in self.cpus:
+            cpu.thread = threading.Thread(target=self._cpu_thread, args=(cpu,), name=f"CPU {cpu.index}/KVM",
+                                          daemon=True)
+            cpu.thread.start()
+
+    def resume(self) -> None:
+        with self.cond:
+            self.paused = False
+            for cpu in self.cpus:
+                cpu.vcpu.set_immediate_exit(False)
+            self.cond.notify_all()
+
+    def pause(self) -> None:
+        """Stop every vCPU and wait until they are parked (call with or without the big lock)."""
+        with self.cond:
+            self.paused = True
+            me = threading.current_thread()
+            for cpu in self.cpus:
+                if cpu.thread is not None and cpu.thread is not me and not cpu.parked:
+                    cpu.vcpu.kick()
+            while any(c.thread is not None and c.thread is not me and c.thread.is_alive() and not c.parked
+                      for c in self.cpus):
+                self.cond.wait(0.05)
+                for cpu in self.cpus:
+                    if cpu.thread is not me and not cpu.parked:
+                        cpu.vcpu.kick()
+
+    def close(self) -> None:
+        with self.cond:
+            self.quit = True
+        self.pause()
+        with self.cond:
+            self.cond.notify_all()
+        for cpu in self.cpus:
+            if cpu.thread is not None and cpu.thread is not threading.current_thread():
+                cpu.thread.join(timeout=5)
+        self.slots.close()
+        self.vm.close()
+        self.kvm.close()
+
+    def reset_cpus(self) -> None:
+        """The vCPUs' power-on state (call with the vCPUs paused)."""
+        for cpu in self.cpus:
+            if cpu.reset_state is not None:
+                cpu.reset_state(cpu.vcpu)
+
+    def _park(self, cpu: KvmCpu) -> bool:
+        """Wait while the VM is stopped; False when the accelerator is closing."""
+        with self.cond:
+            while self.paused and not self.quit:
+                cpu.parked = True
+                self.cond.notify_all()
+                self.cond.wait()
+            cpu.parked = False
+            return not self.quit
+
+    def _cpu_thread(self, cpu: KvmCpu) -> None:
+        vcpu = cpu.vcpu
+        while self._park(cpu):
+            ex = vcpu.run()
+            if isinstance(ex, Intr | Hlt):
+                continue
+            with self.cond:
+                try:
+                    self._handle_exit(cpu, ex)
+                except Exception as exc:  # a device model bug must not kill the vCPU thread silently
+                    print(f"kvm: error while handling an exit of CPU {cpu.index}: {exc!r}", file=sys.stderr,
+                          flush=True)
+                    self._internal_error(cpu, "")
+                machine = self.machine
+                if machine.reset_requested or machine.shutdown_code is not None:
+                    self.paused = True  # QEMU's cpu_stop_current: not one more guest instruction
+
+    def _handle_exit(self, cpu: KvmCpu, ex: object) -> None:
+        if isinstance(ex, IoExit):
+            self._port_io(ex)
+        elif isinstance(ex, MmioExit):
+            if ex.is_write:
+                self.memory.write(ex.addr, int.from_bytes(ex.data, "little"), ex.len)
+            else:
+                ex.data[:] = self.memory.read(ex.addr, ex.len).to_bytes(ex.len, "little")
+        elif isinstance(ex, Shutdown):
+            self.machine.request_reset("guest-reset")
+            self.paused = True
+        elif isinstance(ex, SystemEvent):
+            if ex.type == sys_.KVM_SYSTEM_EVENT_SHUTDOWN:
+                self.machine.request_shutdown(0, "guest-shutdown")
+            elif ex.type == sys_.KVM_SYSTEM_EVENT_RESET:
+                self.machine.request_reset("guest-reset")
+            else:
+                self.machine.guest_panicked()
+            self.paused = True
+        elif isinstance(ex, InternalError | FailEntry | UnknownExit | OtherExit):
+            self._internal_error(cpu, exit_error_message(ex) or "")
+
+    def _internal_error(self, cpu: KvmCpu, message: str) -> None:
+        try:
+            dump = cpu.vcpu.dump_state()
+        except KvmError:
+            dump = ""
+        sys.stderr.write(message + dump)
+        sys.stderr.flush()
+        self.machine.main_loop.call_soon(lambda: self.machine.stop("internal-error"))
+        self.paused = True
+
+    def _port_io(self, ex: IoExit) -> None:
+        size, port = ex.size, ex.port
+        if ex.is_write:
+            data = ex.data
+            for i in range(ex.count):
+                self._io_write(port, int.from_bytes(data[i * size:(i + 1) * size], "little"), size)
+            return
+        view = ex.data
+        for i in range(ex.count):
+            r = self._io_find(port)
+            value = (1 << (8 * size)) - 1 if r is None else self._io_read(port, size)
+            view[i * size:(i + 1) * size] = value.to_bytes(size, "little")
+
+
+def _entries(table: Sequence[CpuidEntry]) -> list[sys_.kvm_cpuid_entry2]:
+    return [sys_.kvm_cpuid_entry2(function=f, index=i, flags=fl, eax=a, ebx=b, ecx=c, edx=d)
+            for f, i, fl, a, b, c, d in table]

@@ -1,0 +1,128 @@
+"""The ACPI fixed hardware of a PC chipset's power-management function (ACPI 6.5 section 4.8, "ACPI
+Hardware Specification"; QEMU hw/acpi/core.c and the PIIX4/ICH9 PM devices).
+
+At the ports the FADT names (:class:`~pyqemu.hw.acpi.tables.PmConfig`):
+
+* ``PM1a_EVT_BLK`` (4 bytes): PM1 status (write-1-to-clear; TMR_STS, PWRBTN_STS, WAK_STS) and enable;
+* ``PM1a_CNT_BLK`` (2 bytes): SCI_EN and the sleep request -- SLP_EN with the SLP_TYP of ``\\_S5``
+  powers the machine off (``poweroff`` in a guest), any other sleep type is refused as QEMU's machines
+  without S3/S4 do;
+* ``PM_TMR_BLK`` (4 bytes): the 24-bit power-management timer counting at 3.579545 MHz;
+* ``SMI_CMD``: the OS writes ``ACPI_ENABLE``/``ACPI_DISABLE`` there to hand the hardware to ACPI (SCI_EN set
+  or cleared, as QEMU's APM hook does; there is no SMM firmware);
+* ``GPE0_BLK``: status and enable halves, no events wired yet.
+
+The SCI (ISA IRQ 9, level) is high while an enabled status bit is set.  The power button
+(``system_powerdown``) sets PWRBTN_STS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pyqemu.core.clock import NANOSECONDS_PER_SECOND, VirtualClock
+from pyqemu.exec.memory import MemoryRegion
+from pyqemu.hw.acpi.tables import S5_SLP_TYP, PmConfig
+from pyqemu.hw.core.irq import IRQ
+
+PM_TIMER_FREQUENCY = 3_579_545
+TMR_STS = 1 << 0
+PWRBTN_STS = 1 << 8
+WAK_STS = 1 << 15
+PM1_STS_MASK = TMR_STS | PWRBTN_STS | (1 << 5) | (1 << 10) | WAK_STS  # TMR, GBL, PWRBTN, RTC, WAK
+SCI_EN = 1 << 0
+SLP_EN = 1 << 13
+SLP_TYP_SHIFT = 10
+
+
+class _Ops:
+    def __init__(self, read: Callable[[int, int], int], write: Callable[[int, int, int], None]):
+        self.read = read
+        self.write = write
+
+
+class AcpiPm:
+    """PM1 event/control, the PM timer, SMI_CMD and GPE0 of one chipset."""
+
+    def __init__(self, cfg: PmConfig, clock: VirtualClock, sci: IRQ, *,
+                 on_poweroff: Callable[[], None]) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.sci = sci
+        self.on_poweroff = on_poweroff
+        self.pm_io = MemoryRegion.io("acpi-pm", 12, _Ops(self._pm_read, self._pm_write))
+        self.smi_io = MemoryRegion.io("apm-io", 1, _Ops(lambda off, size: 0, self._smi_write))
+        self.gpe_io = MemoryRegion.io("acpi-gpe0", cfg.gpe0_len, _Ops(self._gpe_read, self._gpe_write))
+        self.reset()
+
+    def reset(self) -> None:
+        self.pm1_sts = 0
+        self.pm1_en = 0
+        self.pm1_cnt = 0
+        self.gpe = bytearray(self.cfg.gpe0_len)
+        self.sci.set(0)
+
+    def map(self, map_port: Callable[[int, MemoryRegion], None]) -> None:
+        """Put the blocks at their ports (``map_port`` as :meth:`IsaBus.map_port`)."""
+        map_port(self.cfg.pm_base, self.pm_io)
+        map_port(self.cfg.smi_cmd, self.smi_io)
+        map_port(self.cfg.gpe0_base, self.gpe_io)
+
+    # -- events -----------------------------------------------------------------------------------------
+    def _update_sci(self) -> None:
+        self.sci.set(1 if self.pm1_sts & self.pm1_en & PM1_STS_MASK and self.pm1_cnt & SCI_EN else 0)
+
+    def power_button(self) -> None:
+        self.pm1_sts |= PWRBTN_STS
+        self._update_sci()
+
+    def timer(self) -> int:
+        return (self.clock.now() * PM_TIMER_FREQUENCY // NANOSECONDS_PER_SECOND) & 0xFFFFFF
+
+    # -- registers ----------------------------------------------------------------------------------------
+    def _pm_read(self, offset: int, size: int) -> int:
+        regs = (self.pm1_sts | self.pm1_en << 16 | self.pm1_cnt << 32 | self.timer() << 64)
+        return (regs >> (8 * offset)) & ((1 << (8 * size)) - 1)
+
+    def _pm_write(self, offset: int, value: int, size: int) -> None:
+        for i in range(size):
+            self._pm_write_byte(offset + i, (value >> (8 * i)) & 0xFF)
+        if offset < 6 and offset + size > 4 and self.pm1_cnt & SLP_EN:
+            self._sleep()
+        self._update_sci()
+
+    def _pm_write_byte(self, offset: int, byte: int) -> None:
+        if offset < 2:  # PM1_STS: write one to clear
+            self.pm1_sts &= ~(byte << (8 * offset))
+        elif offset < 4:
+            shift = 8 * (offset - 2)
+            self.pm1_en = (self.pm1_en & ~(0xFF << shift)) | byte << shift
+        elif offset < 6:
+            shift = 8 * (offset - 4)
+            self.pm1_cnt = (self.pm1_cnt & ~(0xFF << shift)) | byte << shift
+
+    def _sleep(self) -> None:
+        slp_typ = (self.pm1_cnt >> SLP_TYP_SHIFT) & 7
+        self.pm1_cnt &= ~SLP_EN
+        if slp_typ == S5_SLP_TYP:
+            self.on_poweroff()
+
+    def _smi_write(self, offset: int, value: int, size: int) -> None:
+        if value & 0xFF == self.cfg.acpi_enable:
+            self.pm1_cnt |= SCI_EN
+        elif value & 0xFF == self.cfg.acpi_disable:
+            self.pm1_cnt &= ~SCI_EN
+        self._update_sci()
+
+    def _gpe_read(self, offset: int, size: int) -> int:
+        return int.from_bytes(self.gpe[offset:offset + size], "little")
+
+    def _gpe_write(self, offset: int, value: int, size: int) -> None:
+        half = self.cfg.gpe0_len // 2
+        for i in range(size):
+            pos = offset + i
+            byte = (value >> (8 * i)) & 0xFF
+            if pos < half:
+                self.gpe[pos] &= ~byte & 0xFF
+            elif pos < self.cfg.gpe0_len:
+                self.gpe[pos] = byte

@@ -1,0 +1,26 @@
+/* A 64 KiB firmware image for -bios: the vCPU starts at the reset vector (F000:FFF0, the image's last
+ * 16 bytes), prints over COM1 in real mode and ends the run through isa-debug-exit at 0xf4. */
+    .code16
+    .text
+    .globl _start
+_start:
+    cli
+    mov %cs, %ax
+    mov %ax, %ds            /* DS = F000: the image's copy at 0xF0000 */
+    mov $0x3f8, %dx
+    mov $msg, %si
+1:  lodsb
+    test %al, %al
+    jz 2f
+    out %al, %dx
+    jmp 1b
+2:  mov $0x10, %al
+    out %al, $0xf4
+3:  hlt
+    jmp 3b
+msg:
+    .asciz "hello from real mode at the reset vector\n"
+    . = 0xfff0
+reset_vector:
+    ljmp $0xf000, $_start
+    . = 0x10000

@@ -37,6 +37,7 @@ bench: guests
 	$(PY) -m pyqemu.tools.bench
 	$(PY) -m pyqemu.tools.bench_boot
 	$(PY) -m pyqemu.tools.bench_img
+	$(PY) -m pyqemu.tools.bench_kvm
 
 lint: setup
 	$(VENV)/bin/ruff check src tests

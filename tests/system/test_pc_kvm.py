@@ -11,7 +11,6 @@ the reason.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -82,6 +81,8 @@ SCENARIOS = {
             GUEST_DONE),
     "poweroff": ((), "powering off\n", 0),
     "reset": ((), "boot 0x00000000\nboot 0x00000001\n", GUEST_DONE),
+    "longmode smp": (("-M", "q35", "-smp", "2"), "cpu 0x00000000 is the bsp\ncpu 0x00000001 online\n"
+                     "cpus online: 0x00000002\nin long mode\n64-bit arithmetic ok\n", GUEST_DONE),
 }
 
 
@@ -147,7 +148,22 @@ def test_pci_devices_seen_by_the_guest(pcguest: Path, tmp_path: Path) -> None:
         "pci 00:0x00000010.0x00000000 id 0x100f8086 class 0x00020000"]
 
 
-def _qmp(path: str, *commands: str) -> list[dict]:
+@pytest.mark.parametrize("machine, e1000_slot, e1000_irq, rng_slot", [("pc", 2, 11, 3), ("q35", 1, 10, 2)])
+def test_pci_set_up_as_a_firmware_would(pcguest: Path, machine: str, e1000_slot: int, e1000_irq: int,
+                                        rng_slot: int) -> None:
+    """With -kernel no firmware runs, so the board assigns BARs, routes the PIRQs to IRQs 10/11 and sets the
+    interrupt lines as SeaBIOS would; the guest then reaches the e1000's registers through its BAR 0 (its
+    STATUS register: link up, full duplex, 1000 Mb/s)."""
+    r = run_pyqemu("-M", machine, "-kernel", str(pcguest), "-append", "pcibars", *DEBUG_EXIT,
+                   "-device", "e1000", "-device", "virtio-rng-pci")
+    assert r.returncode == GUEST_DONE, r.stderr
+    assert r.stdout.splitlines() == [
+        f"dev 0x{e1000_slot:08x} cmd 0x00000007 irq 0x000001{e1000_irq:02x}",
+        "  bar0 0xc0000000", "  bar1 0x0000c001", "  e1000 status 0x00000083",
+        f"dev 0x{rng_slot:08x} cmd 0x00000007 irq 0x0000010b", "  bar4 0xc002000c"]
+
+
+def _qmp(path: str, *commands: str | tuple[str, dict]) -> list[dict]:
     for _ in range(200):
         try:
             sock = socket.socket(socket.AF_UNIX)
@@ -159,7 +175,8 @@ def _qmp(path: str, *commands: str) -> list[dict]:
     with sock, sock.makefile("rw") as f:
         json.loads(f.readline())  # greeting
         for cmd in ("qmp_capabilities", *commands):
-            f.write(json.dumps({"execute": cmd}) + "\n")
+            name, arguments = cmd if isinstance(cmd, tuple) else (cmd, {})
+            f.write(json.dumps({"execute": name, "arguments": arguments}) + "\n")
             f.flush()
             while True:
                 msg = json.loads(f.readline())
@@ -167,6 +184,37 @@ def _qmp(path: str, *commands: str) -> list[dict]:
                     replies.append(msg)
                     break
     return replies[1:]
+
+
+def test_monitor_and_power_button(pcguest: Path, tmp_path: Path) -> None:
+    """QMP on a KVM guest: query-kvm, a thread per vCPU, ``info registers`` (QEMU's x86 dump), stop/cont,
+    then system_powerdown presses the ACPI power button: the guest takes the SCI through the IOAPIC, sees
+    PWRBTN_STS and powers off (status 0)."""
+    sock = str(tmp_path / "qmp.sock")
+    serial = tmp_path / "serial.txt"
+    proc = subprocess.Popen([*PYQEMU, "-display", "none", "-serial", f"file:{serial}", "-smp", "2",
+                             "-kernel", str(pcguest), "-append", "powerbutton",
+                             "-qmp", f"unix:{sock},server=on,wait=off"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while b"waiting for the power button" not in (serial.read_bytes() if serial.exists() else b""):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        kvm, cpus, regs, _, status, _ = _qmp(sock, "query-kvm", "query-cpus-fast", (
+            "human-monitor-command", {"command-line": "info registers"}), "stop", "query-status", "cont")
+        assert kvm["return"] == {"enabled": True, "present": True}
+        assert [c["target"] for c in cpus["return"]] == ["x86_64", "x86_64"]
+        assert len({c["thread-id"] for c in cpus["return"]}) == 2
+        dump = regs["return"].replace("\r\n", "\n")
+        assert "\nCPU#0\nEAX=" in dump and "\nCS =0010 00000000 ffffffff 00c09b00 DPL=0 CS32 [-RA]" in dump
+        assert status["return"]["status"] == "paused"
+        _qmp(sock, "system_powerdown")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+    assert serial.read_text() == "waiting for the power button\nsci: power button pressed\n"
 
 
 def test_triple_fault(pcguest: Path, tmp_path: Path) -> None:
@@ -230,15 +278,16 @@ def test_cpu_model_reaches_the_guest(pcguest: Path) -> None:
     assert r.returncode == GUEST_DONE
 
 
-@pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK), reason="no /dev/kvm")
-def test_no_kvm_device(tmp_path: Path) -> None:
-    """Without a usable /dev/kvm: QEMU's two lines and status 1 (here: the device made unreadable for a
-    child that drops root is not portable, so the accelerator is given a missing device path)."""
-    from pyqemu.accel.kvm.accel import KvmAccel
-    from pyqemu.accel.kvm.kvm import KvmError
-    from pyqemu.core.machine import Machine
-    from pyqemu.exec.memory import AddressSpace, MemoryRegion
-
-    space = AddressSpace("memory", MemoryRegion.container_of("system", 1 << 32))
-    with pytest.raises(KvmError, match="Could not access KVM kernel module: No such file or directory"):
-        KvmAccel(Machine(), space, space, 1, path=str(tmp_path / "kvm"))
+def test_without_dev_kvm(pcguest: Path) -> None:
+    """No /dev/kvm (an empty /dev in a private mount namespace): QEMU's two lines, status 1."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    script = "mount -t tmpfs none /dev && exec " + " ".join(
+        f"'{a}'" for a in [*PYQEMU, "-display", "none", "-accel", "kvm", "-kernel", str(pcguest)])
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True,
+                       text=True, timeout=60)
+    if "unshare failed" in r.stderr or "mount:" in r.stderr:
+        pytest.skip(f"cannot hide /dev/kvm here: {r.stderr.strip()}")
+    assert (r.returncode, r.stderr) == (1, "Could not access KVM kernel module: No such file or directory\n"
+                                            "pyqemu-system-x86_64: -accel kvm: failed to initialize kvm: "
+                                            "No such file or directory\n")

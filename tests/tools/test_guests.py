@@ -1,4 +1,5 @@
-"""pyqemu-guests: names and paths, copying from the shared folder, idempotence, the riscv64 initramfs.
+"""pyqemu-guests: names and paths, copying from the shared folder, idempotence, the riscv64 initramfs,
+Debian's amd64 kernels and their modules.
 
 Nothing here downloads or builds: the shared folder and the unpacked Debian packages are faked in
 temporary folders, and subprocesses are forbidden where the tool must not need any.
@@ -9,7 +10,9 @@ from __future__ import annotations
 import gzip
 import shutil
 import stat
+import struct
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,10 @@ from pyqemu.tools import guests
 
 REFERENCE = Path("/work/shared/guests")
 ALL = list(guests.GUESTS)
-SHARED_NAMES = ["riscv64/busybox", "riscv64/Image", "riscv64/config", "riscv64/initramfs.cpio.gz"]
+AMD64_KERNELS = ["amd64/bzImage", "amd64/config", "amd64/modules.tar", "amd64/generic/bzImage",
+                 "amd64/generic/config", "amd64/generic/modules.tar"]
+SHARED_NAMES = ["riscv64/busybox", "riscv64/Image", "riscv64/config", "riscv64/initramfs.cpio.gz",
+                *AMD64_KERNELS]
 #: Where the tool finds each packaged file inside the unpacked Debian package trees (cache/x/PKG).
 PACKAGED = {
     "riscv64/fw_dynamic.bin": "opensbi/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin",
@@ -70,7 +76,7 @@ def snapshot(cache: Path) -> dict[str, tuple[int, int]]:
 def test_catalogue_names() -> None:
     for name in ("riscv64/Image", "riscv64/config", "riscv64/initramfs.cpio.gz", "riscv64/fw_dynamic.bin",
                  "riscv64/fw_jump.bin", "riscv64/u-boot-smode.bin", "riscv64/busybox", "amd64/busybox",
-                 "arm64/busybox"):
+                 "arm64/busybox", *AMD64_KERNELS):
         assert name in guests.GUESTS
     # the kernel build, the slow one, comes last in a fetch
     assert ALL[-2:] == ["riscv64/Image", "riscv64/config"]
@@ -312,3 +318,126 @@ def test_init_script_matches_the_reference() -> None:
         members = {m[0]: m for m in parse_newc(gzip.decompress(prebuilt.read_bytes()))}
         assert members["init"][3].decode() == guests.INIT_SCRIPT
         assert sorted(members) == EXPECTED_NAMES
+
+
+# -- Debian's amd64 kernels and their modules ------------------------------------------------------------
+
+
+def fake_module(name: str, depends: str) -> bytes:
+    """A little-endian ELF64 relocatable object whose only contents are .modinfo and the section names."""
+    modinfo = f"license=GPL\0depends={depends}\0name={name}\0vermagic=6.1.0-test SMP\0".encode()
+    names = b"\0.modinfo\0.shstrtab\0"
+    shoff = 64 + len(modinfo) + len(names)
+    header = (b"\x7fELF\x02\x01\x01".ljust(16, b"\0")
+              + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 3, 2))
+    sections = [bytes(64),
+                struct.pack("<IIQQQQIIQQ", 1, 1, 2, 0, 64, len(modinfo), 0, 0, 1, 0),
+                struct.pack("<IIQQQQIIQQ", 10, 3, 0, 0, 64 + len(modinfo), len(names), 0, 0, 1, 0)]
+    return header + modinfo + names + b"".join(sections)
+
+
+#: file name -> depends= of the fake modules (virtio-rng.ko is module virtio_rng, as in Debian's tree)
+FAKE_MODULES = {
+    "drivers/virtio/virtio_ring.ko": "",
+    "drivers/virtio/virtio.ko": "virtio_ring",
+    "drivers/virtio/virtio_pci_modern_dev.ko": "",
+    "drivers/virtio/virtio_pci_legacy_dev.ko": "",
+    "drivers/virtio/virtio_pci.ko": "virtio_ring,virtio_pci_modern_dev,virtio_pci_legacy_dev,virtio",
+    "drivers/block/virtio_blk.ko": "virtio,virtio_ring",
+    "drivers/char/hw_random/virtio-rng.ko": "virtio,virtio_ring",
+    "drivers/net/ethernet/intel/e1000/e1000.ko": "",
+    "drivers/net/virtio_net.ko": "net_failover,virtio,virtio_ring",
+}
+
+
+def fake_modules(root: Path, leave_out: tuple[str, ...] = ()) -> Path:
+    for path, depends in FAKE_MODULES.items():
+        name = Path(path).name.removesuffix(".ko").replace("-", "_")
+        if name not in leave_out:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(fake_module(name, depends))
+    return root
+
+
+def test_modinfo_of_a_module() -> None:
+    info = guests.modinfo(fake_module("virtio_blk", "virtio,virtio_ring"))
+    assert info == {"license": "GPL", "depends": "virtio,virtio_ring", "name": "virtio_blk",
+                    "vermagic": "6.1.0-test SMP"}
+    with pytest.raises(guests.GuestError, match="ELF64"):
+        guests.modinfo(b"\x7fELF\x01\x01" + bytes(64))
+
+
+def test_modules_in_load_order(tmp_path: Path) -> None:
+    root = fake_modules(tmp_path)
+    order = [ko.name for ko in guests.modules_in_load_order(root, guests.KERNEL_MODULES)]
+    assert order == ["virtio_ring.ko", "virtio_pci_modern_dev.ko", "virtio_pci_legacy_dev.ko", "virtio.ko",
+                     "virtio_pci.ko", "virtio_blk.ko", "virtio-rng.ko", "e1000.ko"]
+    # a wanted module the kernel does not have as a module (built in, not configured) is left out
+    assert "e1000.ko" not in [ko.name for ko in guests.modules_in_load_order(
+        fake_modules(tmp_path / "cloud", leave_out=("e1000",)), guests.KERNEL_MODULES)]
+    # a dependency that is missing is an error
+    with pytest.raises(guests.GuestError, match="virtio_net needs net_failover"):
+        guests.modules_in_load_order(root, ["virtio-net"])
+
+
+def test_amd64_kernel_from_the_debian_package(dirs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the shared files, the kernel, its config and its modules come from one Debian package (the
+    -unsigned build apt-cache names), and the unpacked tree is removed afterwards."""
+    cache, shared = dirs
+    for name in AMD64_KERNELS[:3]:
+        (shared / name).chmod(0o644)
+    (shared / "amd64" / "modules.tar").unlink()  # the shared folder has no modules: the trio is produced
+    pkg = "linux-image-6.1.0-9-cloud-amd64"
+    asked = []
+
+    def apt_cache(*args: str) -> subprocess.CompletedProcess[str]:
+        asked.append(args)
+        if args == ("depends", "linux-image-cloud-amd64"):
+            return subprocess.CompletedProcess(args, 0, f"linux-image-cloud-amd64\n  Depends: {pkg}\n", "")
+        return subprocess.CompletedProcess(args, 0 if args == ("show", f"{pkg}-unsigned") else 100, "", "")
+
+    monkeypatch.setattr(guests, "_apt_cache", apt_cache)
+    tree = cache / "x" / f"{pkg}-unsigned"  # as _apt_download leaves it
+    (tree / "boot").mkdir(parents=True)
+    (tree / "boot" / "vmlinuz-6.1.0-9-cloud-amd64").write_bytes(b"bzImage")
+    (tree / "boot" / "config-6.1.0-9-cloud-amd64").write_bytes(b"# CONFIG_E1000 is not set\n")
+    fake_modules(tree / "lib" / "modules" / "6.1.0-9-cloud-amd64" / "kernel", leave_out=("e1000",))
+    assert guests.path("amd64/config").read_bytes() == b"# CONFIG_E1000 is not set\n"
+    assert (cache / "amd64" / "bzImage").read_bytes() == b"bzImage"
+    assert asked == [("depends", "linux-image-cloud-amd64"), ("show", f"{pkg}-unsigned")]
+    assert not tree.exists()
+    with tarfile.open(cache / "amd64" / "modules.tar") as tar:
+        members = tar.getmembers()
+        assert [m.name for m in members] == ["virtio_ring.ko", "virtio_pci_modern_dev.ko",
+                                             "virtio_pci_legacy_dev.ko", "virtio.ko", "virtio_pci.ko",
+                                             "virtio_blk.ko", "virtio_rng.ko"]
+        assert {(m.uid, m.gid, m.mtime, m.mode) for m in members} == {(0, 0, 0, 0o644)}
+        data = tar.extractfile("virtio_rng.ko").read()
+    assert guests.modinfo(data)["name"] == "virtio_rng"
+
+
+def test_kernel_package_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    def apt_cache(*args: str) -> subprocess.CompletedProcess[str]:
+        out = "linux-image-amd64\n  Depends: linux-image-6.1.0-9-amd64\n" if args[0] == "depends" else ""
+        return subprocess.CompletedProcess(args, 0 if args[0] == "depends" else 100, out, "")
+
+    monkeypatch.setattr(guests, "_apt_cache", apt_cache)
+    assert guests.debian_kernel_package("amd64") == "linux-image-6.1.0-9-amd64"  # no -unsigned build
+    monkeypatch.setattr(guests, "_apt_cache", lambda *a: subprocess.CompletedProcess(a, 0, "", ""))
+    with pytest.raises(guests.GuestError, match="no kernel package behind linux-image-amd64"):
+        guests.debian_kernel_package("amd64")
+
+
+def test_modules_in_an_initramfs(tmp_path: Path) -> None:
+    tar_path = tmp_path / "modules.tar"
+    kos = guests.modules_in_load_order(fake_modules(tmp_path / "tree"), ["virtio_blk", "e1000"])
+    guests._pack_modules(kos, tar_path)
+    extra = guests.module_entries(tar_path)
+    members = {m[0]: m for m in parse_newc(guests.newc_archive(
+        guests.initramfs_entries(b"busybox", "#!/bin/sh\n", extra)))}
+    assert sorted(members) == sorted([*EXPECTED_NAMES, "etc", "etc/modules", "lib", "lib/modules",
+                                      "lib/modules/virtio_ring.ko", "lib/modules/virtio.ko",
+                                      "lib/modules/virtio_blk.ko", "lib/modules/e1000.ko"])
+    assert members["etc/modules"][3] == b"virtio_ring\nvirtio\nvirtio_blk\ne1000\n"
+    assert members["lib/modules/e1000.ko"][3] == fake_module("e1000", "")
+    assert members["lib/modules"][1] == stat.S_IFDIR | 0o755 and members["lib"][2] == 3

@@ -196,8 +196,19 @@ class SystemTarget:
             bios_help=self.bios_help, drive_help=self.drive_help, machine_opts_help=self.machine_opts_help,
             dtb_help="-dtb    file    use 'file' as device tree image\n" if self.has_dtb else "")
 
+    ram_id = "riscv_virt_board.ram"
+    cpu_type = "rv64-riscv-cpu"
+
     def register_device_types(self) -> None:
         from pyqemu.hw.riscv import virt_qdev  # noqa: F401 - registers the board's device types
+
+    def cpu_definitions(self) -> list[tuple[str, str]]:
+        """``query-cpu-definitions``: (name, QOM type name) of each -cpu model."""
+        return [(name, f"{name}-riscv-cpu") for name in CPU_MODELS]
+
+    def monitor_target_options(self, cfg: Config) -> dict[str, Any]:
+        """What :class:`~pyqemu.monitor.target.MonitorTarget` needs to know of this target's vCPUs."""
+        return {}
 
     def cpu_help(self) -> str:
         return "\n".join(CPU_MODELS)
@@ -1100,7 +1111,8 @@ class System:
         props = {"append": cfg.append or "", "dtb": cfg.dtb or "", "dumpdtb": "",
                  "firmware": cfg.bios or "", "initrd": cfg.initrd or "", "kernel": cfg.kernel or ""}
         target = MonitorTarget(self.machine, tree=self.tree, name=cfg.name, drives=self.drives,
-                               objects=self.objects, machine_props=props)
+                               objects=self.objects, machine_props=props,
+                               **TARGET.monitor_target_options(cfg))
         commands = QmpCommands(target)
         for chardev, mode, pretty in self.monitor_chardevs:
             if mode == "control":

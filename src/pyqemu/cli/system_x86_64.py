@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from pyqemu.cli import system_main as sm
 from pyqemu.cli.system_main import CliError, Config, System, SystemTarget
@@ -69,6 +70,19 @@ class X86Target(SystemTarget):
     bios_help = "set the filename for the BIOS (default: SeaBIOS's bios-256k.bin)"
     drive_help = "use 'file' as a drive image (if=virtio: a virtio-blk-pci)"
     machine_opts_help = ""
+    ram_id = "pc.ram"
+    cpu_type = "qemu64-x86_64-cpu"
+
+    def cpu_definitions(self) -> list[tuple[str, str]]:
+        from pyqemu.target.i386.cpu_models import MODELS
+
+        return [(m.name, f"{m.name}-x86_64-cpu") for m in MODELS]
+
+    def monitor_target_options(self, cfg: Config) -> dict[str, Any]:
+        from pyqemu.target.i386 import monitor
+
+        return {"cpu_ops": monitor, "kvm": True, "machine_type": self.machine_name(cfg.machine),
+                "cpu_type": f"{cfg.cpu.split(',')[0]}-x86_64-cpu"}
 
     def register_device_types(self) -> None:
         from pyqemu.hw.i386 import pc_qdev  # noqa: F401 - registers the board's device types
@@ -134,9 +148,8 @@ class X86Target(SystemTarget):
         try:
             system.machine = PcMachine(pcfg)
         except KvmError as exc:
-            loc = accel_loc or "-accel kvm"
-            raise CliError(f"failed to initialize kvm: {os.strerror(exc.errno or 0)}", loc,
-                           before=(str(exc.strerror),)) from None
+            raise CliError(f"failed to initialize kvm: {os.strerror(exc.errno or 0)}", accel_loc,
+                           plain=(str(exc.strerror),)) from None
         except CpuModelError as exc:
             raise CliError(str(exc), before=tuple(exc.warnings)) from None
         except PcBootError as exc:
@@ -150,6 +163,7 @@ class X86Target(SystemTarget):
 
         pc_qdev.populate(system.tree, system.machine)
         system.add_devices()
+        system.machine.machine_done()
 
     def virtio_blk_type(self) -> str:
         return "virtio-blk-pci"

@@ -31,7 +31,6 @@ on.  ``system_powerdown`` only sends the POWERDOWN event on this board, as on QE
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +42,8 @@ from pyqemu.cli.qemu_opts import OptsError, parse_opts
 from pyqemu.monitor.qmp import QmpError
 from pyqemu.monitor.qmp_commands import QmpCommands
 from pyqemu.monitor.readline import ReadLine
-from pyqemu.monitor.target import MASK64, MemoryAccessError, MonitorTarget
+from pyqemu.monitor.target import MASK64, MemoryAccessError, MonitorTarget, vcpu_thread_id
 from pyqemu.qom.object import device_help, device_type_help
-from pyqemu.target.riscv import monitor as target_monitor
-from pyqemu.target.riscv.disas import disas_bytes
 
 BANNER = f"QEMU {QEMU_VERSION} monitor - type 'help' for more information\n"
 VERSION_TEXT = f"{QEMU_VERSION} (pyqemu {__version__})"
@@ -513,7 +510,7 @@ class Monitor:
         return cpus[self.cpu_index]
 
     def _register(self, name: str) -> int | None:
-        return target_monitor.register_value(self.cpu(), name)
+        return self.target.cpu_ops.register_value(self.cpu(), name)
 
     def _phys_read(self, addr: int, length: int) -> bytes | None:
         return self.target.phys_read(addr, length)
@@ -666,7 +663,7 @@ class Monitor:
         if not code:
             self.print(f"{addr:016x}: Cannot access memory\n")
             return
-        lines = disas_bytes(code, addr).splitlines()[:count]
+        lines = self.target.cpu_ops.disas_bytes(code, addr, self.cpu()).splitlines()[:count]
         self.print("".join(line + "\n" for line in lines))
 
     def _save(self, addr: int, size: int, filename: str, physical: bool) -> None:
@@ -741,10 +738,9 @@ class Monitor:
             self.print(self.target.name + "\n")
 
     def info_cpus(self) -> None:
-        thread_id = threading.get_native_id()  # every vCPU runs on the main loop's thread
-        for i in range(len(self.machine.cpus)):
+        for i, cpu in enumerate(self.machine.cpus):
             mark = "*" if i == self.cpu_index else " "
-            self.print(f"{mark} CPU #{i}: thread_id={thread_id}\n")
+            self.print(f"{mark} CPU #{i}: thread_id={vcpu_thread_id(cpu)}\n")
 
     def info_registers(self, which: str | int | None) -> None:
         cpus = self.machine.cpus
@@ -758,7 +754,7 @@ class Monitor:
                 raise CommandFailed(f"CPU#{which} not available")
             indexes = [which]
         for i in indexes:
-            self.print(f"\nCPU#{i}\n" + target_monitor.dump_registers(cpus[i]))
+            self.print(f"\nCPU#{i}\n" + self.target.cpu_ops.dump_registers(cpus[i]))
 
     def info_mtree(self) -> None:
         lines = "".join(f"address-space: cpu-memory-{i}\n" for i in range(len(self.machine.cpus)))

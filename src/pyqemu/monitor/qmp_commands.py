@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import threading
 from typing import Any
 
 from pyqemu import QEMU_VERSION
@@ -18,7 +17,7 @@ from pyqemu.block.errors import BlockError
 from pyqemu.block.throttle import ThrottleConfig, ThrottleState
 from pyqemu.chardev.base import Chardev
 from pyqemu.monitor.qmp import QmpDispatcher, QmpError
-from pyqemu.monitor.target import MASK64, MemoryAccessError, MonitorTarget
+from pyqemu.monitor.target import MASK64, MemoryAccessError, MonitorTarget, vcpu_thread_id
 from pyqemu.qapi.introspect import schema_info
 from pyqemu.qom.composition import QomPathError
 from pyqemu.qom.object import QomError
@@ -104,9 +103,8 @@ class QmpCommands:
         return [f"/machine/unattached/device[{i}]" for i in range(len(self.machine.cpus))]
 
     def cmd_query_cpus_fast(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        thread_id = threading.get_native_id()  # every vCPU runs on the main loop's thread
-        return [{"cpu-index": i, "qom-path": path, "thread-id": thread_id,
-                 "props": {"core-id": i, "socket-id": 0, "thread-id": 0}, "target": "riscv64"}
+        return [{"cpu-index": i, "qom-path": path, "thread-id": vcpu_thread_id(self.machine.cpus[i]),
+                 "props": {"core-id": i, "socket-id": 0, "thread-id": 0}, "target": self.target.cpu_ops.ARCH}
                 for i, path in enumerate(self._cpu_paths())]
 
     def cmd_query_hotpluggable_cpus(self, args: dict[str, Any]) -> list[dict[str, Any]]:
@@ -116,21 +114,22 @@ class QmpCommands:
                 for i, path in reversed(list(enumerate(self._cpu_paths())))]
 
     def cmd_query_machines(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        from pyqemu.cli.system_main import MACHINES, MAX_CPUS
+        from pyqemu.cli import system_main
 
-        return [{"name": name, "is-default": i == 0, "cpu-max": MAX_CPUS, "hotpluggable-cpus": False,
-                 "numa-mem-supported": True, "deprecated": False, "default-cpu-type": self.target.cpu_type,
-                 "default-ram-id": "riscv_virt_board.ram"}
-                for i, (name, _) in enumerate(MACHINES)]
+        target = system_main.TARGET
+        return [{"name": name, "is-default": i == 0, "cpu-max": target.max_cpus_for(name),
+                 "hotpluggable-cpus": False, "numa-mem-supported": True, "deprecated": False,
+                 "default-cpu-type": self.target.cpu_type, "default-ram-id": target.ram_id}
+                for i, (name, _) in enumerate(target.machines)]
 
     def cmd_query_cpu_definitions(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        from pyqemu.cli.system_main import CPU_MODELS
+        from pyqemu.cli import system_main
 
-        return [{"name": name, "typename": f"{name}-riscv-cpu", "static": False, "deprecated": False}
-                for name in CPU_MODELS]
+        return [{"name": name, "typename": typename, "static": False, "deprecated": False}
+                for name, typename in system_main.TARGET.cpu_definitions()]
 
     def cmd_query_kvm(self, args: dict[str, Any]) -> dict[str, bool]:
-        return {"enabled": False, "present": False}
+        return {"enabled": self.target.kvm, "present": self.target.kvm}
 
     def cmd_query_memory_devices(self, args: dict[str, Any]) -> list[Any]:
         return []  # the virt board has no pluggable memory (pc-dimm, virtio-mem)

@@ -9,6 +9,7 @@ space (RAM, ROM and device registers) and guest-virtual memory through a CPU's M
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,13 @@ from pyqemu.target.riscv import monitor as target_monitor
 
 MASK64 = (1 << 64) - 1
 PAGE_SIZE = 4096
+
+
+def vcpu_thread_id(cpu: Any) -> int:
+    """The host thread id a vCPU runs on: its own thread under KVM, the main loop's under TCG."""
+    thread = getattr(cpu, "thread", None)
+    native = getattr(thread, "native_id", None)
+    return native if native is not None else threading.get_native_id()
 
 
 class MemoryAccessError(Exception):
@@ -38,6 +46,11 @@ class MonitorTarget:
     machine_type: str = "virt"
     machine_props: dict[str, str] = field(default_factory=dict)
     cpu_type: str = "rv64-riscv-cpu"
+    #: the vCPUs' side of the monitor: ``dump_registers``, ``register_value``, ``debug_translate``,
+    #: ``disas_bytes`` and ``ARCH`` (pyqemu.target.riscv.monitor or pyqemu.target.i386.monitor)
+    cpu_ops: Any = target_monitor
+    #: KVM accelerates this VM (``query-kvm``)
+    kvm: bool = False
     #: QMP monitors, which hear the machine's events
     qmp_monitors: list[Any] = field(default_factory=list)
 
@@ -89,7 +102,7 @@ class MonitorTarget:
         out = bytearray()
         while length > 0:
             chunk = min(length, PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
-            paddr = target_monitor.debug_translate(hart, addr)
+            paddr = self.cpu_ops.debug_translate(hart, addr)
             if paddr is None:
                 return None
             data = self.phys_read(paddr, chunk)

@@ -19,7 +19,14 @@ Files (``NAME``):
 * ``riscv64/u-boot-smode.bin``: U-Boot ``qemu-riscv64_smode`` (``u-boot-qemu``);
 * ``riscv64/Image``, ``riscv64/config``: Linux 6.1 for the ``virt`` board, everything built in
   (``linux-source-6.1``, allnoconfig plus :data:`LINUX_FRAGMENT`; about 12 minutes on two cores);
-* ``riscv64/initramfs.cpio.gz``: the riscv64 busybox and :data:`INIT_SCRIPT` as ``/init``.
+* ``riscv64/initramfs.cpio.gz``: the riscv64 busybox and :data:`INIT_SCRIPT` as ``/init``;
+* ``amd64/bzImage``, ``amd64/config``, ``amd64/modules.tar``: Debian's cloud amd64 kernel
+  (``linux-image-cloud-amd64``), its ``.config`` and the modules of :data:`KERNEL_MODULES` it has, with
+  their dependencies, in load order (the cloud kernel has no ``e1000``);
+* ``amd64/generic/bzImage``, ``amd64/generic/config``, ``amd64/generic/modules.tar``: the same for
+  Debian's generic amd64 kernel (``linux-image-amd64``), which has every module of the list.
+
+:func:`module_entries` turns a ``modules.tar`` into initramfs members for :func:`initramfs_entries`.
 
 Files appear atomically (written beside their final name, then renamed), and a cache lock keeps two
 fetches from building the same thing at once.
@@ -37,8 +44,10 @@ import io
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -81,6 +90,7 @@ def _run(cmd: list[str], **kw) -> None:
 #: Debian package that provides each build tool, for the "please install" message.
 TOOL_PACKAGES = {
     "apt-get": "apt",
+    "apt-cache": "apt",
     "dpkg": "dpkg",
     "dpkg-source": "dpkg-dev",
     "make": "make",
@@ -418,7 +428,7 @@ def _produce_riscv64_linux(cache: Path, dst: Path) -> None:
     shutil.rmtree(cache / "x" / LINUX_PACKAGE, ignore_errors=True)
 
 
-# -- the riscv64 initramfs -----------------------------------------------------------------------
+# -- initramfs images ----------------------------------------------------------------------------
 
 #: ``/init`` of the riscv64 initramfs: prints GUEST-READY, the kernel and the CPUs and block devices,
 #: gives a shell when the kernel command line says ``shell``, then powers off.
@@ -471,26 +481,150 @@ def newc_archive(entries: Iterable[CpioEntry], mtime: int = 0) -> bytes:
     return out.getvalue()
 
 
-def initramfs_entries(busybox: bytes, init: str = INIT_SCRIPT) -> list[CpioEntry]:
-    """The riscv64 initramfs: busybox as /bin/busybox (and /bin/sh), /init and empty directories."""
+def initramfs_entries(busybox: bytes, init: str = INIT_SCRIPT,
+                      extra: Iterable[CpioEntry] = ()) -> list[CpioEntry]:
+    """An initramfs: busybox as /bin/busybox (and /bin/sh), /init, empty directories and ``extra``
+    (e.g. :func:`module_entries`), sorted so that directories come before what they hold."""
     entries = [CpioEntry(".", stat.S_IFDIR | 0o755)]
     entries += [CpioEntry(d, stat.S_IFDIR | 0o755) for d in INITRAMFS_DIRS]
     entries += [
         CpioEntry("bin/busybox", stat.S_IFREG | 0o755, busybox),
         CpioEntry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"),
         CpioEntry("init", stat.S_IFREG | 0o755, init.encode()),
+        *extra,
     ]
-    return sorted(entries, key=lambda e: e.name)  # parents before children
+    return sorted(entries, key=lambda e: e.name)
 
 
-def pack_initramfs(busybox: Path, dst: Path) -> None:
-    """Write ``dst`` (gzip'd newc cpio) for ``busybox``; the same bytes every time for the same busybox."""
-    archive = newc_archive(initramfs_entries(busybox.read_bytes()))
+def pack_initramfs(busybox: Path, dst: Path, init: str = INIT_SCRIPT,
+                   extra: Iterable[CpioEntry] = ()) -> None:
+    """Write ``dst`` (gzip'd newc cpio) of :func:`initramfs_entries`; the same bytes every time for the same
+    inputs."""
+    archive = newc_archive(initramfs_entries(busybox.read_bytes(), init, extra))
     _write_atomic(dst, gzip.compress(archive, compresslevel=9, mtime=0), mode=0o644)
 
 
 def _produce_riscv64_initramfs(cache: Path, dst: Path) -> None:
     pack_initramfs(_ensure(cache, "riscv64/busybox"), dst)
+
+
+# -- Debian's amd64 kernels and their modules ----------------------------------------------------
+
+#: Kernel modules the amd64 ``modules.tar`` files carry (by module name, ``-`` and ``_`` alike), each with
+#: the modules it depends on: virtio-pci (modern and legacy), virtio-blk, virtio-rng and the e1000 NIC.
+KERNEL_MODULES = ("virtio_pci", "virtio_blk", "virtio_rng", "e1000")
+
+
+def modinfo(ko: bytes) -> dict[str, str]:
+    """The ``key=value`` strings of a kernel module's ``.modinfo`` section (a little-endian ELF64 object,
+    as on amd64); a key given twice keeps its last value."""
+    if ko[:6] != b"\x7fELF\x02\x01":
+        raise GuestError("not a little-endian ELF64 kernel module")
+    shoff = struct.unpack_from("<Q", ko, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", ko, 0x3A)
+    # (sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size) of each section header
+    headers = [struct.unpack_from("<IIQQQQ", ko, shoff + i * shentsize) for i in range(shnum)]
+    names_at = headers[shstrndx][4]
+    for name, _type, _flags, _addr, offset, size in headers:
+        start = names_at + name
+        if ko[start:ko.index(b"\0", start)] == b".modinfo":
+            pairs = (item.decode(errors="replace").partition("=")
+                     for item in ko[offset:offset + size].split(b"\0") if item)
+            return {key: value for key, _, value in pairs}
+    return {}
+
+
+def _module_name(ko: Path) -> str:
+    return ko.name.removesuffix(".ko").replace("-", "_")
+
+
+def modules_in_load_order(modules_dir: Path, wanted: Iterable[str]) -> list[Path]:
+    """The ``.ko`` files under ``modules_dir`` for the ``wanted`` module names and everything they depend
+    on (``depends=`` of their modinfo), each after its dependencies.  Wanted modules the tree does not
+    have (built in, or not configured) are left out; a missing dependency is an error."""
+    files = {_module_name(ko): ko for ko in sorted(modules_dir.rglob("*.ko"))}
+    order: list[Path] = []
+    done: set[str] = set()
+
+    def visit(name: str, needed_by: str | None) -> None:
+        if name in done:
+            return
+        done.add(name)
+        ko = files.get(name)
+        if ko is None:
+            if needed_by:
+                raise GuestError(f"kernel module {needed_by} needs {name}, which {modules_dir} does not have")
+            return
+        for dep in filter(None, modinfo(ko.read_bytes()).get("depends", "").split(",")):
+            visit(dep.replace("-", "_"), name)
+        order.append(ko)
+
+    for name in wanted:
+        visit(name.replace("-", "_"), None)
+    return order
+
+
+def _pack_modules(kos: list[Path], dst: Path) -> None:
+    """Write ``dst``: a tar of the modules as ``NAME.ko`` in the given (load) order, owned by root,
+    dated 0 (the same bytes for the same modules)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for ko in kos:
+            data = ko.read_bytes()
+            info = tarfile.TarInfo(f"{_module_name(ko)}.ko")
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    _write_atomic(dst, out.getvalue(), mode=0o644)
+
+
+def module_entries(modules_tar: Path) -> list[CpioEntry]:
+    """Initramfs members for a ``modules.tar``: ``/lib/modules/NAME.ko`` for each module, and
+    ``/etc/modules`` naming them one a line in load order (``insmod`` them in that order)."""
+    with tarfile.open(modules_tar) as tar:
+        mods = [(m.name, f.read()) for m in tar.getmembers() if m.isfile() and (f := tar.extractfile(m))]
+    entries = [CpioEntry(d, stat.S_IFDIR | 0o755) for d in ("etc", "lib", "lib/modules")]
+    entries += [CpioEntry(f"lib/modules/{name}", stat.S_IFREG | 0o644, data) for name, data in mods]
+    order = "".join(f"{name.removesuffix('.ko')}\n" for name, _ in mods)
+    entries.append(CpioEntry("etc/modules", stat.S_IFREG | 0o644, order.encode()))
+    return entries
+
+
+def _apt_cache(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["apt-cache", *args], capture_output=True, text=True)
+
+
+def debian_kernel_package(flavour: str) -> str:
+    """The versioned package behind Debian's ``linux-image-FLAVOUR`` (e.g. ``cloud-amd64``), its
+    ``-unsigned`` build when there is one (the same kernel without its Secure Boot signature)."""
+    _need_tools(f"Debian's {flavour} kernel", ["apt-cache"])
+    meta = f"linux-image-{flavour}"
+    deps = _apt_cache("depends", meta).stdout.splitlines()
+    pkg = next((ln.split()[1] for ln in deps if ln.strip().startswith("Depends: linux-image-")), None)
+    if pkg is None:
+        raise GuestError(f"apt-cache knows no kernel package behind {meta} (apt-get update?)")
+    return f"{pkg}-unsigned" if _apt_cache("show", f"{pkg}-unsigned").returncode == 0 else pkg
+
+
+def _debian_kernel(flavour: str, folder: str) -> Callable[[Path, Path], None]:
+    """A producer of ``folder/bzImage``, ``folder/config`` and ``folder/modules.tar`` from Debian's
+    ``linux-image-FLAVOUR`` (all three at once, so that they belong together)."""
+
+    def produce(cache: Path, dst: Path) -> None:
+        pkg = debian_kernel_package(flavour)
+        tree = _apt_download(pkg, cache)
+        try:
+            kernels, configs = sorted(tree.glob("boot/vmlinuz-*")), sorted(tree.glob("boot/config-*"))
+            modules = sorted(tree.glob("lib/modules/*/kernel"))
+            if not (kernels and configs and modules):
+                raise GuestError(f"Debian package {pkg} has no boot/vmlinuz-*, boot/config-* or modules")
+            _pack_modules(modules_in_load_order(modules[0], KERNEL_MODULES), cache / folder / "modules.tar")
+            _install(configs[0], cache / folder / "config", mode=0o644)
+            _install(kernels[0], cache / folder / "bzImage", mode=0o644)
+        finally:
+            # The unpacked tree is 100-400 MB; the .deb stays in debs/ for another run.
+            shutil.rmtree(tree, ignore_errors=True)
+
+    return produce
 
 
 # -- the catalogue -------------------------------------------------------------------------------
@@ -507,6 +641,10 @@ class GuestFile:
 
 
 _LINUX = ("riscv64/Image", "riscv64/config")
+_AMD64_CLOUD = ("amd64/bzImage", "amd64/config", "amd64/modules.tar")
+_AMD64_GENERIC = ("amd64/generic/bzImage", "amd64/generic/config", "amd64/generic/modules.tar")
+_amd64_cloud = _debian_kernel("cloud-amd64", "amd64")
+_amd64_generic = _debian_kernel("amd64", "amd64/generic")
 
 GUESTS: dict[str, GuestFile] = {
     g.name: g
@@ -524,6 +662,18 @@ GUESTS: dict[str, GuestFile] = {
                   _package_file("u-boot-qemu", "usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin")),
         GuestFile("riscv64/initramfs.cpio.gz", "riscv64 busybox + /init (GUEST-READY, optional shell)",
                   _produce_riscv64_initramfs),
+        GuestFile("amd64/bzImage", "Debian's cloud amd64 kernel (linux-image-cloud-amd64)", _amd64_cloud,
+                  group=_AMD64_CLOUD),
+        GuestFile("amd64/config", "the .config of amd64/bzImage", _amd64_cloud, group=_AMD64_CLOUD),
+        GuestFile("amd64/modules.tar", "amd64/bzImage's virtio modules, in load order (it has no e1000)",
+                  _amd64_cloud, group=_AMD64_CLOUD),
+        GuestFile("amd64/generic/bzImage", "Debian's generic amd64 kernel (linux-image-amd64)",
+                  _amd64_generic, group=_AMD64_GENERIC),
+        GuestFile("amd64/generic/config", "the .config of amd64/generic/bzImage", _amd64_generic,
+                  group=_AMD64_GENERIC),
+        GuestFile("amd64/generic/modules.tar",
+                  "amd64/generic/bzImage's virtio and e1000 modules, in load order", _amd64_generic,
+                  group=_AMD64_GENERIC),
         # Last: building it from source takes minutes.
         GuestFile("riscv64/Image", "Linux 6.1 for the virt board (built from linux-source-6.1)",
                   _produce_riscv64_linux, group=_LINUX),
@@ -579,6 +729,14 @@ def path(name: str) -> Path:
         return dst
     with _cache_lock(cache):
         return _ensure(cache, name)
+
+
+def debian_package(pkg: str) -> Path:
+    """Debian's package ``pkg`` for this host unpacked into the guest cache (nothing is installed): the
+    root of its tree (e.g. Debian's qemu-system-x86_64, a reference for tests and ``make bench``)."""
+    cache = cache_dir()
+    with _cache_lock(cache):
+        return _apt_download(pkg, cache)
 
 
 def sysroot(arch: str, packages: list[str]) -> Path:

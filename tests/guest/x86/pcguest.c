@@ -7,8 +7,11 @@
  *   poweroff  ACPI S5 through the PM1a control block (SCI enabled through SMI_CMD first)
  *   reset     reset through 0xCF9 once (a CMOS byte remembers), then report
  *   triple    fault with an empty IDT: a triple fault
+ *   powerbutton  wait for the ACPI power button (SCI, ISA IRQ 9, through the IOAPIC), then power off
  *   ecam      (q35) enable the MMCONFIG window through PCIEXBAR and read ids through it
  *   pci       list the functions on bus 0 through 0xCF8/0xCFC
+ *   pcibars   the BARs, interrupt line and command register of each function the board set up, and an
+ *             e1000's STATUS register read through its BAR 0 (MMIO to the device model)
  * The kernel prints over COM1 and ends through isa-debug-exit at 0xf4 (status (0x10 << 1) | 1 = 33). */
 #define MB_FLAGS 0x3
 __attribute__((section(".multiboot"), used, aligned(4)))
@@ -47,9 +50,16 @@ static struct __attribute__((packed)) { unsigned short limit; u32 base; } idtr;
  * emulate a 32-bit IRET, and the point is that the interrupt arrived and woke the HLT. */
 void on_lapic(void) { puts("lapic timer woke the hlt\n"); exit_vm(); }
 void on_pit(void) { puts("pit interrupt via ioapic woke the hlt\n"); exit_vm(); }
+void on_sci(void) {
+    puts((inl(0x600) & 0x100) ? "sci: power button pressed\n" : "sci without the power button status\n");
+    outw(0x600, 0x100);                  /* clear PWRBTN_STS */
+    outw(0x604, 0x2001);                 /* S5 */
+    for (;;) __asm__ volatile("cli; hlt");
+}
 __asm__(".globl stub_lapic\nstub_lapic: call on_lapic\n"
-        ".globl stub_pit\nstub_pit: call on_pit\n");
-void stub_lapic(void); void stub_pit(void);
+        ".globl stub_pit\nstub_pit: call on_pit\n"
+        ".globl stub_sci\nstub_sci: call on_sci\n");
+void stub_lapic(void); void stub_pit(void); void stub_sci(void);
 static void set_gate(int vec, void (*fn)(void)) {
     u32 cs; __asm__ volatile("mov %%cs,%0" : "=r"(cs));
     u32 a = (u32)fn;
@@ -78,6 +88,17 @@ static void test_pit(void) {
     mmio_write(IOAPIC, 0x10 + 2 * 2);     mmio_write(IOAPIC + 0x10, 0x41);  /* edge, fixed, vector 0x41 */
     outb(0x43, 0x34); outb(0x40, 11932 & 0xFF); outb(0x40, 11932 >> 8);       /* 100 Hz */
     wait_irq("the pit");
+}
+
+static void test_powerbutton(void) {
+    set_gate(0x42, stub_sci); load_idt(); lapic_enable();
+    outb(0x21, 0xFF); outb(0xA1, 0xFF);
+    outb(0xB2, 0xF1);                     /* ACPI_ENABLE: SCI_EN */
+    outw(0x602, 0x100);                   /* PM1_EN.PWRBTN_EN */
+    mmio_write(IOAPIC, 0x10 + 9 * 2 + 1); mmio_write(IOAPIC + 0x10, 0);
+    mmio_write(IOAPIC, 0x10 + 9 * 2);     mmio_write(IOAPIC + 0x10, 0x8042);  /* level, high, vector 0x42 */
+    puts("waiting for the power button\n");
+    for (;;) __asm__ volatile("sti; hlt; cli");
 }
 
 /* -- SMP: the APs start in real mode at 0x8000 (SIPI vector 8), switch to protected mode, report */
@@ -155,6 +176,22 @@ static void test_pci(void) {
             puts(" class "); hex(pci_read(0, dev, fn, 8) >> 8); putc('\n');
         }
 }
+static void test_pcibars(void) {
+    for (int dev = 1; dev < 32; dev++) {
+        u32 id = pci_read(0, dev, 0, 0);
+        if ((id & 0xFFFF) == 0xFFFF || pci_read(0, dev, 0, 8) >> 24 == 0x06) continue;  /* bridges */
+        puts("dev "); hex(dev); puts(" cmd "); hex(pci_read(0, dev, 0, 4) & 0xFFFF);
+        puts(" irq "); hex(pci_read(0, dev, 0, 0x3C) & 0xFFFF); putc('\n');
+        for (int bar = 0; bar < 6; bar++) {
+            u32 v = pci_read(0, dev, 0, 0x10 + 4 * bar);
+            if (v) { puts("  bar"); putc('0' + bar); putc(' '); hex(v); putc('\n'); }
+        }
+        if (id == 0x100e8086) {
+            u32 base = pci_read(0, dev, 0, 0x10) & ~0xFu;
+            puts("  e1000 status "); hex(mmio_read(base + 8) & 0x83); putc('\n');
+        }
+    }
+}
 static void test_ecam(void) {
     outl(0xCF8, 0x80000000u | 0x64); outl(0xCFC, 0);
     outl(0xCF8, 0x80000000u | 0x60); outl(0xCFC, 0xB0000001);  /* PCIEXBAR: 0xB0000000, 256 MiB, on */
@@ -188,12 +225,14 @@ void cmain(u32 magic, u32 *mbi) {
     if (has_word(cmd, "hello")) { puts("hello: "); puts(cmd); putc('\n'); }
     if (has_word(cmd, "pci")) test_pci();
     if (has_word(cmd, "ecam")) test_ecam();
+    if (has_word(cmd, "pcibars")) test_pcibars();
     if (has_word(cmd, "lapic")) test_lapic();
     if (has_word(cmd, "pit")) test_pit();
     if (has_word(cmd, "smp")) { outb(0x70, 0x5F); test_smp(inb(0x71) + 1); }
     if (has_word(cmd, "reset")) test_reset();
     if (has_word(cmd, "poweroff")) test_poweroff();
     if (has_word(cmd, "triple")) test_triple();
+    if (has_word(cmd, "powerbutton")) test_powerbutton();
     if (has_word(cmd, "longmode")) test_longmode();
     exit_vm();
 }

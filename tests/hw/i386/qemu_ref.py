@@ -20,10 +20,8 @@ def find_qemu() -> tuple[list[str], dict[str, str]]:
         return [installed], env
     if shutil.which("apt-get") is None:
         pytest.skip("qemu-system-x86_64 is not installed and apt-get is not available to fetch Debian's")
-    cache = guests.cache_dir()
     try:
-        trees = [guests._apt_download(pkg, cache)
-                 for pkg in ("qemu-system-x86", "qemu-system-data", "seabios")]
+        trees = [guests.debian_package(pkg) for pkg in ("qemu-system-x86", "qemu-system-data", "seabios")]
     except (guests.GuestError, OSError) as exc:
         pytest.skip(f"Debian's qemu-system-x86_64 could not be fetched: {exc}")
     binary = trees[0] / "usr" / "bin" / "qemu-system-x86_64"

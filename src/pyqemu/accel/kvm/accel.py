@@ -31,10 +31,7 @@ from pyqemu.accel.kvm.dump import exit_error_message
 from pyqemu.accel.kvm.kvm import (
     VCPU,
     FailEntry,
-    Hlt,
     InternalError,
-    Intr,
-    IoExit,
     Kvm,
     KvmError,
     MmioExit,
@@ -47,6 +44,7 @@ from pyqemu.accel.kvm.kvm import (
 from pyqemu.accel.kvm.memslots import MemorySlots
 from pyqemu.exec.memory import AddressSpace
 
+KVM_EXIT_IO = sys_.KVM_EXIT_IO
 #: guest-physical pages KVM may use on Intel hosts for real mode (QEMU's pc: just below the BIOS)
 IDENTITY_MAP_ADDR = 0xFEFFC000
 TSS_ADDR = 0xFEFFD000
@@ -171,6 +169,17 @@ class KvmAccel:
                     if cpu.thread is not me and not cpu.parked:
                         cpu.vcpu.kick()
 
+    def run_paused(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` with every vCPU out of KVM_RUN (their registers can be read), then as before."""
+        with self.cond:
+            if self.paused:
+                return fn()
+            self.pause()
+            try:
+                return fn()
+            finally:
+                self.resume()
+
     def close(self) -> None:
         with self.cond:
             self.quit = True
@@ -202,25 +211,42 @@ class KvmAccel:
 
     def _cpu_thread(self, cpu: KvmCpu) -> None:
         vcpu = cpu.vcpu
-        while self._park(cpu):
-            ex = vcpu.run()
-            if isinstance(ex, Intr | Hlt):
+        run_reason = vcpu.run_reason
+        io = vcpu.run_struct.io
+        page = vcpu.page
+        lock = self.cond
+        machine = self.machine
+        while True:
+            if (self.paused or self.quit) and not self._park(cpu):
+                return
+            reason = run_reason()
+            if reason == KVM_EXIT_IO:  # the common exit, handled without decoding it into a record
+                with lock:
+                    try:
+                        self._port_io(io.direction == sys_.KVM_EXIT_IO_OUT, io.port, io.size, io.count,
+                                      page, io.data_offset)
+                    except Exception as exc:  # a device model bug must not kill the vCPU thread silently
+                        self._device_error(cpu, exc)
+                    if machine.reset_requested or machine.shutdown_code is not None:
+                        self.paused = True  # QEMU's cpu_stop_current: not one more guest instruction
                 continue
-            with self.cond:
+            if reason in (sys_.KVM_EXIT_INTR, sys_.KVM_EXIT_HLT):
+                continue
+            ex = vcpu.decode_exit()
+            with lock:
                 try:
                     self._handle_exit(cpu, ex)
-                except Exception as exc:  # a device model bug must not kill the vCPU thread silently
-                    print(f"kvm: error while handling an exit of CPU {cpu.index}: {exc!r}", file=sys.stderr,
-                          flush=True)
-                    self._internal_error(cpu, "")
-                machine = self.machine
+                except Exception as exc:
+                    self._device_error(cpu, exc)
                 if machine.reset_requested or machine.shutdown_code is not None:
-                    self.paused = True  # QEMU's cpu_stop_current: not one more guest instruction
+                    self.paused = True
+
+    def _device_error(self, cpu: KvmCpu, exc: Exception) -> None:
+        print(f"kvm: error while handling an exit of CPU {cpu.index}: {exc!r}", file=sys.stderr, flush=True)
+        self._internal_error(cpu, "")
 
     def _handle_exit(self, cpu: KvmCpu, ex: object) -> None:
-        if isinstance(ex, IoExit):
-            self._port_io(ex)
-        elif isinstance(ex, MmioExit):
+        if isinstance(ex, MmioExit):
             if ex.is_write:
                 self.memory.write(ex.addr, int.from_bytes(ex.data, "little"), ex.len)
             else:
@@ -249,18 +275,19 @@ class KvmAccel:
         self.machine.main_loop.call_soon(lambda: self.machine.stop("internal-error"))
         self.paused = True
 
-    def _port_io(self, ex: IoExit) -> None:
-        size, port = ex.size, ex.port
-        if ex.is_write:
-            data = ex.data
-            for i in range(ex.count):
-                self._io_write(port, int.from_bytes(data[i * size:(i + 1) * size], "little"), size)
+    def _port_io(self, out: bool, port: int, size: int, count: int, page: memoryview, offset: int) -> None:
+        """``count`` IN or OUT accesses of ``size`` bytes at ``port``, data at ``page[offset:]``."""
+        if self._io_find(port) is None:  # nothing decodes it: writes vanish, reads float high
+            if not out:
+                page[offset:offset + size * count] = b"\xff" * (size * count)
             return
-        view = ex.data
-        for i in range(ex.count):
-            r = self._io_find(port)
-            value = (1 << (8 * size)) - 1 if r is None else self._io_read(port, size)
-            view[i * size:(i + 1) * size] = value.to_bytes(size, "little")
+        end = offset + size * count
+        if out:
+            for pos in range(offset, end, size):
+                self._io_write(port, int.from_bytes(page[pos:pos + size], "little"), size)
+            return
+        for pos in range(offset, end, size):
+            page[pos:pos + size] = self._io_read(port, size).to_bytes(size, "little")
 
 
 def _entries(table: Sequence[CpuidEntry]) -> list[sys_.kvm_cpuid_entry2]:

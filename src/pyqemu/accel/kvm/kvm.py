@@ -56,6 +56,10 @@ UPGRADE_NOTE = (
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.ioctl.restype = ctypes.c_int
+#: ioctl(fd, request, 0) with fixed argument types: KVM_RUN, the hot call of every vCPU thread
+_run_ioctl = ctypes.CDLL(None, use_errno=True).ioctl
+_run_ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong)
+_run_ioctl.restype = ctypes.c_int
 
 
 class KvmError(OSError):
@@ -94,6 +98,27 @@ def kvm_available(path: str = DEFAULT_DEVICE) -> str | None:
         return str(exc.strerror)
     kvm.close()
     return None
+
+
+def hardware_virtualization_missing(path: str = DEFAULT_DEVICE) -> str | None:
+    """None when ``path`` is KVM on Intel VT-x or AMD-V (``kvm_intel``/``kvm_amd`` loaded), else why not.
+
+    Small guests run on any working /dev/kvm; an unmodified Linux kernel needs the real thing, which a
+    software nested hypervisor such as ``kvm_pvm`` is not.
+    """
+    reason = kvm_available(path)
+    if reason is not None:
+        return f"{path}: {reason}"
+    try:
+        modules = set(os.listdir("/sys/module"))
+    except OSError:
+        modules = set()
+    if modules & {"kvm_intel", "kvm_amd"}:
+        return None
+    if "kvm_pvm" in modules:
+        return (f"{path} is kvm_pvm, a software nested hypervisor: an unmodified Linux kernel does not boot "
+                "under it (this needs Intel VT-x or AMD-V: kvm_intel or kvm_amd)")
+    return f"{path} is not backed by Intel VT-x or AMD-V (neither kvm_intel nor kvm_amd is loaded)"
 
 
 def install_kick_handler() -> None:
@@ -464,6 +489,8 @@ class VCPU(_Fd):
         self._run_mmap = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.run_struct: kvm_run = kvm_run.from_buffer(self._run_mmap)
         self._page = memoryview(self._run_mmap)
+        #: the kvm_run page as bytes (exit data lives at offsets the exit gives)
+        self.page = self._page
         self.last_exit: VcpuExit | None = None
 
     # ---- registers -------------------------------------------------------------------------
@@ -584,6 +611,24 @@ class VCPU(_Fd):
                 self.last_exit = Intr()
                 return self.last_exit
             raise
+        self.last_exit = self._decode()
+        return self.last_exit
+
+    def run_reason(self) -> int:
+        """KVM_RUN once and return the raw exit reason (KVM_EXIT_INTR when a signal or ``immediate_exit``
+        ended it), leaving the exit undecoded in :attr:`run_struct`: the vCPU threads' fast path.
+        :meth:`decode_exit` makes the record :meth:`run` would have returned."""
+        self._thread = threading.get_ident()
+        if _run_ioctl(self.fd, sys_.KVM_RUN, 0) < 0:
+            err = ctypes.get_errno()
+            if err in (errno.EINTR, errno.EAGAIN):
+                self.run_struct.immediate_exit = 0
+                return sys_.KVM_EXIT_INTR
+            raise KvmError(err, f"KVM_RUN failed: {os.strerror(err)}")
+        return self.run_struct.exit_reason
+
+    def decode_exit(self) -> VcpuExit:
+        """The decoded record of the exit :meth:`run_reason` left."""
         self.last_exit = self._decode()
         return self.last_exit
 

@@ -11,7 +11,13 @@ Models the grammar of ACPI 6.x chapter 20 ("ACPI Machine Language Specification"
   the length is in bits 5-0, otherwise bits 3-0 hold the low nibble and each following byte the next 8 bits.
   A package length counts itself, except in field lists, where it is a plain bit count;
 * named objects and statements (20.2.5): ``Name``, ``Scope``, ``Device``, ``Method``, ``OperationRegion``,
-  ``Field``, ``Return``, ``Notify``, ``Store``, ``If``/``Else`` and a few expressions.
+  ``Field``, ``Return``, ``Notify``, ``Store``, ``If``/``Else``, method invocations and a few expressions
+  (``And``, ``Or``, ``LEqual``, ``LNot``, ``Index``, ``DerefOf``).
+
+Also the resource data types of ACPI 6.x section 6.4 that ``_CRS``/``_PRS``/``_SRS`` buffers are made of
+(a ``ResourceTemplate``): the small I/O port (6.4.2.5) and end tag (6.4.2.9) descriptors and the large
+32-bit fixed memory (6.4.3.4), Word/DWord/QWord address space (6.4.3.5.1-3) and extended interrupt
+(6.4.3.6) descriptors.
 
 Every builder returns the encoded ``bytes``; nesting is concatenation, so a whole definition block is data.
 Where an AML data object is expected, a Python ``int`` is encoded with :func:`integer` (the smallest
@@ -51,7 +57,9 @@ ARG0_OP = 0x68
 STORE_OP = 0x70
 AND_OP = 0x7B
 OR_OP = 0x7D
+DEREF_OF_OP = 0x83
 NOTIFY_OP = 0x86
+INDEX_OP = 0x88
 LNOT_OP = 0x92
 LEQUAL_OP = 0x93
 IF_OP = 0xA0
@@ -296,6 +304,17 @@ def or_(a: DataLike, b: DataLike, target: bytes = b"\x00") -> bytes:
     return bytes([OR_OP]) + data(a) + data(b) + target
 
 
+def index(source: bytes, position: DataLike, target: bytes = b"\x00") -> bytes:
+    """``Index (source, position, target)``: a reference to an element of a buffer, package or string
+    (storing through it into a buffer writes one byte)."""
+    return bytes([INDEX_OP]) + source + data(position) + target
+
+
+def deref_of(reference: bytes) -> bytes:
+    """``DerefOf (reference)``: the value a reference (e.g. an :func:`index`) points to."""
+    return bytes([DEREF_OF_OP]) + reference
+
+
 def lequal(a: DataLike, b: DataLike) -> bytes:
     """``LEqual (a, b)``."""
     return bytes([LEQUAL_OP]) + data(a) + data(b)
@@ -378,3 +397,106 @@ def field(region: str, units: Iterable[FieldUnit], access: FieldAccess = FieldAc
         encoded_bits = _pkg_length_bytes(bits)  # a bit count, not a self-including package length
         body += (bytes([0x00]) if unit_name is None else name_seg(unit_name)) + encoded_bits
     return bytes([EXT_OP_PREFIX, EXT_FIELD_OP]) + package_wrap(body)
+
+
+def call(path: str, args: Iterable[DataLike] = ()) -> bytes:
+    """A ``MethodInvocation``: the method's name followed by its arguments (as many as it declares)."""
+    return name_string(path) + b"".join(data(a) for a in args)
+
+
+# -- resource descriptors (ACPI 6.x, 6.4) -----------------------------------------------------------------
+
+RES_IO = 0x47  # small item 0x08, 7 bytes of data
+RES_END_TAG = 0x79  # small item 0x0F, 1 byte of data
+RES_MEMORY32_FIXED = 0x86
+RES_DWORD_ADDRESS = 0x87
+RES_WORD_ADDRESS = 0x88
+RES_EXTENDED_INTERRUPT = 0x89
+RES_QWORD_ADDRESS = 0x8A
+
+
+class AddressSpaceType(IntEnum):
+    """``Resource Type`` of an address space descriptor (6.4.3.5.1, byte 3)."""
+
+    MEMORY = 0
+    IO = 1
+    BUS_NUMBER = 2
+
+
+# General flags (byte 4) of an address space descriptor: a bridge's window is a producer (bit 0 clear)
+# with a positive decode (bit 1 clear) and both ends fixed (_MIF bit 2, _MAF bit 3).
+ADDR_FIXED_WINDOW = 0x0C
+# Type-specific flags (byte 5): memory _RW (bit 0) and _MEM (bits 2-1: 0 non-cacheable, 1 cacheable);
+# I/O _RNG (bits 1-0: 3 = ISA and non-ISA ports).
+MEM_READ_WRITE = 0x01
+MEM_CACHEABLE = 0x02
+IO_ENTIRE_RANGE = 0x03
+# Extended interrupt flags (6.4.3.6, byte 3): consumer (bit 0), _HE edge (bit 1), _LL active-low (bit 2),
+# _SHR shared (bit 3).
+INT_CONSUMER = 0x01
+INT_EDGE = 0x02
+INT_ACTIVE_LOW = 0x04
+INT_SHARED = 0x08
+
+_ADDRESS_DESCRIPTORS = {2: (RES_WORD_ADDRESS, "H"), 4: (RES_DWORD_ADDRESS, "I"), 8: (RES_QWORD_ADDRESS, "Q")}
+
+
+def _large(tag: int, payload: bytes) -> bytes:
+    return struct.pack("<BH", tag, len(payload)) + payload
+
+
+def address_space(kind: AddressSpaceType, width: int, minimum: int, maximum: int, type_flags: int = 0,
+                  general_flags: int = ADDR_FIXED_WINDOW) -> bytes:
+    """A Word (``width`` 2), DWord (4) or QWord (8) address space descriptor for ``[minimum, maximum]``
+    (granularity 0, no translation, length ``maximum - minimum + 1``)."""
+    tag, fmt = _ADDRESS_DESCRIPTORS[width]
+    if not 0 <= minimum <= maximum < 1 << (8 * width):
+        raise ValueError(f"bad {width * 8}-bit address range {minimum:#x}-{maximum:#x}")
+    payload = struct.pack("<BBB5" + fmt, int(kind), general_flags, type_flags, 0, minimum, maximum, 0,
+                          maximum - minimum + 1)
+    return _large(tag, payload)
+
+
+def word_bus_number(minimum: int, maximum: int) -> bytes:
+    """``WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, ...)``: a bridge's bus range."""
+    return address_space(AddressSpaceType.BUS_NUMBER, 2, minimum, maximum)
+
+
+def word_io(minimum: int, maximum: int) -> bytes:
+    """``WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, ...)``: an I/O window."""
+    return address_space(AddressSpaceType.IO, 2, minimum, maximum, IO_ENTIRE_RANGE)
+
+
+def memory_window(minimum: int, maximum: int, cacheable: bool = False) -> bytes:
+    """A read/write memory window, ``DWordMemory`` when it ends below 4 GiB, ``QWordMemory`` otherwise."""
+    flags = MEM_READ_WRITE | (MEM_CACHEABLE if cacheable else 0)
+    return address_space(AddressSpaceType.MEMORY, 4 if maximum < 1 << 32 else 8, minimum, maximum, flags)
+
+
+def io_port(minimum: int, maximum: int, alignment: int, length: int) -> bytes:
+    """``IO (Decode16, minimum, maximum, alignment, length)`` (6.4.2.5)."""
+    return struct.pack("<BBHHBB", RES_IO, 1, minimum, maximum, alignment, length)
+
+
+def memory32_fixed(base: int, length: int, writable: bool = True) -> bytes:
+    """``Memory32Fixed (ReadWrite|ReadOnly, base, length)`` (6.4.3.4)."""
+    return _large(RES_MEMORY32_FIXED, struct.pack("<BII", int(writable), base, length))
+
+
+def interrupt(irqs: Iterable[int], flags: int = INT_CONSUMER | INT_SHARED) -> bytes:
+    """``Interrupt (...) {irqs}``, the extended interrupt descriptor (6.4.3.6); the default ``flags`` are
+    ResourceConsumer, Level, ActiveHigh, Shared.  The first interrupt number is at byte offset 5."""
+    numbers = list(irqs)
+    if not 1 <= len(numbers) <= 255:
+        raise ValueError("an interrupt descriptor lists 1-255 interrupts")
+    return _large(RES_EXTENDED_INTERRUPT, struct.pack(f"<BB{len(numbers)}I", flags, len(numbers), *numbers))
+
+
+INTERRUPT_NUMBER_OFFSET = 5
+"""Byte offset of the first interrupt number in an :func:`interrupt` descriptor."""
+
+
+def resource_template(descriptors: Iterable[bytes]) -> bytes:
+    """``ResourceTemplate () {descriptors}``: a Buffer of the descriptors and an end tag (checksum 0, which
+    means "treat as valid")."""
+    return buffer(b"".join(descriptors) + bytes([RES_END_TAG, 0]))

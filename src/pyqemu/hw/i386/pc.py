@@ -39,12 +39,12 @@ from pyqemu.exec.memory import AddressSpace, MemoryRegion, RamArena
 from pyqemu.hw.acpi.pm import AcpiPm
 from pyqemu.hw.acpi.tables import MACHINE_PM, build_acpi
 from pyqemu.hw.core.irq import IRQ
-from pyqemu.hw.i386 import linux_boot, multiboot
+from pyqemu.hw.i386 import linux_boot, multiboot, pc_pciinit
 from pyqemu.hw.i386.pc_isa import PcIsaDevices, create_pc_isa_devices
 from pyqemu.hw.i386.pc_ports import Port92
 from pyqemu.hw.i386.x86_boot import CpuState, pc_e820_map
-from pyqemu.hw.pci.i440fx import I440FX
-from pyqemu.hw.pci.q35 import Q35
+from pyqemu.hw.pci.i440fx import I440FX, PIIX3_PIRQRC
+from pyqemu.hw.pci.q35 import ICH9_LPC_PIRQ_ROUT, Q35
 from pyqemu.target.i386 import cpu_models, kvm_state
 
 MiB = 1 << 20
@@ -52,6 +52,8 @@ GiB = 1 << 30
 #: where each board's PCI hole starts (the most RAM kept below 4 GiB)
 LOWMEM_LIMIT = {"pc": 0xE0000000, "q35": 0xB0000000}
 ISA_BIOS_MAX = 128 * 1024
+#: the 32-bit PCI hole ends below the IOAPIC, HPET and LAPIC area
+PCI_HOLE_END = 0xFEC00000
 SCI_IRQ = 9
 
 
@@ -112,8 +114,8 @@ class PcMachine(Machine):
         self.rtc = self.isa_devices.rtc
         self.signature = cpu_models.resolve(cpu_models.parse_cpu_option(cfg.cpu)).signature
         self.accel = KvmAccel(self, self.space, self.io, cfg.smp, cpuid=self._cpuid, path=cfg.kvm_path)
-        self.kvm_cpus = self.accel.cpus
-        for cpu in self.kvm_cpus:
+        self.cpus = list(self.accel.cpus)
+        for cpu in self.cpus:
             cpu.reset_state = self._reset_vcpu
         self.acpi = build_acpi(cfg.smp, cfg.ram_size, cfg.machine)
         self.boot_state: CpuState | None = None
@@ -180,6 +182,21 @@ class PcMachine(Machine):
         except (multiboot.MultibootError, linux_boot.LinuxBootError) as exc:
             raise PcBootError(str(exc)) from None
 
+    def machine_done(self) -> None:
+        """Every device is plugged (QEMU's machine-done notifier): from now on, after each reset of the
+        devices, a directly booted kernel finds PCI set up as a firmware would have left it."""
+        self.reset_handlers.append(self._pci_firmware_setup)
+        self._pci_firmware_setup()
+
+    def _pci_firmware_setup(self) -> None:
+        if self.boot_state is None:
+            return  # the firmware does it
+        if isinstance(self.chipset, Q35):
+            pc_pciinit.route_pirqs(self.chipset.lpc, ICH9_LPC_PIRQ_ROUT)
+        else:
+            pc_pciinit.route_pirqs(self.chipset.piix3, PIIX3_PIRQRC)
+        pc_pciinit.assign_resources(self.pci_bus, pci_hole_start(self.below_4g), PCI_HOLE_END)
+
     def _reset_vcpu(self, vcpu: VCPU) -> None:
         kvm_state.reset_vcpu(vcpu, self.signature, bsp=vcpu.index == 0)
         if vcpu.index == 0 and self.boot_state is not None:
@@ -199,6 +216,12 @@ class PcMachine(Machine):
 
     def close(self) -> None:
         self.accel.close()
+
+
+def pci_hole_start(below_4g: int) -> int:
+    """Where the firmware starts placing 32-bit BARs: above low RAM (and, on q35, the ECAM window at
+    0xB0000000), at 0xC0000000 at the lowest."""
+    return max(0xC0000000, (below_4g + 0x0FFFFFFF) & ~0x0FFFFFFF)
 
 
 def default_bios(data_dirs: list[str]) -> str | None:

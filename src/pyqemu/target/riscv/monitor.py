@@ -8,7 +8,8 @@
   CSRs the dump shows);
 * :func:`debug_translate`: a virtual address to a physical one the way the hart would see a load right
   now (privilege, ``mstatus.MPRV``, ``satp``: Bare, Sv39 or Sv48), without touching guest state:
-  no A/D updates, no TLB fill, no permission or PMP checks, no faults.  None when nothing is mapped.
+  no A/D updates, no TLB fill, no permission or PMP checks, no faults.  None when nothing is mapped;
+* :func:`disas_bytes`: ``x/i`` (the capstone lines of :mod:`.disas`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from . import csr as C
+from . import disas
 from .cpu import ABI_NAMES
+
+ARCH = "riscv64"
 
 PRIV_M = 3
 SATP_LEVELS = {8: 3, 9: 4}  # satp.MODE -> page-table levels (Sv39, Sv48)
@@ -123,3 +127,8 @@ def debug_translate(hart: Any, vaddr: int) -> int | None:
         offset_bits = 12 + 9 * level
         return (ppn << 12) | (vaddr & ((1 << offset_bits) - 1))
     return None
+
+
+def disas_bytes(code: bytes, pc: int, hart: Any = None) -> str:
+    """``x/i`` lines for ``code`` at ``pc`` (every hart decodes the same way)."""
+    return disas.disas_bytes(code, pc)

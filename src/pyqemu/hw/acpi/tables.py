@@ -451,7 +451,7 @@ def pci_crs(host: PciHost) -> bytes:
     ])
 
 
-def prt_entries(chipset: PciChipset, apic: bool) -> list[tuple[int, int, str | int, int]]:
+def prt_entries(chipset: PciChipset, apic: bool) -> list[tuple[int, int, str, int]]:
     """The ``_PRT`` rows ``(address 0xSSSSFFFF, pin 0-3, source, source index)`` for the PIC model
     (``apic`` False: the PIRQ's link device) or the APIC model (the PIRQ's GSI link where the chipset
     has direct IOAPIC inputs, else the link as in PIC mode)."""
@@ -554,7 +554,8 @@ def pci_aml(host: PciHost) -> bytes:
 
 
 def pic_aml() -> bytes:
-    """``\\PICF`` and ``\\_PIC(model)`` (5.8.1): the OS says which interrupt model it uses (0 PIC, 1 APIC)."""
+    """``\\PICF`` and ``\\_PIC(model)`` (5.8.1): the OS says which interrupt model it uses (0 PIC, 1 APIC).
+    Only q35's ``_PRT`` depends on it; on pc it just records the model."""
     return b"".join([
         aml.name("\\PICF", 0),
         aml.method("\\_PIC", 1, [aml.store(aml.arg(0), aml.name_ref("\\PICF"))]),

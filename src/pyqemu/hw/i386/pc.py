@@ -14,9 +14,10 @@ What the board puts together:
   at 0xCF8 with the reset control register at 0xCF9; q35's ECAM window), its BARs in a "pci" container
   below RAM; PCI interrupts reach the irqchip through the PIRQ routing of PIIX3 / ICH9.
 * **Boot**: with ``-kernel`` the board loads the kernel itself and starts the boot vCPU at its entry --
-  a multiboot (v1) kernel as QEMU's multiboot option ROM would leave it, a bzImage through the 64-bit boot
-  protocol -- with the ACPI tables in the BIOS area (RSDP at 0xE0000) and the e820 map in the boot
-  information; without it the vCPUs start at the reset vector in the firmware.
+  a multiboot (v1) kernel as QEMU's multiboot option ROM would leave it, a bzImage through the 32-bit
+  boot protocol (:data:`LINUX_ENTRY`) -- with the ACPI tables in the BIOS area (RSDP at 0xE0000) and the
+  e820 map in the boot information, and PCI set up as a firmware would (:mod:`.pc_pciinit`); without it
+  the vCPUs start at the reset vector in the firmware.
 * **CPUs**: ``-smp N`` vCPUs with the ``-cpu`` model's CPUID table filtered through
   KVM_GET_SUPPORTED_CPUID; the application processors wait for INIT/SIPI.
 
@@ -30,30 +31,39 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pyqemu.accel.kvm.accel import KvmAccel
 from pyqemu.accel.kvm.kvm import VCPU, Kvm
 from pyqemu.core.machine import Machine
 from pyqemu.exec.memory import AddressSpace, MemoryRegion, RamArena
 from pyqemu.hw.acpi.pm import AcpiPm
-from pyqemu.hw.acpi.tables import MACHINE_PM, build_acpi
+from pyqemu.hw.acpi.tables import MACHINE_PCI, MACHINE_PM, PCI_HOLE_END, build_acpi
 from pyqemu.hw.core.irq import IRQ
 from pyqemu.hw.i386 import linux_boot, multiboot, pc_pciinit
 from pyqemu.hw.i386.pc_isa import PcIsaDevices, create_pc_isa_devices
 from pyqemu.hw.i386.pc_ports import Port92
 from pyqemu.hw.i386.x86_boot import CpuState, pc_e820_map
 from pyqemu.hw.pci.i440fx import I440FX, PIIX3_PIRQRC
-from pyqemu.hw.pci.q35 import ICH9_LPC_PIRQ_ROUT, Q35
+from pyqemu.hw.pci.q35 import (
+    ICH9_LPC_PIRQ_ROUT,
+    MCH_PCIEXBAR,
+    MCH_PCIEXBAR_DEFAULT,
+    MCH_PCIEXBAR_ENABLE,
+    Q35,
+)
 from pyqemu.target.i386 import cpu_models, kvm_state
 
 MiB = 1 << 20
 GiB = 1 << 30
-#: where each board's PCI hole starts (the most RAM kept below 4 GiB)
-LOWMEM_LIMIT = {"pc": 0xE0000000, "q35": 0xB0000000}
 ISA_BIOS_MAX = 128 * 1024
-#: the 32-bit PCI hole ends below the IOAPIC, HPET and LAPIC area
-PCI_HOLE_END = 0xFEC00000
+#: which boot protocol the board enters a bzImage by: the 32-bit one, as QEMU's firmware path does (its
+#: option ROM runs the real-mode setup, which enters startup_32).  startup_32 identity-maps 4 GiB before
+#: long mode; entered at startup_64 instead, the decompressor maps memory a page fault at a time, which a
+#: software nested hypervisor (kvm_pvm) makes take minutes.
+LINUX_ENTRY: Literal["32", "64"] = "32"
+#: q35's ECAM window, where a firmware puts it (PCIEXBAR)
+ECAM = (MCH_PCIEXBAR_DEFAULT, 256 * MiB)
 SCI_IRQ = 9
 
 
@@ -84,9 +94,10 @@ class PcMachine(Machine):
     def __init__(self, cfg: PcConfig) -> None:
         super().__init__(cfg.main_loop)
         self.cfg = cfg
-        self.below_4g = min(cfg.ram_size, LOWMEM_LIMIT[cfg.machine])
+        lowmem_limit = MACHINE_PCI[cfg.machine].lowmem_limit  # where the board's PCI hole starts
+        self.below_4g = min(cfg.ram_size, lowmem_limit)
         self.above_4g = cfg.ram_size - self.below_4g
-        self.e820 = pc_e820_map(cfg.ram_size, LOWMEM_LIMIT[cfg.machine])
+        self.e820 = pc_e820_map(cfg.ram_size, lowmem_limit)
         self.arena = RamArena(max(1 << 34, cfg.ram_size * 2))
         self.sysmem = MemoryRegion.container_of("system", 1 << 64)
         self.space = AddressSpace("memory", self.sysmem)
@@ -117,7 +128,8 @@ class PcMachine(Machine):
         self.cpus = list(self.accel.cpus)
         for cpu in self.cpus:
             cpu.reset_state = self._reset_vcpu
-        self.acpi = build_acpi(cfg.smp, cfg.ram_size, cfg.machine)
+        self.acpi = build_acpi(cfg.smp, cfg.ram_size, cfg.machine, below_4g=self.below_4g,
+                               ecam=ECAM if cfg.machine == "q35" else None)
         self.boot_state: CpuState | None = None
         self.reset_handlers.append(self._reset)
         self._reset()
@@ -177,7 +189,8 @@ class PcMachine(Machine):
                 if cfg.initrd is not None:
                     with open(cfg.initrd, "rb") as f:
                         initrd = f.read()
-                boot = linux_boot.load_linux(kernel, self._write, self.e820, cfg.append, initrd)
+                boot = linux_boot.load_linux(kernel, self._write, self.e820, cfg.append, initrd,
+                                             mode=LINUX_ENTRY)
                 self.boot_state = boot.cpu
         except (multiboot.MultibootError, linux_boot.LinuxBootError) as exc:
             raise PcBootError(str(exc)) from None
@@ -193,9 +206,12 @@ class PcMachine(Machine):
             return  # the firmware does it
         if isinstance(self.chipset, Q35):
             pc_pciinit.route_pirqs(self.chipset.lpc, ICH9_LPC_PIRQ_ROUT)
+            mch = self.chipset.mch  # the ECAM window the MCFG table describes
+            mch.config_write(MCH_PCIEXBAR + 4, ECAM[0] >> 32, 4)
+            mch.config_write(MCH_PCIEXBAR, ECAM[0] | MCH_PCIEXBAR_ENABLE, 4)
         else:
             pc_pciinit.route_pirqs(self.chipset.piix3, PIIX3_PIRQRC)
-        pc_pciinit.assign_resources(self.pci_bus, pci_hole_start(self.below_4g), PCI_HOLE_END)
+        pc_pciinit.assign_resources(self.pci_bus, pci_hole_start(self.below_4g), PCI_HOLE_END + 1)
 
     def _reset_vcpu(self, vcpu: VCPU) -> None:
         kvm_state.reset_vcpu(vcpu, self.signature, bsp=vcpu.index == 0)

@@ -64,6 +64,8 @@ SIZES = {
     "kvm_translation": 24,
     "kvm_debugregs": 128,
     "kvm_irq_routing_entry": 48,
+    "kvm_xsave": 4096,
+    "kvm_xcrs": 392,
     "kvm_irq_routing": 8,
     "kvm_mp_state": 4,
 }
@@ -125,6 +127,10 @@ IOCTLS = {
     "KVM_IRQ_LINE": 0x4008AE61,
     "KVM_IRQ_LINE_STATUS": 0xC008AE67,
     "KVM_SET_GSI_ROUTING": 0x4008AE6A,
+    "KVM_GET_XSAVE": 0x9000AEA4,
+    "KVM_SET_XSAVE": 0x5000AEA5,
+    "KVM_GET_XCRS": 0x8188AEA6,
+    "KVM_SET_XCRS": 0x4188AEA7,
     "KVM_CREATE_PIT2": 0x4040AE77,
     "KVM_SET_CLOCK": 0x4030AE7B,
     "KVM_GET_CLOCK": 0x8030AE7C,
@@ -160,6 +166,7 @@ CONSTANTS = {
     "KVM_MEM_LOG_DIRTY_PAGES": 1, "KVM_MEM_READONLY": 2,
     "KVM_SYSTEM_EVENT_SHUTDOWN": 1, "KVM_SYSTEM_EVENT_RESET": 2, "KVM_SYSTEM_EVENT_CRASH": 3,
     "KVM_INTERNAL_ERROR_EMULATION": 1,
+    "KVM_CAP_XSAVE": 55, "KVM_CAP_XCRS": 56, "KVM_CAP_READONLY_MEM": 81,
     "KVM_IRQ_ROUTING_IRQCHIP": 1, "KVM_IRQ_ROUTING_MSI": 2, "KVM_IRQCHIP_IOAPIC": 2,
     "KVM_MP_STATE_RUNNABLE": 0, "KVM_MP_STATE_UNINITIALIZED": 1, "KVM_MP_STATE_HALTED": 3,
     "KVM_CAP_IRQCHIP": 0, "KVM_CAP_HLT": 1, "KVM_CAP_USER_MEMORY": 3, "KVM_CAP_SET_TSS_ADDR": 4,
@@ -378,6 +385,70 @@ def test_vcpu_state_round_trip(kvm: Kvm, vm: VM) -> None:
     sysenter_cs = 0x174
     cpu.set_msrs({sysenter_cs: 0x10})
     assert cpu.get_msrs([sysenter_cs]) == {sysenter_cs: 0x10}
+
+
+def test_irqchip_vcpu_state(kvm: Kvm, vm: VM) -> None:
+    """With the in-kernel irqchip: the LAPIC page (its ID register names the vCPU), MP state (the first
+    vCPU runnable, a later one waiting for INIT/SIPI), XSAVE and XCR0 round trips."""
+    vm.create_irqchip()
+    bsp, ap = vm.create_vcpu(0), vm.create_vcpu(1)
+    assert bsp.get_mp_state() == k.KVM_MP_STATE_RUNNABLE
+    assert ap.get_mp_state() == k.KVM_MP_STATE_UNINITIALIZED
+    lapic = ap.get_lapic()
+    assert int.from_bytes(bytes(lapic.regs[0x20:0x24]), "little") >> 24 == 1  # APIC ID
+    lapic.regs[0x80] = 0x20  # TPR
+    ap.set_lapic(lapic)
+    assert ap.get_lapic().regs[0x80] == 0x20
+    ap.set_mp_state(k.KVM_MP_STATE_RUNNABLE)
+    assert ap.get_mp_state() == k.KVM_MP_STATE_RUNNABLE
+    if kvm.check_extension(k.KVM_CAP_XSAVE):
+        area = bsp.get_xsave()
+        assert area.region[0] & 0xFFFF == 0x37F  # FCW after reset, at the start of the legacy region
+        area.region[0] = (area.region[0] & ~0xFFFF) | 0x27F
+        area.region[512 // 4] |= 1  # XSTATE_BV.x87: the legacy region holds the x87 state, not its init
+        bsp.set_xsave(area)
+        assert bsp.get_xsave().region[0] & 0xFFFF == 0x27F
+    if kvm.check_extension(k.KVM_CAP_XCRS):
+        assert bsp.get_xcrs()[0] & 1  # XCR0.x87 is always set
+        bsp.set_xcrs({0: 1})  # (no CPUID table given: the guest may enable x87 only)
+        assert bsp.get_xcrs() == {0: 1}
+        with pytest.raises(KvmError):
+            bsp.set_xcrs({0: 0})  # x87 can never be off
+
+
+def test_memory_slots_follow_the_memory_api(vm: VM) -> None:
+    """MemorySlots keeps a slot per RAM/ROM range of the flat view: added, moved and removed with the
+    regions; ROM is read-only when KVM can do it; MMIO has no slot."""
+    from pyqemu.accel.kvm.memslots import MemorySlots
+    from pyqemu.exec.memory import AddressSpace, MemoryRegion, RamArena
+
+    arena = RamArena(1 << 30)
+    root = MemoryRegion.container_of("system", 1 << 32)
+    space = AddressSpace("memory", root)
+    ram = MemoryRegion.ram("ram", 0x100000, arena)
+    root.add_subregion(0, ram)
+    slots = MemorySlots(vm, space)
+    assert sorted((s, size) for s, size, _, _ in slots.slots) == [(0, 0x100000)]
+    rom = MemoryRegion.rom("rom", 0x10000, arena)
+    root.add_subregion(0xFFFF0000, rom)
+    mmio = MemoryRegion.io("dev", 0x1000, _NoOps())
+    root.add_subregion(0x200000, mmio)
+    got = {start: flags for start, _, _, flags in slots.slots}
+    assert set(got) == {0, 0xFFFF0000}
+    assert got[0xFFFF0000] == (k.KVM_MEM_READONLY if slots.readonly_rom else 0)
+    rom.set_address(0xFFFE0000)
+    assert {start for start, _, _, _ in slots.slots} == {0, 0xFFFE0000}
+    root.del_subregion(rom)
+    assert {start for start, _, _, _ in slots.slots} == {0}
+    slots.close()
+
+
+class _NoOps:
+    def read(self, offset: int, size: int) -> int:
+        return 0
+
+    def write(self, offset: int, value: int, size: int) -> None:
+        pass
 
 
 # ---- guests ----------------------------------------------------------------------------------

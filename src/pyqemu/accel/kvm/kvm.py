@@ -550,6 +550,36 @@ class VCPU(_Fd):
             buf.entries[i] = e
         _ioctl(self.fd, sys_.KVM_SET_CPUID2, buf)
 
+    def get_lapic(self) -> sys_.kvm_lapic_state:
+        """KVM_GET_LAPIC: the in-kernel local APIC's 1 KiB register page (APIC register layout)."""
+        state = sys_.kvm_lapic_state()
+        _ioctl(self.fd, sys_.KVM_GET_LAPIC, state)
+        return state
+
+    def set_lapic(self, state: sys_.kvm_lapic_state) -> None:
+        _ioctl(self.fd, sys_.KVM_SET_LAPIC, state)
+
+    def get_xsave(self) -> sys_.kvm_xsave:
+        """KVM_GET_XSAVE: the x87/SSE/AVX... state in XSAVE layout (needs KVM_CAP_XSAVE)."""
+        area = sys_.kvm_xsave()
+        _ioctl(self.fd, sys_.KVM_GET_XSAVE, area)
+        return area
+
+    def set_xsave(self, area: sys_.kvm_xsave) -> None:
+        _ioctl(self.fd, sys_.KVM_SET_XSAVE, area)
+
+    def get_xcrs(self) -> dict[int, int]:
+        """KVM_GET_XCRS: extended control register number -> value (XCR0 is 0; needs KVM_CAP_XCRS)."""
+        xcrs = sys_.kvm_xcrs()
+        _ioctl(self.fd, sys_.KVM_GET_XCRS, xcrs)
+        return {xcrs.xcrs[i].xcr: xcrs.xcrs[i].value for i in range(xcrs.nr_xcrs)}
+
+    def set_xcrs(self, values: Mapping[int, int]) -> None:
+        xcrs = sys_.kvm_xcrs(nr_xcrs=len(values))
+        for i, (xcr, value) in enumerate(values.items()):
+            xcrs.xcrs[i].xcr, xcrs.xcrs[i].value = xcr, value
+        _ioctl(self.fd, sys_.KVM_SET_XCRS, xcrs)
+
     def get_mp_state(self) -> int:
         """KVM_GET_MP_STATE: KVM_MP_STATE_RUNNABLE, _UNINITIALIZED (an AP waiting for INIT/SIPI), ..."""
         state = sys_.kvm_mp_state()

@@ -395,7 +395,25 @@ class kvm_mp_state(ctypes.Structure):
 
 
 class kvm_lapic_state(ctypes.Structure):
-    _fields_ = [("regs", ctypes.c_char * 1024)]
+    """KVM_GET_LAPIC / KVM_SET_LAPIC: the local APIC's register page (``bytes(state.regs)``)."""
+
+    _fields_ = [("regs", u8 * 1024)]
+
+
+class kvm_xsave(ctypes.Structure):
+    """KVM_GET_XSAVE / KVM_SET_XSAVE: the vCPU's XSAVE area (legacy region, header, extended states)."""
+
+    _fields_ = [("region", u32 * 1024)]
+
+
+class kvm_xcr(ctypes.Structure):
+    _fields_ = [("xcr", u32), ("reserved", u32), ("value", u64)]
+
+
+class kvm_xcrs(ctypes.Structure):
+    """KVM_GET_XCRS / KVM_SET_XCRS: the extended control registers (XCR0)."""
+
+    _fields_ = [("nr_xcrs", u32), ("flags", u32), ("xcrs", kvm_xcr * 16), ("padding", u64 * 16)]
 
 
 class kvm_clock_data(ctypes.Structure):
@@ -567,6 +585,10 @@ KVM_GET_CPUID2 = _IOWR(KVMIO, 0x91, kvm_cpuid2)
 KVM_GET_MP_STATE = _IOR(KVMIO, 0x98, kvm_mp_state)
 KVM_SET_MP_STATE = _IOW(KVMIO, 0x99, kvm_mp_state)
 KVM_NMI = _IO(KVMIO, 0x9A)
+KVM_GET_XSAVE = _IOR(KVMIO, 0xA4, kvm_xsave)
+KVM_SET_XSAVE = _IOW(KVMIO, 0xA5, kvm_xsave)
+KVM_GET_XCRS = _IOR(KVMIO, 0xA6, kvm_xcrs)
+KVM_SET_XCRS = _IOW(KVMIO, 0xA7, kvm_xcrs)
 KVM_GET_DEBUGREGS = _IOR(KVMIO, 0xA1, kvm_debugregs)
 KVM_SET_DEBUGREGS = _IOW(KVMIO, 0xA2, kvm_debugregs)
 

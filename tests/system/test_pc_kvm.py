@@ -113,6 +113,35 @@ def test_real_mode_firmware_at_the_reset_vector(realmode_bios: Path) -> None:
     assert (theirs.stdout, theirs.returncode) == (ours.stdout, ours.returncode)
 
 
+@pytest.fixture(scope="module")
+def seabios_dir() -> Path:
+    from pyqemu.tools import guests
+
+    try:
+        return guests.debian_package("seabios") / "usr" / "share" / "seabios"
+    except (guests.GuestError, OSError) as exc:
+        pytest.skip(f"Debian's SeaBIOS could not be fetched: {exc}")
+
+
+@pytest.mark.parametrize("machine", ["pc", "q35"])
+def test_seabios_boots_a_virtio_disk(seabios_dir: Path, tmp_path: Path, machine: str) -> None:
+    """Real firmware on the board: SeaBIOS (Debian's bios-256k.bin, the default -bios) enumerates PCI,
+    drives the virtio-blk-pci disk through its virtqueues, loads the boot sector and runs it -- as under
+    Debian's qemu-system-x86_64."""
+    obj, mbr = tmp_path / "mbr.o", tmp_path / "mbr.bin"
+    subprocess.run(["as", "--32", "-o", str(obj), str(GUEST_DIR / "mbr_boot.S")], check=True, timeout=60)
+    subprocess.run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary", "-o", str(mbr), str(obj)],
+                   check=True, timeout=60)
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(mbr.read_bytes().ljust(1 << 20, b"\0"))
+    args = ["-M", machine, "-L", str(seabios_dir), "-drive", f"file={disk},format=raw,if=virtio", *DEBUG_EXIT]
+    ours = run_pyqemu(*args)
+    assert (ours.stdout, ours.returncode) == ("booted from the disk's MBR by the firmware\n", GUEST_DONE), \
+        ours.stderr
+    theirs = run_qemu(*args)
+    assert (theirs.stdout, theirs.returncode) == (ours.stdout, ours.returncode)
+
+
 def test_q35_config_space_through_ecam(pcguest: Path) -> None:
     """MMIO to a device model: the guest enables the MMCONFIG window through the MCH's PCIEXBAR and reads
     vendor/device ids through it."""

@@ -6,7 +6,8 @@ What the board puts together:
 * **Memory** (QEMU's pc_memory_init): one RAM block, shown below 4 GiB up to the start of the PCI hole
   (``pc``: 0xE0000000, ``q35``: 0xB0000000) and the rest from 4 GiB; the firmware (``-bios``) as ROM
   ending at 4 GiB with its last 128 KiB also at 0xE0000-0xFFFFF (the "isa-bios" window), the reset vector
-  at 0xFFFFFFF0 being its last 16 bytes.  Everything else is MMIO or unassigned.
+  at 0xFFFFFFF0 being its last 16 bytes; the chipset's PAM registers shadow 0xC0000-0xFFFFF with RAM as a
+  firmware asks (SeaBIOS copies itself there).  Everything else is MMIO or unassigned.
 * **Port I/O**: the ISA devices of :mod:`.pc_isa` (UARTs, CMOS RTC, i8042), port 0x92 and the ACPI PM
   blocks (:mod:`pyqemu.hw.acpi.pm`); the in-kernel irqchip holds the PICs, the IOAPIC and the LAPICs,
   and the in-kernel PIT the timer, as QEMU's defaults with KVM do.
@@ -114,10 +115,10 @@ class PcMachine(Machine):
         reset = lambda: self.request_reset("guest-reset")  # noqa: E731
         if cfg.machine == "q35":
             self.chipset: I440FX | Q35 = Q35(self.pci_mem, self.isa.io, gsi=self._isa_irq, dma=self.space,
-                                              request_reset=reset)
+                                              request_reset=reset, ram=self.ram, system=self.sysmem)
         else:
             self.chipset = I440FX(self.pci_mem, self.isa.io, isa_irq=self._isa_irq, dma=self.space,
-                                  request_reset=reset)
+                                  request_reset=reset, ram=self.ram, system=self.sysmem)
         self.pci_bus = self.chipset.bus
         self.pm = AcpiPm(MACHINE_PM[cfg.machine], self.clock, self.isa.get_irq(SCI_IRQ),
                          on_poweroff=lambda: self.request_shutdown(0, "guest-shutdown"))

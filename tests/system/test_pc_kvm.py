@@ -98,7 +98,7 @@ def test_multiboot_guest_as_under_qemu(pcguest: Path, scenario: str) -> None:
     """The same kernel, options and guest output under Debian's qemu-system-x86_64 (SeaBIOS boots it
     there; pyqemu loads it directly)."""
     extra, _, _ = SCENARIOS[scenario]
-    ours = run_pyqemu("-kernel", str(pcguest), "-append", scenario, *extra, *DEBUG_EXIT)
+    ours = run_pyqemu("-accel", "kvm", "-kernel", str(pcguest), "-append", scenario, *extra, *DEBUG_EXIT)
     theirs = run_qemu("-kernel", str(pcguest), "-append", scenario, *extra, *DEBUG_EXIT)
     assert (ours.stdout, ours.returncode) == (theirs.stdout, theirs.returncode)
     # the CPU model's warnings (features this host's KVM lacks) are QEMU's, word for word

@@ -178,12 +178,15 @@ class SystemTarget:
     prog = PROG
     machines: tuple[tuple[str, str], ...] = MACHINES
     machine_props: tuple[tuple[str, str, str], ...] = ()
-    machine_type_name = "virt-machine"
+    #: the board -machine picks when it names none, the one ``-machine help`` marks "(default)"
+    default_machine = "virt"
     default_cpu = "rv64"
     default_accel = "tcg"
     accelerators: tuple[str, ...] = ("tcg",)
     max_cpus = MAX_CPUS
     has_dtb = True
+    #: whether -gdb/-s can debug this target's vCPUs
+    has_gdbstub = True
     accel_help = ("                select accelerator (tcg; use 'help' for a list)\n"
                   "                thread=single|multi, tb-size=n, backend=python|x86_64")
     bios_help = "set the filename for the BIOS ('default': OpenSBI, 'none': no firmware)"
@@ -218,6 +221,10 @@ class SystemTarget:
 
     def max_cpus_for(self, machine: str) -> int:
         return self.max_cpus
+
+    def machine_type_name(self, opts: dict[str, str] | None) -> str:
+        """The QOM type of the board ``-machine`` picks, as property errors name it."""
+        return f"{self.machine_name(opts)}-machine"
 
     def machine_name(self, opts: dict[str, str] | None) -> str:
         """The board's name in messages (QEMU names the versioned type)."""
@@ -332,13 +339,13 @@ class Config:
 
 def _machine_help() -> str:
     lines = ["Supported machines are:"]
-    for i, (name, desc) in enumerate(TARGET.machines):
-        lines.append(f"{name:<20} {desc}{' (default)' if i == 0 else ''}")
+    for name, desc in TARGET.machines:
+        lines.append(f"{name:<20} {desc}{' (default)' if name == TARGET.default_machine else ''}")
     return "\n".join(lines)
 
 
-def _machine_props_help() -> str:
-    lines = [f"{TARGET.machine_type_name} options:"]
+def _machine_props_help(opts: dict[str, str]) -> str:
+    lines = [f"{TARGET.machine_type_name(opts)} options:"]
     for name, type_, desc in TARGET.machine_props or _MACHINE_PROPS:
         lines.append(f"  {name + '=<' + type_ + '>':<22} - {desc}")
     return "\n".join(lines)
@@ -483,7 +490,7 @@ def _apply_option(cfg: Config, name: str, arg: str, loc: str) -> None:
             print(_machine_help())
             raise Exit(0)
         if opts.get("help") == "on":
-            print(_machine_props_help())
+            print(_machine_props_help(opts))
             raise Exit(0)
         cfg.machine.update(opts)
     elif name == "cpu":
@@ -593,7 +600,7 @@ def _merge_machine_options(cfg: Config) -> None:
     known = {name for name, _, _ in TARGET.machine_props or _MACHINE_PROPS} | {"type", "accel"}
     for key in cfg.machine:
         if key not in known:
-            raise CliError(f"Property '{TARGET.machine_type_name}.{key}' not found")
+            raise CliError(f"Property '{TARGET.machine_type_name(cfg.machine)}.{key}' not found")
     if "firmware" in cfg.machine and cfg.bios is None:
         cfg.bios = cfg.machine["firmware"]
     for key in ("kernel", "initrd", "append", "dtb"):
@@ -1154,6 +1161,8 @@ def _run(cfg: Config, watcher: SignalWatcher) -> int:
     _merge_machine_options(cfg)
     _check_accel(cfg)
     TARGET.check_cpu(cfg)
+    if cfg.gdb is not None and not TARGET.has_gdbstub:
+        raise CliError("the gdbstub cannot debug the vCPUs of this emulator yet (pyqemu)", cfg.gdb[1])
     harts = parse_smp(cfg.smp, cfg.machine)
     TARGET.check_boot_files(cfg)
     bios = TARGET.resolve_bios(cfg)
@@ -1237,7 +1246,8 @@ def main(argv: list[str] | None = None, target: SystemTarget | None = None) -> i
             print(line, file=sys.stderr)
         for line in exc.before:
             _report(line, exc.loc)
-        _report(str(exc), exc.loc)
+        if str(exc):
+            _report(str(exc), exc.loc)
         if exc.hint:
             print(exc.hint, file=sys.stderr)
         return 1

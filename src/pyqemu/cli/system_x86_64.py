@@ -40,6 +40,7 @@ MACHINE_PROPS = (
     ("kernel", "string", "Linux kernel image file"),
 )
 KVM_ACCEL_PROPS = frozenset({"accel", "kernel-irqchip"})
+MIN_RAM = 2 << 20  # conventional memory, the BIOS area and some RAM above 1 MiB
 
 
 def _host_memory() -> int:
@@ -60,11 +61,12 @@ class X86Target(SystemTarget):
     prog = PROG
     machines = MACHINES
     machine_props = MACHINE_PROPS
-    machine_type_name = "pc-i440fx-7.2-machine"
+    default_machine = "pc-i440fx-7.2"
     default_cpu = "qemu64"
     default_accel = "kvm"
     accelerators = ("kvm",)
     has_dtb = False
+    has_gdbstub = False
     accel_help = ("                select accelerator (kvm; use 'help' for a list)\n"
                   "                kernel-irqchip=on")
     bios_help = "set the filename for the BIOS (default: SeaBIOS's bios-256k.bin)"
@@ -122,16 +124,17 @@ class X86Target(SystemTarget):
         if cfg.bios is not None:
             path = sm.find_data_file(cfg.bios, cfg.data_dirs)
             if path is None:
-                raise CliError(f"could not load PC BIOS '{cfg.bios}'")
+                raise CliError("", plain=(f"qemu: could not load PC BIOS '{cfg.bios}'",))
             return path
         if cfg.kernel is not None:
             return None  # the board loads the kernel itself
         path = default_bios(cfg.data_dirs)
         if path is None:
-            raise CliError("could not load PC BIOS 'bios-256k.bin'")
+            raise CliError("", plain=("qemu: could not load PC BIOS 'bios-256k.bin'",))
         return path
 
     def create_machine(self, system: System, harts: int, bios: str | None) -> None:
+        from pyqemu.accel.kvm.accel import KvmVcpuLimit
         from pyqemu.accel.kvm.kvm import KvmError
         from pyqemu.hw.i386.pc import PcBootError, PcConfig, PcMachine
         from pyqemu.target.i386.cpu_models import CpuModelError
@@ -139,24 +142,31 @@ class X86Target(SystemTarget):
         cfg = system.cfg
         accel_loc = next((loc for _, loc in cfg.accel if loc), None)
         board = BOARDS[cfg.machine.get("type", "pc")][0]
+        if cfg.ram_size < MIN_RAM:
+            raise CliError(f"invalid RAM size: the PC boards of pyqemu need at least {MIN_RAM >> 20} MiB")
         if cfg.ram_size > _host_memory():
             raise CliError("cannot set up guest memory 'pc.ram': Cannot allocate memory")
         pcfg = PcConfig(machine=board, ram_size=cfg.ram_size, smp=harts, cpu=cfg.cpu, bios=bios,
                         kernel=cfg.kernel, initrd=cfg.initrd, append=cfg.append or "",
                         serials=[system.serial] if system.serial is not None else [],
-                        main_loop=system.main_loop, warn=lambda line: sm._report(line))
+                        main_loop=system.main_loop, warn=lambda line: sm._report(line),
+                        accel_warn=lambda line: sm._report(line, accel_loc))
         try:
             system.machine = PcMachine(pcfg)
         except KvmError as exc:
             raise CliError(f"failed to initialize kvm: {os.strerror(exc.errno or 0)}", accel_loc,
                            plain=(str(exc.strerror),)) from None
+        except KvmVcpuLimit as exc:  # QEMU prints it as it is and exits
+            raise CliError("", plain=(str(exc),)) from None
         except CpuModelError as exc:
             raise CliError(str(exc), before=tuple(exc.warnings)) from None
-        except PcBootError as exc:
-            raise CliError(str(exc)) from None
+        except PcBootError as exc:  # the loaders' own lines, as QEMU's x86 loaders print them
+            text = str(exc)
+            raise CliError("", plain=(text if text.startswith("qemu: ") else f"qemu: {text}",)) from None
         except OSError as exc:
             raise CliError(f"{exc.filename or 'boot image'}: {os.strerror(exc.errno or 0)}") from None
         system.machine.no_reboot = cfg.no_reboot
+        system.machine.no_shutdown = cfg.no_shutdown
 
     def create_devices(self, system: System) -> None:
         from pyqemu.hw.i386 import pc_qdev

@@ -54,6 +54,8 @@ class Machine:
         self.reset_requested = False
         self.reset_reason = "guest-reset"
         self.no_reboot = False
+        #: -no-shutdown: a guest's power-off stops the VM (run state ``shutdown``) instead of ending the run
+        self.no_shutdown = False
         self.reset_handlers: list[Callable[[], None]] = []
         self.state_listeners: list[Callable[[bool], None]] = []
         #: the debugger (the gdbstub) hears of vCPUs that stopped for it: ``(cpu, EXIT_DEBUG)`` at a
@@ -79,6 +81,10 @@ class Machine:
 
     # -- requests (QEMU's qemu_system_*_request) ---------------------------------------------------
     def request_shutdown(self, code: int = 0, reason: str = "guest-shutdown") -> None:
+        if self.no_shutdown and reason == "guest-shutdown":  # QEMU's shutdown action "pause"
+            self.emit("SHUTDOWN", {"guest": True, "reason": reason})
+            self.stop("shutdown")
+            return
         if self.shutdown_code is None:
             self.shutdown_reason = reason
         self.shutdown_code = code
@@ -116,10 +122,21 @@ class Machine:
                 fn(True)
             self.emit("RESUME")
 
+    def wait_while_stopped(self) -> None:
+        """Hold the caller -- a device acting for a vCPU, e.g. a disk request that failed with
+        ``werror=stop`` -- until the VM runs again or shuts down, the monitors working meanwhile."""
+        if self.accel is not None and self.accel.wait_while_stopped():
+            return
+        while not self.running and self.shutdown_code is None:
+            self.main_loop.poll(0.1)
+
     def system_reset(self) -> None:
-        """Reset devices and CPUs to their power-on state (boards reload their boot code)."""
+        """Reset devices and CPUs to their power-on state (boards reload their boot code).  A stopped VM
+        is in ``prelaunch`` afterwards, as in QEMU (so ``cont`` may start it again)."""
         for fn in self.reset_handlers:
             fn()
+        if not self.running:
+            self.stop_state = "prelaunch"
         if self.tbc is not None:
             self.tbc.flush()
 

@@ -28,6 +28,9 @@ _THROTTLE_ARGS = {"bps": "bps-total", "bps_rd": "bps-read", "bps_wr": "bps-write
                   "iops": "iops-total", "iops_rd": "iops-read", "iops_wr": "iops-write"}
 
 
+#: run states ``cont`` refuses until a system reset (QEMU's runstate_needs_reset)
+NEEDS_RESET = frozenset({"internal-error", "shutdown", "guest-panicked"})
+
 class CaptureChardev(Chardev):
     """Collects what an HMP monitor prints (``human-monitor-command``)."""
 
@@ -79,6 +82,8 @@ class QmpCommands:
         self.machine.stop()
 
     def cmd_cont(self, args: dict[str, Any]) -> None:
+        if self.machine.runstate in NEEDS_RESET:
+            raise QmpError("Resetting the Virtual Machine is required")
         self.machine.cont()
         for backend in self.target.drives:
             backend.resume()
@@ -328,8 +333,7 @@ def _stop_for_error(target: MonitorTarget) -> Any:
     def on_stop() -> bool:
         machine = target.machine
         machine.stop("io-error")
-        while not machine.running and machine.shutdown_code is None:
-            machine.main_loop.poll(0.1)
+        machine.wait_while_stopped()
         for backend in target.drives:
             backend.resume()
         return machine.shutdown_code is None

@@ -17,7 +17,7 @@ def test_write_exits_with_odd_status():
     r = Rig()
     debugexit.create(r.isa)
     r.outb(0x501, 0x31)
-    assert r.machine.requests == [("shutdown", 0x63, "guest-shutdown")]
+    assert r.machine.requests == [("shutdown", 0x63, "guest-exit")]
 
 
 def test_zero_gives_status_1_and_word_writes_use_the_whole_value():
@@ -42,7 +42,7 @@ def test_custom_iobase_and_iosize():
     dev = debugexit.create(r.isa, iobase=0xF4, iosize=4)
     assert dev.mr.size == 4
     r.io.write(0xF4, 0x10, 4)
-    assert r.machine.requests == [("shutdown", 0x21, "guest-shutdown")]
+    assert r.machine.requests == [("shutdown", 0x21, "guest-exit")]
 
 
 def test_model_alone():
@@ -62,7 +62,7 @@ def test_device_add_on_the_isa_bus():
     dev = tree.device_add({"driver": "isa-debug-exit", "iobase": "0xf4", "iosize": "0x4"})
     assert dev.parent_bus is isa_bus and isinstance(dev.model, debugexit.DebugExit)
     r.outb(0xF7, 3)
-    assert r.machine.requests == [("shutdown", 7, "guest-shutdown")]
+    assert r.machine.requests == [("shutdown", 7, "guest-exit")]
     with pytest.raises(QomError):
         tree.device_add({"driver": "isa-debug-exit", "iobase": "0xffff", "iosize": "4"})
     assert "iobase=<uint32>" in device_type_help("isa-debug-exit")

@@ -26,7 +26,7 @@ def test_debug_exit_ends_the_machine_with_its_status(pc):
     machine, devs, _ = pc
     devs.io.write(0x501, 0x31, 1)
     assert machine.shutdown_code == 0x63 and machine.runstate == "shutdown"
-    assert machine.shutdown_reason == "guest-shutdown"
+    assert machine.shutdown_reason == "guest-exit"
     assert machine.run() == 0x63  # the loop ends at once with that status
 
 

@@ -21,6 +21,7 @@ to park, as QEMU's pause_all_vcpus does.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -45,6 +46,8 @@ from pyqemu.accel.kvm.memslots import MemorySlots
 from pyqemu.exec.memory import AddressSpace
 
 KVM_EXIT_IO = sys_.KVM_EXIT_IO
+#: exits the vCPU thread handles from the raw reason, without a decoded record
+_FAST_EXITS = frozenset({sys_.KVM_EXIT_IO, sys_.KVM_EXIT_INTR, sys_.KVM_EXIT_HLT})
 #: guest-physical pages KVM may use on Intel hosts for real mode (QEMU's pc: just below the BIOS)
 IDENTITY_MAP_ADDR = 0xFEFFC000
 TSS_ADDR = 0xFEFFD000
@@ -71,6 +74,60 @@ def pc_gsi_routes() -> list[tuple[int, int, int]]:
         if gsi != 2:
             routes.append((gsi, sys_.KVM_IRQCHIP_IOAPIC, 2 if gsi == 0 else gsi))
     return routes
+
+
+#: MSRs a system reset puts back to what KVM had at VM creation (those KVM has): SYSENTER, MISC_ENABLE, PAT,
+#: the MTRR default type, the SYSCALL MSRs, FS/GS/KERNEL_GS bases and KVM's paravirtual MSRs (kvmclock,
+#: async page faults, steal time, PV EOI: enable bits off, so a rebooted guest is not written to)
+RESET_MSRS = (0x174, 0x175, 0x176, 0x1A0, 0x277, 0x2FF, 0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084,
+              0xC0000100, 0xC0000101, 0xC0000102, 0x11, 0x12, 0x4B564D00, 0x4B564D01, 0x4B564D02, 0x4B564D03,
+              0x4B564D04)
+DR6_RESET, DR7_RESET = 0xFFFF0FF0, 0x400
+
+
+class PowerOnState:
+    """What KVM had when the VM was made -- the in-kernel PICs, IOAPIC and PIT, and per vCPU the local
+    APIC, the :data:`RESET_MSRS`, XCR0 -- put back at each system reset (with the debug registers' reset
+    values), so that nothing a guest programmed survives a reboot (QEMU's kvm_arch_reset_vcpu and the
+    irqchip/PIT resets)."""
+
+    def __init__(self, kvm: Kvm, vm: Any, vcpus: Sequence[VCPU]) -> None:
+        self.vm = vm
+        self.vcpus = list(vcpus)
+        self.chips = [vm.get_irqchip(chip) for chip in (sys_.KVM_IRQCHIP_PIC_MASTER,
+                                                       sys_.KVM_IRQCHIP_PIC_SLAVE, sys_.KVM_IRQCHIP_IOAPIC)]
+        self.pit = vm.get_pit2()
+        known = set(kvm.msr_index_list())
+        has_xcrs = bool(kvm.check_extension(sys_.KVM_CAP_XCRS))
+        self.per_cpu = [(vcpu.get_lapic(), _readable_msrs(vcpu, [m for m in RESET_MSRS if m in known]),
+                         vcpu.get_xcrs() if has_xcrs else None) for vcpu in self.vcpus]
+
+    def restore(self) -> None:
+        for chip in self.chips:
+            self.vm.set_irqchip(chip)
+        self.vm.set_pit2(self.pit)
+        for vcpu, (lapic, msrs, xcrs) in zip(self.vcpus, self.per_cpu, strict=True):
+            vcpu.set_lapic(lapic)
+            if msrs:
+                vcpu.set_msrs(msrs)
+            if xcrs:
+                vcpu.set_xcrs(xcrs)
+            vcpu.set_debugregs(sys_.kvm_debugregs(dr6=DR6_RESET, dr7=DR7_RESET))
+
+
+def _readable_msrs(vcpu: VCPU, indices: Sequence[int]) -> dict[int, int]:
+    """The values of those of ``indices`` this vCPU can read (KVM lists some it refuses for a model)."""
+    values: dict[int, int] = {}
+    for index in indices:
+        try:
+            values.update(vcpu.get_msrs([index]))
+        except KvmError:
+            pass
+    return values
+
+
+class KvmVcpuLimit(Exception):  # noqa: N818 - QEMU's message is the point
+    """More vCPUs than KVM can run (the message is QEMU's)."""
 
 
 class KvmCpu:
@@ -100,18 +157,16 @@ class KvmAccel:
 
     def __init__(self, machine: Any, memory: AddressSpace, io: AddressSpace, smp: int,
                  cpuid: Callable[[int, Kvm], Sequence[CpuidEntry]] | None = None,
-                 path: str = "/dev/kvm") -> None:
+                 path: str = "/dev/kvm", warn: Callable[[str], None] | None = None) -> None:
         self.machine = machine
         self.memory = memory
         self.io = io
         self.kvm = Kvm(path)
+        self.vm: Any = None
+        self.slots: MemorySlots | None = None
         try:
             self.kvm.require(*REQUIRED_CAPS)
-            max_cpus = self.kvm.check_extension(sys_.KVM_CAP_MAX_VCPUS) or \
-                self.kvm.check_extension(sys_.KVM_CAP_NR_VCPUS) or 4
-            if smp > max_cpus:
-                raise KvmError(22, f"Number of SMP CPUs requested ({smp}) exceeds max CPUs supported by KVM "
-                                   f"({max_cpus})")
+            self._check_vcpu_limits(smp, warn)
             self.vm = self.kvm.create_vm()
             self.vm.set_identity_map_addr(IDENTITY_MAP_ADDR)
             self.vm.set_tss_addr(TSS_ADDR)
@@ -123,8 +178,9 @@ class KvmAccel:
             if cpuid is not None:
                 for cpu in self.cpus:
                     cpu.vcpu.set_cpuid2(_entries(cpuid(cpu.index, self.kvm)))
+            self.power_on = PowerOnState(self.kvm, self.vm, [cpu.vcpu for cpu in self.cpus])
         except BaseException:
-            self.kvm.close()
+            self._close_kvm()
             raise
         self.cond = threading.Condition(machine.lock)
         self.paused = True
@@ -132,6 +188,19 @@ class KvmAccel:
         self._io_read = io.read
         self._io_write = io.write
         self._io_find = io.find
+
+    def _check_vcpu_limits(self, smp: int, warn: Callable[[str], None] | None) -> None:
+        """QEMU's kvm_init checks: beyond KVM's recommended vCPU count a warning, beyond its maximum
+        :class:`KvmVcpuLimit`."""
+        soft = self.kvm.check_extension(sys_.KVM_CAP_NR_VCPUS) or 4
+        hard = self.kvm.check_extension(sys_.KVM_CAP_MAX_VCPUS) or soft
+        if smp > hard:
+            raise KvmVcpuLimit(f"Number of SMP cpus requested ({smp}) exceeds the maximum cpus supported by "
+                               f"KVM ({hard})")
+        if smp > soft and warn is not None:
+            for kind in ("SMP", "hotpluggable"):  # (-smp maxcpus= is the number of vCPUs here)
+                warn(f"warning: Number of {kind} cpus requested ({smp}) exceeds the recommended cpus "
+                     f"supported by KVM ({soft})")
 
     # -- interrupts ---------------------------------------------------------------------------------------
     def set_irq(self, gsi: int, level: int) -> None:
@@ -159,26 +228,42 @@ class KvmAccel:
         with self.cond:
             self.paused = True
             me = threading.current_thread()
-            for cpu in self.cpus:
-                if cpu.thread is not None and cpu.thread is not me and not cpu.parked:
+            running = [c for c in self.cpus if c.thread is not None and c.thread is not me]
+            while True:
+                running = [c for c in running if c.thread is not None and c.thread.is_alive()
+                           and not c.parked]
+                if not running:
+                    return
+                for cpu in running:
                     cpu.vcpu.kick()
-            while any(c.thread is not None and c.thread is not me and c.thread.is_alive() and not c.parked
-                      for c in self.cpus):
                 self.cond.wait(0.05)
-                for cpu in self.cpus:
-                    if cpu.thread is not me and not cpu.parked:
-                        cpu.vcpu.kick()
+
+    def wait_while_stopped(self) -> bool:
+        """On a vCPU thread: count as parked (a stop, a reset may go ahead) until the VM runs again or
+        shuts down; True.  Elsewhere False: the main loop's thread must keep polling instead."""
+        me = threading.current_thread()
+        cpu = next((c for c in self.cpus if c.thread is me), None)
+        if cpu is None:
+            return False
+        machine = self.machine
+        with self.cond:
+            cpu.parked = True
+            self.cond.notify_all()
+            while not machine.running and machine.shutdown_code is None and not self.quit:
+                self.cond.wait(0.1)
+            cpu.parked = False
+        return True
 
     def run_paused(self, fn: Callable[[], Any]) -> Any:
-        """``fn()`` with every vCPU out of KVM_RUN (their registers can be read), then as before."""
+        """``fn()`` with every vCPU parked, out of KVM_RUN (their registers can be read), then as before."""
         with self.cond:
-            if self.paused:
-                return fn()
+            was_paused = self.paused
             self.pause()
             try:
                 return fn()
             finally:
-                self.resume()
+                if not was_paused:
+                    self.resume()
 
     def close(self) -> None:
         with self.cond:
@@ -189,12 +274,19 @@ class KvmAccel:
         for cpu in self.cpus:
             if cpu.thread is not None and cpu.thread is not threading.current_thread():
                 cpu.thread.join(timeout=5)
-        self.slots.close()
-        self.vm.close()
+        self._close_kvm()
+
+    def _close_kvm(self) -> None:
+        if self.slots is not None:
+            self.slots.close()
+        if self.vm is not None:
+            self.vm.close()
         self.kvm.close()
 
     def reset_cpus(self) -> None:
-        """The vCPUs' power-on state (call with the vCPUs paused)."""
+        """The power-on state of the in-kernel irqchip, the PIT and every vCPU (call with the vCPUs parked):
+        what KVM had when the VM was made, then the board's register state for each vCPU."""
+        self.power_on.restore()
         for cpu in self.cpus:
             if cpu.reset_state is not None:
                 cpu.reset_state(cpu.vcpu)
@@ -216,11 +308,27 @@ class KvmAccel:
         page = vcpu.page
         lock = self.cond
         machine = self.machine
+        completing = False  # an IN or MMIO read's data is not in the guest until KVM_RUN is entered again
         while True:
-            if (self.paused or self.quit) and not self._park(cpu):
-                return
-            reason = run_reason()
+            if self.paused or self.quit:
+                if completing:  # finish the access before the vCPU's state is looked at or replaced:
+                    completing = False  # KVM_RUN with immediate_exit completes it and returns at once
+                    vcpu.set_immediate_exit(True)
+                    try:
+                        run_reason()
+                    except KvmError:
+                        pass
+                if not self._park(cpu):
+                    return
+            try:
+                reason = run_reason()
+                ex = None if reason in _FAST_EXITS else vcpu.decode_exit()
+            except KvmError as exc:
+                with lock:
+                    self._internal_error(cpu, f"error: kvm run failed {os.strerror(exc.errno or 0)}\n")
+                continue
             if reason == KVM_EXIT_IO:  # the common exit, handled without decoding it into a record
+                completing = True
                 with lock:
                     try:
                         self._port_io(io.direction == sys_.KVM_EXIT_IO_OUT, io.port, io.size, io.count,
@@ -230,9 +338,10 @@ class KvmAccel:
                     if machine.reset_requested or machine.shutdown_code is not None:
                         self.paused = True  # QEMU's cpu_stop_current: not one more guest instruction
                 continue
-            if reason in (sys_.KVM_EXIT_INTR, sys_.KVM_EXIT_HLT):
+            completing = False
+            if ex is None:
                 continue
-            ex = vcpu.decode_exit()
+            completing = isinstance(ex, MmioExit)
             with lock:
                 try:
                     self._handle_exit(cpu, ex)
@@ -259,8 +368,9 @@ class KvmAccel:
                 self.machine.request_shutdown(0, "guest-shutdown")
             elif ex.type == sys_.KVM_SYSTEM_EVENT_RESET:
                 self.machine.request_reset("guest-reset")
-            else:
-                self.machine.guest_panicked()
+            else:  # a crash the guest reported (pvpanic, Hyper-V crash MSRs): QEMU's default panic action
+                self.machine.emit("GUEST_PANICKED", {"action": "pause"})
+                self.machine.main_loop.call_soon(lambda: self.machine.stop("guest-panicked"))
             self.paused = True
         elif isinstance(ex, InternalError | FailEntry | UnknownExit | OtherExit):
             self._internal_error(cpu, exit_error_message(ex) or "")

@@ -456,6 +456,23 @@ class VM(_Fd):
             e.irqchip.irqchip, e.irqchip.pin = chip, pin
         _ioctl(self.fd, sys_.KVM_SET_GSI_ROUTING, buf)
 
+    def get_irqchip(self, chip_id: int) -> sys_.kvm_irqchip:
+        """KVM_GET_IRQCHIP: the state of the in-kernel PIC master (0), PIC slave (1) or IOAPIC (2)."""
+        chip = sys_.kvm_irqchip(chip_id=chip_id)
+        _ioctl(self.fd, sys_.KVM_GET_IRQCHIP, chip)
+        return chip
+
+    def set_irqchip(self, chip: sys_.kvm_irqchip) -> None:
+        _ioctl(self.fd, sys_.KVM_SET_IRQCHIP, chip)
+
+    def get_pit2(self) -> sys_.kvm_pit_state2:
+        state = sys_.kvm_pit_state2()
+        _ioctl(self.fd, sys_.KVM_GET_PIT2, state)
+        return state
+
+    def set_pit2(self, state: sys_.kvm_pit_state2) -> None:
+        _ioctl(self.fd, sys_.KVM_SET_PIT2, state)
+
     def get_clock(self) -> kvm_clock_data:
         data = kvm_clock_data()
         _ioctl(self.fd, sys_.KVM_GET_CLOCK, data)
@@ -588,6 +605,9 @@ class VCPU(_Fd):
 
     def set_mp_state(self, mp_state: int) -> None:
         _ioctl(self.fd, sys_.KVM_SET_MP_STATE, sys_.kvm_mp_state(mp_state=mp_state))
+
+    def set_debugregs(self, dregs: sys_.kvm_debugregs) -> None:
+        _ioctl(self.fd, sys_.KVM_SET_DEBUGREGS, dregs)
 
     def get_debugregs(self) -> sys_.kvm_debugregs:
         dregs = sys_.kvm_debugregs()

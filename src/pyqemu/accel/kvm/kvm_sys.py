@@ -172,6 +172,7 @@ u16 = ctypes.c_uint16
 u32 = ctypes.c_uint32
 u64 = ctypes.c_uint64
 s32 = ctypes.c_int32
+s64 = ctypes.c_int64
 
 
 class kvm_regs(ctypes.Structure):
@@ -400,6 +401,25 @@ class kvm_lapic_state(ctypes.Structure):
     _fields_ = [("regs", u8 * 1024)]
 
 
+class kvm_irqchip(ctypes.Structure):
+    """KVM_GET_IRQCHIP / KVM_SET_IRQCHIP: the state of one in-kernel chip (``chip_id``: PIC master 0,
+    slave 1, IOAPIC 2), kept here as its raw 512 bytes."""
+
+    _fields_ = [("chip_id", u32), ("pad", u32), ("chip", u8 * 512)]
+
+
+class kvm_pit_channel_state(ctypes.Structure):
+    _fields_ = [("count", u32), ("latched_count", u16), ("count_latched", u8), ("status_latched", u8),
+                ("status", u8), ("read_state", u8), ("write_state", u8), ("write_latch", u8),
+                ("rw_mode", u8), ("mode", u8), ("bcd", u8), ("gate", u8), ("count_load_time", s64)]
+
+
+class kvm_pit_state2(ctypes.Structure):
+    """KVM_GET_PIT2 / KVM_SET_PIT2: the in-kernel i8254's three channels."""
+
+    _fields_ = [("channels", kvm_pit_channel_state * 3), ("flags", u32), ("reserved", u32 * 9)]
+
+
 class kvm_xsave(ctypes.Structure):
     """KVM_GET_XSAVE / KVM_SET_XSAVE: the vCPU's XSAVE area (legacy region, header, extended states)."""
 
@@ -561,6 +581,10 @@ KVM_CREATE_IRQCHIP = _IO(KVMIO, 0x60)
 KVM_IRQ_LINE = _IOW(KVMIO, 0x61, kvm_irq_level)
 KVM_IRQ_LINE_STATUS = _IOWR(KVMIO, 0x67, kvm_irq_level)
 KVM_SET_GSI_ROUTING = _IOW(KVMIO, 0x6A, kvm_irq_routing)
+KVM_GET_IRQCHIP = _IOWR(KVMIO, 0x62, kvm_irqchip)
+KVM_SET_IRQCHIP = _IOR(KVMIO, 0x63, kvm_irqchip)  # (sic: declared _IOR in <linux/kvm.h>)
+KVM_GET_PIT2 = _IOR(KVMIO, 0x9F, kvm_pit_state2)
+KVM_SET_PIT2 = _IOW(KVMIO, 0xA0, kvm_pit_state2)
 KVM_SET_CLOCK = _IOW(KVMIO, 0x7B, kvm_clock_data)
 KVM_GET_CLOCK = _IOR(KVMIO, 0x7C, kvm_clock_data)
 KVM_CREATE_PIT2 = _IOW(KVMIO, 0x77, kvm_pit_config)

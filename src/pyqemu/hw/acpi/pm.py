@@ -7,9 +7,11 @@ At the ports the FADT names (:class:`~pyqemu.hw.acpi.tables.PmConfig`):
 * ``PM1a_CNT_BLK`` (2 bytes): SCI_EN and the sleep request -- SLP_EN with the SLP_TYP of ``\\_S5``
   powers the machine off (``poweroff`` in a guest), any other sleep type is refused as QEMU's machines
   without S3/S4 do;
-* ``PM_TMR_BLK`` (4 bytes): the 24-bit power-management timer counting at 3.579545 MHz;
-* ``SMI_CMD``: the OS writes ``ACPI_ENABLE``/``ACPI_DISABLE`` there to hand the hardware to ACPI (SCI_EN set
-  or cleared, as QEMU's APM hook does; there is no SMM firmware);
+* ``PM_TMR_BLK`` (4 bytes): the 24-bit power-management timer counting at 3.579545 MHz; TMR_STS is set
+  each time its bit 23 changes (4.8.3.3), an SCI when TMR_EN is set;
+* ``SMI_CMD`` (the APM control port) and the APM status port after it: the OS writes ``ACPI_ENABLE`` /
+  ``ACPI_DISABLE`` to the first to hand the hardware to ACPI (SCI_EN set or cleared, as QEMU's APM hook
+  does; there is no SMM firmware); both read back what was written;
 * ``GPE0_BLK``: status and enable halves, no events wired yet.
 
 The SCI (ISA IRQ 9, level) is high while an enabled status bit is set.  The power button
@@ -20,12 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyqemu.core.clock import NANOSECONDS_PER_SECOND, VirtualClock
+from pyqemu.core.clock import NANOSECONDS_PER_SECOND, Timer, VirtualClock
 from pyqemu.exec.memory import MemoryRegion
 from pyqemu.hw.acpi.tables import S5_SLP_TYP, PmConfig
 from pyqemu.hw.core.irq import IRQ
 
 PM_TIMER_FREQUENCY = 3_579_545
+TMR_CARRY = 1 << 23  # TMR_STS is set when the timer's bit 23 changes
 TMR_STS = 1 << 0
 PWRBTN_STS = 1 << 8
 WAK_STS = 1 << 15
@@ -51,7 +54,8 @@ class AcpiPm:
         self.sci = sci
         self.on_poweroff = on_poweroff
         self.pm_io = MemoryRegion.io("acpi-pm", 12, _Ops(self._pm_read, self._pm_write))
-        self.smi_io = MemoryRegion.io("apm-io", 1, _Ops(lambda off, size: 0, self._smi_write))
+        self.smi_io = MemoryRegion.io("apm-io", 2, _Ops(self._apm_read, self._apm_write))
+        self.tmr_overflow = Timer(clock, self._timer_carry)
         self.gpe_io = MemoryRegion.io("acpi-gpe0", cfg.gpe0_len, _Ops(self._gpe_read, self._gpe_write))
         self.reset()
 
@@ -59,8 +63,10 @@ class AcpiPm:
         self.pm1_sts = 0
         self.pm1_en = 0
         self.pm1_cnt = 0
+        self.apm = bytearray(2)  # APM control (SMI_CMD) and status
         self.gpe = bytearray(self.cfg.gpe0_len)
         self.sci.set(0)
+        self._arm_timer()
 
     def map(self, map_port: Callable[[int, MemoryRegion], None]) -> None:
         """Put the blocks at their ports (``map_port`` as :meth:`IsaBus.map_port`)."""
@@ -76,8 +82,21 @@ class AcpiPm:
         self.pm1_sts |= PWRBTN_STS
         self._update_sci()
 
+    def _ticks(self) -> int:
+        return self.clock.now() * PM_TIMER_FREQUENCY // NANOSECONDS_PER_SECOND
+
     def timer(self) -> int:
-        return (self.clock.now() * PM_TIMER_FREQUENCY // NANOSECONDS_PER_SECOND) & 0xFFFFFF
+        return self._ticks() & 0xFFFFFF
+
+    def _arm_timer(self) -> None:
+        """The next change of the counter's bit 23 (every 2**23 ticks, about 2.3 s)."""
+        carry = (self._ticks() // TMR_CARRY + 1) * TMR_CARRY
+        self.tmr_overflow.mod(-(-carry * NANOSECONDS_PER_SECOND // PM_TIMER_FREQUENCY))
+
+    def _timer_carry(self) -> None:
+        self.pm1_sts |= TMR_STS
+        self._update_sci()
+        self._arm_timer()
 
     # -- registers ----------------------------------------------------------------------------------------
     def _pm_read(self, offset: int, size: int) -> int:
@@ -107,12 +126,19 @@ class AcpiPm:
         if slp_typ == S5_SLP_TYP:
             self.on_poweroff()
 
-    def _smi_write(self, offset: int, value: int, size: int) -> None:
-        if value & 0xFF == self.cfg.acpi_enable:
-            self.pm1_cnt |= SCI_EN
-        elif value & 0xFF == self.cfg.acpi_disable:
-            self.pm1_cnt &= ~SCI_EN
-        self._update_sci()
+    def _apm_read(self, offset: int, size: int) -> int:
+        return int.from_bytes(self.apm[offset:offset + size].ljust(size, b"\0"), "little")
+
+    def _apm_write(self, offset: int, value: int, size: int) -> None:
+        for i in range(size):
+            if offset + i < 2:
+                self.apm[offset + i] = (value >> (8 * i)) & 0xFF
+        if offset == 0:
+            if value & 0xFF == self.cfg.acpi_enable:
+                self.pm1_cnt |= SCI_EN
+            elif value & 0xFF == self.cfg.acpi_disable:
+                self.pm1_cnt &= ~SCI_EN
+            self._update_sci()
 
     def _gpe_read(self, offset: int, size: int) -> int:
         return int.from_bytes(self.gpe[offset:offset + size], "little")

@@ -87,6 +87,8 @@ class PcConfig:
     kvm_path: str = "/dev/kvm"
     #: QEMU's warnings (CPU features the host lacks...), one line each
     warn: Callable[[str], None] = lambda text: print(text, file=sys.stderr)
+    #: the accelerator's warnings (QEMU gives them the -accel option's location)
+    accel_warn: Callable[[str], None] | None = None
 
 
 class PcMachine(Machine):
@@ -125,15 +127,21 @@ class PcMachine(Machine):
         self.pm.map(self.isa.map_port)
         self.rtc = self.isa_devices.rtc
         self.signature = cpu_models.resolve(cpu_models.parse_cpu_option(cfg.cpu)).signature
-        self.accel = KvmAccel(self, self.space, self.io, cfg.smp, cpuid=self._cpuid, path=cfg.kvm_path)
-        self.cpus = list(self.accel.cpus)
-        for cpu in self.cpus:
-            cpu.reset_state = self._reset_vcpu
-        self.acpi = build_acpi(cfg.smp, cfg.ram_size, cfg.machine, below_4g=self.below_4g,
-                               ecam=ECAM if cfg.machine == "q35" else None)
-        self.boot_state: CpuState | None = None
-        self.reset_handlers.append(self._reset)
-        self._reset()
+        self.accel = KvmAccel(self, self.space, self.io, cfg.smp, cpuid=self._cpuid, path=cfg.kvm_path,
+                              warn=cfg.accel_warn or cfg.warn)
+        try:
+            self.cpus = list(self.accel.cpus)
+            for cpu in self.cpus:
+                cpu.reset_state = self._reset_vcpu
+            self.acpi = build_acpi(cfg.smp, cfg.ram_size, cfg.machine, below_4g=self.below_4g,
+                                   ecam=ECAM if cfg.machine == "q35" else None)
+            self.boot_state: CpuState | None = None
+            self.boot_files: dict[str, bytes] = {}
+            self.reset_handlers.append(self._reset)
+            self._reset()
+        except BaseException:
+            self.accel.close()
+            raise
 
     # -- construction ----------------------------------------------------------------------------------
     def _create_memory(self) -> None:
@@ -170,6 +178,13 @@ class PcMachine(Machine):
     def _write(self, addr: int, data: bytes) -> None:
         self.space.write_bytes(addr, data, rom=True)
 
+    def _boot_file(self, path: str) -> bytes:
+        """A -kernel/-initrd file, read once: every reset loads the same images, as QEMU's ROM blobs."""
+        if path not in self.boot_files:
+            with open(path, "rb") as f:
+                self.boot_files[path] = f.read()
+        return self.boot_files[path]
+
     def _load_boot_images(self) -> None:
         cfg = self.cfg
         if self.bios_image:
@@ -178,18 +193,14 @@ class PcMachine(Machine):
         if cfg.kernel is None:
             return
         self.acpi.write(self._write)
-        with open(cfg.kernel, "rb") as f:
-            kernel = f.read()
+        kernel = self._boot_file(cfg.kernel)
         try:
             if multiboot.is_multiboot(kernel):
                 mb = multiboot.load_multiboot(kernel, cfg.kernel, self._write, self.e820, cfg.append,
-                                              cfg.initrd)
+                                              cfg.initrd, read_file=self._boot_file)
                 self.boot_state = mb.cpu
             else:
-                initrd = None
-                if cfg.initrd is not None:
-                    with open(cfg.initrd, "rb") as f:
-                        initrd = f.read()
+                initrd = None if cfg.initrd is None else self._boot_file(cfg.initrd)
                 boot = linux_boot.load_linux(kernel, self._write, self.e820, cfg.append, initrd,
                                              mode=LINUX_ENTRY)
                 self.boot_state = boot.cpu

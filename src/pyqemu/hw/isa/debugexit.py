@@ -43,6 +43,10 @@ class DebugExit(Stateless):
 
 
 
+#: the shutdown reason of a debug exit: QEMU's device ends the process whatever -no-shutdown says
+EXIT_REASON = "guest-exit"
+
+
 def create(isa: IsaBus, iobase: int = DEFAULT_IOBASE, iosize: int = DEFAULT_IOSIZE) -> DebugExit:
     """A debug-exit device on ``isa`` that requests the machine's shutdown with the guest's status."""
     machine = isa.machine
@@ -50,7 +54,7 @@ def create(isa: IsaBus, iobase: int = DEFAULT_IOBASE, iosize: int = DEFAULT_IOSI
     def on_exit(status: int) -> None:
         if machine is None:
             raise RuntimeError("isa-debug-exit: no machine to end")
-        machine.request_shutdown(status, "guest-shutdown")
+        machine.request_shutdown(status, EXIT_REASON)
 
     dev = DebugExit(on_exit, iosize)
     isa.map_port(iobase, dev.mr)

@@ -6,22 +6,14 @@ import time
 
 import pytest
 
-from pyqemu.core.clock import VirtualClock
 from pyqemu.hw.core.irq import allocate_irqs
 from pyqemu.hw.rtc.goldfish_rtc import GoldfishRTC
+
+from .isa.rig import FakeClock
 
 TIME_LOW, TIME_HIGH, ALARM_LOW, ALARM_HIGH = 0x00, 0x04, 0x08, 0x0C
 IRQ_ENABLED, CLEAR_ALARM, ALARM_STATUS, CLEAR_INTERRUPT = 0x10, 0x14, 0x18, 0x1C
 BOOT_NS = 1_700_000_000_123_456_789  # the host's wall clock when the device is created
-
-
-class FakeClock(VirtualClock):
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 0
-
-    def now(self) -> int:
-        return self.t
 
 
 class Line:

@@ -46,14 +46,20 @@ def pcguest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def assemble_flat(source: str, out: Path) -> bytes:
+    """A flat 16-bit binary from ``tests/guest/x86/<source>`` (GNU as + ld from binutils)."""
+    obj = out.with_suffix(".o")
+    subprocess.run(["as", "--32", "-I", str(GUEST_DIR), "-o", str(obj), str(GUEST_DIR / source)], check=True,
+                   timeout=60)
+    subprocess.run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary", "-o", str(out), str(obj)],
+                   check=True, timeout=60)
+    return out.read_bytes()
+
+
 @pytest.fixture(scope="module")
 def realmode_bios(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("bios")
-    obj, image = tmp / "bios.o", tmp / "bios.bin"
-    subprocess.run(["as", "--32", "-o", str(obj), str(GUEST_DIR / "realmode_bios.S")], check=True, timeout=60)
-    subprocess.run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary", "-o", str(image), str(obj)],
-                   check=True, timeout=60)
-    assert image.stat().st_size == 0x10000
+    image = tmp_path_factory.mktemp("bios") / "bios.bin"
+    assert len(assemble_flat("realmode_bios.S", image)) == 0x10000
     return image
 
 
@@ -128,12 +134,8 @@ def test_seabios_boots_a_virtio_disk(seabios_dir: Path, tmp_path: Path, machine:
     """Real firmware on the board: SeaBIOS (Debian's bios-256k.bin, the default -bios) enumerates PCI,
     drives the virtio-blk-pci disk through its virtqueues, loads the boot sector and runs it -- as under
     Debian's qemu-system-x86_64."""
-    obj, mbr = tmp_path / "mbr.o", tmp_path / "mbr.bin"
-    subprocess.run(["as", "--32", "-o", str(obj), str(GUEST_DIR / "mbr_boot.S")], check=True, timeout=60)
-    subprocess.run(["ld", "-m", "elf_i386", "-Ttext=0", "--oformat", "binary", "-o", str(mbr), str(obj)],
-                   check=True, timeout=60)
     disk = tmp_path / "disk.img"
-    disk.write_bytes(mbr.read_bytes().ljust(1 << 20, b"\0"))
+    disk.write_bytes(assemble_flat("mbr_boot.S", tmp_path / "mbr.bin").ljust(1 << 20, b"\0"))
     args = ["-M", machine, "-L", str(seabios_dir), "-drive", f"file={disk},format=raw,if=virtio", *DEBUG_EXIT]
     ours = run_pyqemu(*args)
     assert (ours.stdout, ours.returncode) == ("booted from the disk's MBR by the firmware\n", GUEST_DONE), \

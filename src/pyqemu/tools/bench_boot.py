@@ -32,20 +32,44 @@ def boot_args(firmware: str, kernel: str, initrd: str) -> list[str]:
 
 def time_to_marker(cmd: list[str]) -> float:
     """Seconds from starting ``cmd`` until MARKER is on its stdout (the process is then killed)."""
+    return marker_times(cmd, (MARKER,))[0]
+
+
+def _rss_kib(pid: int) -> int:
+    """VmRSS of process ``pid`` in KiB (0 when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def marker_times(cmd: list[str], markers: tuple[bytes, ...], rss: list[int] | None = None,
+                 timeout: float = TIMEOUT) -> list[float]:
+    """Seconds from starting ``cmd`` until each of ``markers`` in turn is on its stdout (then the process
+    is killed); ``rss`` receives the process's resident KiB at the last marker."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
-    seen = b""
+    seen, times = b"", []
     try:
-        while MARKER not in seen:
-            left = TIMEOUT - (time.perf_counter() - start)
-            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-                raise TimeoutError(f"{cmd[0]}: no {MARKER.decode()} within {TIMEOUT:.0f} s")
-            data = os.read(proc.stdout.fileno(), 65536)
-            if not data:
-                raise RuntimeError(f"{cmd[0]} exited before {MARKER.decode()}")
-            seen = seen[-64:] + data
-        return time.perf_counter() - start
+        for marker in markers:
+            while marker not in seen:
+                left = timeout - (time.perf_counter() - start)
+                if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                    raise TimeoutError(f"{cmd[0]}: no {marker.decode()} within {timeout:.0f} s")
+                data = os.read(proc.stdout.fileno(), 65536)
+                if not data:
+                    raise RuntimeError(f"{cmd[0]} exited before {marker.decode()}")
+                seen += data
+            times.append(time.perf_counter() - start)
+            seen = seen[seen.index(marker) + len(marker):]
+        if rss is not None:
+            rss.append(_rss_kib(proc.pid))
+        return times
     finally:
         proc.kill()
         proc.wait()

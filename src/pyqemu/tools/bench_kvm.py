@@ -12,17 +12,15 @@ between two serial markers so start-up is left out.
 from __future__ import annotations
 
 import hashlib
-import os
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from ..accel.kvm.kvm import hardware_virtualization_missing, kvm_available
 from . import guests
+from .bench_boot import marker_times
 
 REPO = Path(__file__).resolve().parents[3]
 EXIT_GUEST = REPO / "bench" / "kvm_exits.c"
@@ -31,7 +29,6 @@ LINKER_SCRIPT = "ENTRY(_start)\nSECTIONS {\n  . = 0x100000;\n  .text : { KEEP(*(
                 "  .rodata : { *(.rodata*) }\n  .data : { *(.data*) }\n  .bss : { *(.bss*) *(COMMON) }\n}\n"
 PYQEMU = [sys.executable, "-m", "pyqemu.cli.system_x86_64"]
 COMMON = ["-display", "none", "-serial", "stdio", "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
-TIMEOUT = 300.0
 
 
 def build_exit_guest() -> Path:
@@ -61,45 +58,6 @@ def debian_qemu() -> list[str] | None:
         return None
     return [str(trees[0] / "usr/bin/qemu-system-x86_64"), "-L", str(trees[1] / "usr/share/qemu"),
             "-L", str(trees[2] / "usr/share/seabios")]
-
-
-def _rss_kib(pid: int) -> int:
-    """VmRSS of process ``pid`` in KiB (0 when it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def marker_times(cmd: list[str], markers: tuple[bytes, ...], rss: list[int] | None = None) -> list[float]:
-    """Seconds from starting ``cmd`` until each marker appears on its stdout (then the process is killed);
-    ``rss`` receives the process's resident KiB at the last marker."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    seen, times = b"", []
-    try:
-        for marker in markers:
-            while marker not in seen:
-                left = TIMEOUT - (time.perf_counter() - start)
-                if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
-                    raise TimeoutError(f"{cmd[0]}: no {marker.decode()} within {TIMEOUT:.0f} s")
-                data = os.read(proc.stdout.fileno(), 65536)
-                if not data:
-                    raise RuntimeError(f"{cmd[0]} exited before {marker.decode()}")
-                seen += data
-            times.append(time.perf_counter() - start)
-            seen = seen[seen.index(marker) + len(marker):]
-        if rss is not None:
-            rss.append(_rss_kib(proc.pid))
-        return times
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def bench_exits(qemu: list[str] | None) -> None:

@@ -6,17 +6,8 @@ _start:
     cli
     xor %ax, %ax
     mov %ax, %ds
-    mov $0x3f8, %dx
     mov $(msg - _start + 0x7c00), %si
-1:  lodsb
-    test %al, %al
-    jz 2f
-    out %al, %dx
-    jmp 1b
-2:  mov $0x10, %al
-    out %al, $0xf4
-3:  hlt
-    jmp 3b
+    .include "print16.inc"
 msg: .asciz "booted from the disk's MBR by the firmware\n"
     . = 510
     .byte 0x55, 0xaa

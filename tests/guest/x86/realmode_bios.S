@@ -7,17 +7,8 @@ _start:
     cli
     mov %cs, %ax
     mov %ax, %ds            /* DS = F000: the image's copy at 0xF0000 */
-    mov $0x3f8, %dx
     mov $msg, %si
-1:  lodsb
-    test %al, %al
-    jz 2f
-    out %al, %dx
-    jmp 1b
-2:  mov $0x10, %al
-    out %al, $0xf4
-3:  hlt
-    jmp 3b
+    .include "print16.inc"
 msg:
     .asciz "hello from real mode at the reset vector\n"
     . = 0xfff0

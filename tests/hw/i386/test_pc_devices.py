@@ -3,21 +3,14 @@ as a guest's ACPI driver and firmware drive them."""
 
 from __future__ import annotations
 
-from pyqemu.core.clock import NANOSECONDS_PER_SECOND, VirtualClock
+from pyqemu.core.clock import NANOSECONDS_PER_SECOND
 from pyqemu.exec.memory import AddressSpace, MemoryRegion
 from pyqemu.hw.acpi.pm import PM_TIMER_FREQUENCY, AcpiPm
 from pyqemu.hw.acpi.tables import PIIX4_PM
 from pyqemu.hw.core.irq import IRQ
 from pyqemu.hw.i386.pc_ports import Port92
 
-
-class FakeClock(VirtualClock):
-    def __init__(self) -> None:
-        super().__init__()
-        self.t = 0
-
-    def now(self) -> int:
-        return self.t
+from ..isa.rig import FakeClock
 
 
 class Rig:

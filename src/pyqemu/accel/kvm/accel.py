@@ -144,13 +144,6 @@ class KvmCpu:
         #: the initial register state, put back on every system reset (None: KVM's reset state)
         self.reset_state: Callable[[VCPU], None] | None = None
 
-    @property
-    def halted(self) -> bool:
-        try:
-            return self.vcpu.get_mp_state() == sys_.KVM_MP_STATE_HALTED
-        except KvmError:
-            return False
-
 
 class KvmAccel:
     """The KVM side of a machine: VM, irqchip, PIT, memory slots and vCPU threads."""

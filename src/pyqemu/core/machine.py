@@ -154,10 +154,7 @@ class Machine:
         last_poll = time.monotonic()
         while self.shutdown_code is None:
             if self.reset_requested:
-                self.reset_requested = False
-                reason = self.reset_reason
-                self.emit("RESET", {"guest": reason.startswith("guest"), "reason": reason})
-                self.system_reset()
+                self._take_reset_request()
             if not self.running:
                 loop.poll(None)
                 continue
@@ -185,10 +182,20 @@ class Machine:
             elif now - last_poll >= IO_POLL_INTERVAL:
                 loop.poll(0)
                 last_poll = now
+        return self._shutdown_status()
+
+    def _take_reset_request(self) -> None:
+        """Act on a reset request between slices: the RESET event, then the system reset."""
+        self.reset_requested = False
+        reason = self.reset_reason
+        self.emit("RESET", {"guest": reason.startswith("guest"), "reason": reason})
+        self.system_reset()
+
+    def _shutdown_status(self) -> int:
+        """The SHUTDOWN event at the end of a run, and the run's exit status."""
         reason = self.shutdown_reason
         self.emit("SHUTDOWN", {"guest": reason.startswith("guest"), "reason": reason})
         return self.shutdown_code
-
 
     def _run_threaded(self) -> int:
         """The main loop while the vCPUs run on threads of their own (QEMU's main_loop_wait with the BQL):
@@ -205,11 +212,8 @@ class Machine:
             try:
                 while self.shutdown_code is None:
                     if self.reset_requested:
-                        self.reset_requested = False
-                        reason = self.reset_reason
-                        self.emit("RESET", {"guest": reason.startswith("guest"), "reason": reason})
                         accel.pause()
-                        self.system_reset()
+                        self._take_reset_request()
                         if self.running:
                             accel.resume()
                         continue
@@ -222,9 +226,7 @@ class Machine:
             finally:
                 loop.lock = None
                 accel.pause()
-        reason = self.shutdown_reason
-        self.emit("SHUTDOWN", {"guest": reason.startswith("guest"), "reason": reason})
-        return self.shutdown_code
+        return self._shutdown_status()
 
 
 def _no_debugger(cpu: Any, status: int) -> None:

@@ -25,6 +25,18 @@ class Guest:
         self.io.write(0xCFC + (reg & 3), value, size)
 
 
+class Spaces:
+    """A PCI memory space and a 64 KiB port space, and a :class:`Guest` probing through them: the part
+    every PCI test rig starts from."""
+
+    def __init__(self) -> None:
+        self.mem_root = MemoryRegion.container_of("pci", 1 << 64)
+        self.io_root = MemoryRegion.container_of("io", 0x10000)
+        self.mem = AddressSpace("memory", self.mem_root)
+        self.io = AddressSpace("I/O", self.io_root)
+        self.guest = Guest(self.io, self.mem)
+
+
 class Recorder:
     """MMIO/port ops that remember accesses and answer reads with ``0xA5A5_0000 | offset``."""
 

@@ -12,21 +12,17 @@ from pyqemu.hw.pci.pci import pci_devfn
 from pyqemu.hw.pci.qdev import add_chipset
 from pyqemu.qom.object import DeviceTree, device_help
 
-from . import Guest, TestFunction
+from . import Guest, Spaces, TestFunction
 
 
-class Rig:
+class Rig(Spaces):
     def __init__(self) -> None:
-        self.mem_root = MemoryRegion.container_of("pci", 1 << 64)
-        self.io_root = MemoryRegion.container_of("io", 0x10000)
-        self.mem = AddressSpace("memory", self.mem_root)
-        self.io = AddressSpace("I/O", self.io_root)
+        super().__init__()
         self.irq_log: list[tuple[int, int]] = []
         self.levels = [0] * 16
         self.resets = 0
         self.chipset = I440FX(self.mem_root, self.io_root, isa_irq=self._isa_irq, dma=self.mem,
                               request_reset=self._reset)
-        self.guest = Guest(self.io, self.mem)
 
     def _isa_irq(self, n: int, level: int) -> None:
         self.irq_log.append((n, level))

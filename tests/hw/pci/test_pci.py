@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pyqemu.exec.memory import AddressSpace, MemoryRegion
+from pyqemu.exec.memory import MemoryRegion
 from pyqemu.hw.pci.pci import (
     PCI_CAP_ID_MSI,
     PCI_CAP_ID_VNDR,
@@ -20,25 +20,21 @@ from pyqemu.hw.pci.pci_host import ConfigPorts, Ecam
 from pyqemu.hw.pci.qdev import PCIDeviceState, add_pci_bus, info_pci
 from pyqemu.qom.object import DeviceTree, QomError, TypeInfo
 
-from . import Guest, TestFunction
+from . import Spaces, TestFunction
 
 CMD_IO, CMD_MEM, CMD_MASTER, CMD_INTX_DISABLE = 0x1, 0x2, 0x4, 0x400
 
 
-class Rig:
+class Rig(Spaces):
     """A root bus with the config ports at 0xCF8; ``pirqs`` records the PIRQ levels."""
 
     def __init__(self) -> None:
-        self.mem_root = MemoryRegion.container_of("pci", 1 << 64)
-        self.io_root = MemoryRegion.container_of("io", 0x10000)
-        self.mem = AddressSpace("memory", self.mem_root)
-        self.io = AddressSpace("I/O", self.io_root)
+        super().__init__()
         self.pirqs: list[tuple[int, int]] = []
         self.bus = PCIBus("pci.0", self.mem_root, self.io_root, dma=self.mem,
                           set_pirq=lambda n, level: self.pirqs.append((n, level)))
         self.conf = ConfigPorts(self.bus)
         self.io_root.add_subregion(0xCF8, self.conf.region)
-        self.guest = Guest(self.io, self.mem)
 
 
 @pytest.fixture

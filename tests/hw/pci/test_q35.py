@@ -5,29 +5,24 @@ from __future__ import annotations
 
 import pytest
 
-from pyqemu.exec.memory import AddressSpace, MemoryRegion
 from pyqemu.hw.pci.pci import pci_devfn
 from pyqemu.hw.pci.q35 import Q35, ich9_map_irq
 from pyqemu.hw.pci.qdev import add_chipset
 from pyqemu.qom.object import DeviceTree
 
-from . import Guest, TestFunction
+from . import Spaces, TestFunction
 from .test_i440fx import check_pam, pam_rig
 
 ECAM = 0xB0000000
 
 
-class Rig:
+class Rig(Spaces):
     def __init__(self) -> None:
-        self.mem_root = MemoryRegion.container_of("pci", 1 << 64)
-        self.io_root = MemoryRegion.container_of("io", 0x10000)
-        self.mem = AddressSpace("memory", self.mem_root)
-        self.io = AddressSpace("I/O", self.io_root)
+        super().__init__()
         self.levels = [0] * 24
         self.resets = 0
         self.chipset = Q35(self.mem_root, self.io_root, gsi=self._gsi, dma=self.mem,
                            request_reset=self._reset)
-        self.guest = Guest(self.io, self.mem)
 
     def _gsi(self, n: int, level: int) -> None:
         self.levels[n] = level

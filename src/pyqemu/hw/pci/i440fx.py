@@ -219,7 +219,38 @@ class PIIX3(IsaBridge):
         self.router.update()
 
 
-class I440FX:
+class PcChipset:
+    """What the two PC chipsets share: a root bus carrying the host bridge and the ISA bridge, whose reset
+    control register sits with the configuration ports at 0xCF8; reset and saved state cover
+    CONFIG_ADDRESS and those two functions (other functions save their own).  ``functions`` names them
+    in the saved state."""
+
+    bus: PCIBus
+    conf: ConfigPorts
+    functions: dict[str, PCIDevice]
+
+    def _plug_chipset(self, io: MemoryRegion, host: PCIDevice, bridge: IsaBridge, bridge_devfn: int) -> None:
+        self.bus.plug(host, pci_devfn(0, 0))
+        self.bus.plug(bridge, bridge_devfn)
+        self.conf = ConfigPorts(self.bus, bridge.reset_control)
+        io.add_subregion(CONFIG_PORTS_BASE, self.conf.region)
+
+    def reset(self) -> None:
+        """System reset: CONFIG_ADDRESS and every function on the bus."""
+        self.conf.reset()
+        self.bus.reset()
+
+    def vmstate(self) -> dict:
+        return {"config_address": self.conf.address,
+                **{name: dev.vmstate() for name, dev in self.functions.items()}}
+
+    def load_vmstate(self, state: dict) -> None:
+        self.conf.address = state["config_address"]
+        for name, dev in self.functions.items():
+            dev.load_vmstate(state[name])
+
+
+class I440FX(PcChipset):
     """The i440FX/PIIX3 chipset of a ``pc`` board.
 
     ``mem`` and ``io`` are the containers PCI BARs are mapped into (the PCI memory space and the 64 KiB
@@ -235,22 +266,5 @@ class I440FX:
         self.piix3 = PIIX3(isa_irq, request_reset)
         self.bus = PCIBus("pci.0", mem, io, dma=dma, map_irq=swizzle_map_irq, set_pirq=self.piix3.set_pirq)
         self.host = I440FXHost(ram, system)
-        self.bus.plug(self.host, pci_devfn(0, 0))
-        self.bus.plug(self.piix3, pci_devfn(1, 0))
-        self.conf = ConfigPorts(self.bus, self.piix3.reset_control)
-        io.add_subregion(CONFIG_PORTS_BASE, self.conf.region)
-
-    def reset(self) -> None:
-        """System reset: CONFIG_ADDRESS and every function on the bus."""
-        self.conf.reset()
-        self.bus.reset()
-
-    def vmstate(self) -> dict:
-        """CONFIG_ADDRESS and the two chipset functions (other functions save their own state)."""
-        return {"config_address": self.conf.address, "host": self.host.vmstate(),
-                "piix3": self.piix3.vmstate()}
-
-    def load_vmstate(self, state: dict) -> None:
-        self.conf.address = state["config_address"]
-        self.host.load_vmstate(state["host"])
-        self.piix3.load_vmstate(state["piix3"])
+        self._plug_chipset(io, self.host, self.piix3, pci_devfn(1, 0))
+        self.functions = {"host": self.host, "piix3": self.piix3}

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pyqemu.exec.memory import AddressSpace, MemoryRegion
-from pyqemu.hw.pci.i440fx import IsaBridge, Pam, PirqRouter
+from pyqemu.hw.pci.i440fx import IsaBridge, Pam, PcChipset, PirqRouter
 from pyqemu.hw.pci.pci import (
     PCI_CLASS_BRIDGE_HOST,
     PCI_CLASS_BRIDGE_ISA,
@@ -35,7 +35,7 @@ from pyqemu.hw.pci.pci import (
     pci_devfn,
     pci_slot,
 )
-from pyqemu.hw.pci.pci_host import CONFIG_PORTS_BASE, ConfigPorts, Ecam, ResetControl
+from pyqemu.hw.pci.pci_host import Ecam, ResetControl
 
 MCH_PCIEXBAR = 0x60
 MCH_PAM0 = 0x90
@@ -157,7 +157,7 @@ class ICH9LPC(IsaBridge):
         self.router.update()
 
 
-class Q35:
+class Q35(PcChipset):
     """The Q35/ICH9 chipset of a ``q35`` board.
 
     ``mem``/``io`` are the containers BARs are mapped into (CONFIG_ADDRESS/DATA go to 0xCF8 in ``io``),
@@ -176,21 +176,5 @@ class Q35:
                           nirq=ICH9_NUM_PIRQS)
         self.ecam = Ecam(self.bus)
         self.mch = MCH(self.ecam, ecam_root if ecam_root is not None else mem, ram, system)
-        self.bus.plug(self.mch, pci_devfn(0, 0))
-        self.bus.plug(self.lpc, ICH9_LPC_DEVFN)
-        self.conf = ConfigPorts(self.bus, self.lpc.reset_control)
-        io.add_subregion(CONFIG_PORTS_BASE, self.conf.region)
-
-    def reset(self) -> None:
-        """System reset: CONFIG_ADDRESS, every function on the bus (PCIEXBAR back to disabled)."""
-        self.conf.reset()
-        self.bus.reset()
-
-    def vmstate(self) -> dict:
-        """CONFIG_ADDRESS and the two chipset functions (other functions save their own state)."""
-        return {"config_address": self.conf.address, "mch": self.mch.vmstate(), "lpc": self.lpc.vmstate()}
-
-    def load_vmstate(self, state: dict) -> None:
-        self.conf.address = state["config_address"]
-        self.mch.load_vmstate(state["mch"])
-        self.lpc.load_vmstate(state["lpc"])
+        self._plug_chipset(io, self.mch, self.lpc, ICH9_LPC_DEVFN)
+        self.functions = {"mch": self.mch, "lpc": self.lpc}

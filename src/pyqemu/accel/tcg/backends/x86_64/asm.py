@@ -30,9 +30,8 @@ register operands only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
@@ -46,9 +45,9 @@ RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 = r
 CL = "cl"
 
 
-@dataclass(frozen=True, slots=True)
-class Mem:
-    """A memory operand ``[base + index*scale + disp]`` (``disp`` signed 32-bit, ``index`` not RSP)."""
+class Mem(NamedTuple):
+    """A memory operand ``[base + index*scale + disp]`` (``disp`` signed 32-bit, ``index`` not RSP).
+    A named tuple: cheap to make and to hash (encodings are memoized by operands)."""
 
     base: int
     disp: int = 0
@@ -183,6 +182,65 @@ def _immbytes(v: int, size: int) -> bytes:
     return (v & 0xFFFFFFFF).to_bytes(4, "little")
 
 
+#: memo of :func:`_encode` (cleared when it grows past _MAX_ENCODINGS)
+_ENCODINGS: dict[tuple, bytes] = {}
+_MAX_ENCODINGS = 1 << 16
+
+
+def _encode(pfx: bytes, w: int, opc: bytes, reg: int, rm: int | Mem, force_rex: bool) -> bytes:
+    """Prefixes, REX, ``opc``, ModRM (+ SIB, displacement) of :meth:`Assembler._enc`."""
+    code = bytearray()
+    if pfx:
+        code += pfx
+    rex = w | (reg & 8) >> 1
+    if type(rm) is int:
+        rex |= (rm & 8) >> 3
+        if rex or force_rex:
+            code.append(0x40 | rex)
+        code += opc
+        code.append(0xC0 | (reg & 7) << 3 | (rm & 7))
+        return bytes(code)
+    base = rm.base
+    index = rm.index
+    disp = rm.disp
+    rex |= (base & 8) >> 3
+    if index is not None:
+        rex |= (index & 8) >> 2
+    if rex or force_rex:
+        code.append(0x40 | rex)
+    code += opc
+    b = base & 7
+    if disp == 0 and b != 5:
+        mod = 0
+    elif -128 <= disp <= 127:
+        mod = 0x40
+    elif -0x80000000 <= disp <= 0x7FFFFFFF:
+        mod = 0x80
+    else:
+        raise ValueError(f"displacement {disp:#x} does not fit 32 bits")
+    r = (reg & 7) << 3
+    if index is None:
+        if b == 4:
+            code.append(mod | r | 4)
+            code.append(0x24)
+        else:
+            code.append(mod | r | b)
+    else:
+        if index == RSP:
+            raise ValueError("rsp cannot be an index register")
+        try:
+            ss = _SCALE[rm.scale]
+        except KeyError:
+            raise ValueError(f"bad scale {rm.scale}") from None
+        code.append(mod | r | 4)
+        code.append(ss | (index & 7) << 3 | b)
+    if mod == 0x40:
+        code.append(disp & 0xFF)
+    elif mod == 0x80:
+        code += (disp & 0xFFFFFFFF).to_bytes(4, "little")
+    return bytes(code)
+
+
 class Assembler:
     """Appends x86-64 instructions to :attr:`code`."""
 
@@ -255,57 +313,16 @@ class Assembler:
         """Prefixes, REX, ``opc``, ModRM (+ SIB, displacement) for ``reg`` (register or /digit), ``rm``.
 
         ``w`` is 8 for REX.W, else 0; ``force_rex`` asks for a REX prefix even with no bits set
-        (byte registers spl/bpl/sil/dil).
+        (byte registers spl/bpl/sil/dil).  Encodings are memoized: code generation repeats the same
+        few operand combinations (guest registers in the state buffer, context words) all the time.
         """
-        code = self.code
-        if pfx:
-            code += pfx
-        rex = w | (reg & 8) >> 1
-        if type(rm) is int:
-            rex |= (rm & 8) >> 3
-            if rex or force_rex:
-                code.append(0x40 | rex)
-            code += opc
-            code.append(0xC0 | (reg & 7) << 3 | (rm & 7))
-            return
-        base = rm.base
-        index = rm.index
-        disp = rm.disp
-        rex |= (base & 8) >> 3
-        if index is not None:
-            rex |= (index & 8) >> 2
-        if rex or force_rex:
-            code.append(0x40 | rex)
-        code += opc
-        b = base & 7
-        if disp == 0 and b != 5:
-            mod = 0
-        elif -128 <= disp <= 127:
-            mod = 0x40
-        elif -0x80000000 <= disp <= 0x7FFFFFFF:
-            mod = 0x80
-        else:
-            raise ValueError(f"displacement {disp:#x} does not fit 32 bits")
-        r = (reg & 7) << 3
-        if index is None:
-            if b == 4:
-                code.append(mod | r | 4)
-                code.append(0x24)
-            else:
-                code.append(mod | r | b)
-        else:
-            if index == RSP:
-                raise ValueError("rsp cannot be an index register")
-            try:
-                ss = _SCALE[rm.scale]
-            except KeyError:
-                raise ValueError(f"bad scale {rm.scale}") from None
-            code.append(mod | r | 4)
-            code.append(ss | (index & 7) << 3 | b)
-        if mod == 0x40:
-            code.append(disp & 0xFF)
-        elif mod == 0x80:
-            code += (disp & 0xFFFFFFFF).to_bytes(4, "little")
+        key = (pfx, w, opc, reg, rm, force_rex)
+        enc = _ENCODINGS.get(key)
+        if enc is None:
+            if len(_ENCODINGS) >= _MAX_ENCODINGS:
+                _ENCODINGS.clear()
+            enc = _ENCODINGS[key] = _encode(pfx, w, opc, reg, rm, force_rex)
+        self.code += enc
 
     def _sized(self, size: int, opc8: int, opc: int, reg: int, rm: int | Mem, reg_is_reg: bool) -> None:
         """One-byte opcode with a byte form ``opc8`` (size 8) and a full-size form ``opc``."""

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from .asm import R8, R9, R10, R11, R12, R13, R15, RAX, RBP, RCX, RDI, RDX, RSI, RSP, Assembler, Mem
 
 ALLOCATABLE = (RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11, R12, R13, R15)
+_SAVED_FIRST = ALLOCATABLE[::-1]
 CALLER_SAVED = frozenset((RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11))
 #: spill slots in the frame, then scratch words for call arguments
 NSPILL = 1024
@@ -58,13 +59,19 @@ class RegAlloc:
     def __init__(self, asm: Assembler, slots: dict[str, int], ops: list[tuple]):
         self.asm = asm
         self.slots = slots
-        self.last = last_uses(ops)
+        self.last = last = last_uses(ops)
+        #: op index -> the temps it uses for the last time (freed after it)
+        self.dying: dict[int, list[str]] = {}
+        for t, i in last.items():
+            self.dying.setdefault(i, []).append(t)
+        self.released = -1  # ops up to this index have had their dead temps freed
         self.owner: list[str | None] = [None] * 16
         self.where: dict[str, int] = {}
         self.dirty: set[str] = set()
         self.spill: dict[str, int] = {}  # temp -> its slot (kept while the temp lives)
         self.spill_valid: set[str] = set()  # temps whose slot holds their current value
-        self.free_slots = list(range(NSPILL - 1, -1, -1))
+        self.free_slots: list[int] = []  # slots used before and free again
+        self.fresh_slot = 0  # the first slot never used
         self.locked: set[int] = set()
         self.tick = 0
         self.used_at = [0] * 16
@@ -77,9 +84,14 @@ class RegAlloc:
     def slot_mem(self, t: str) -> Mem:
         slot = self.spill.get(t)
         if slot is None:
-            if not self.free_slots:
+            if self.free_slots:
+                slot = self.free_slots.pop()
+            elif self.fresh_slot < NSPILL:
+                slot = self.fresh_slot
+                self.fresh_slot += 1
+            else:
                 raise TooManySpills
-            slot = self.spill[t] = self.free_slots.pop()
+            self.spill[t] = slot
         return Mem(RSP, 8 * slot)
 
     def home(self, v: str) -> Mem:
@@ -125,12 +137,14 @@ class RegAlloc:
 
     def alloc(self, avoid: Iterable[int] = (), prefer_saved: bool = False) -> int:
         """A register for a new value (evicting the least recently used if none is free); locked."""
-        avoid = set(avoid) | self.locked
-        order = ALLOCATABLE[::-1] if prefer_saved else ALLOCATABLE
-        for r in order:
-            if self.owner[r] is None and r not in avoid:
-                self.locked.add(r)
-                self._touch(r)
+        locked = self.locked
+        owner = self.owner
+        avoid = set(avoid) | locked if avoid else locked
+        for r in _SAVED_FIRST if prefer_saved else ALLOCATABLE:
+            if owner[r] is None and r not in avoid:
+                locked.add(r)
+                self.tick += 1
+                self.used_at[r] = self.tick
                 return r
         candidates = [r for r in ALLOCATABLE if r not in avoid]
         if not candidates:
@@ -194,14 +208,17 @@ class RegAlloc:
 
     def release_dead(self) -> None:
         """After the current op: free the registers and slots of temps it read for the last time."""
-        i = self.index
-        for r in ALLOCATABLE:
-            v = self.owner[r]
-            if v is not None and v[0] == "t" and self.last.get(v, -1) <= i:
-                self.unbind(r)
-        for t in [t for t in self.spill if self.last.get(t, -1) <= i]:
-            self.free_slots.append(self.spill.pop(t))
-            self.spill_valid.discard(t)
+        where, spill, dying = self.where, self.spill, self.dying
+        for k in range(self.released + 1, self.index + 1):  # ops skipped as unreachable included
+            for t in dying.get(k, ()):
+                r = where.pop(t, None)
+                if r is not None:
+                    self.owner[r] = None
+                slot = spill.pop(t, None)
+                if slot is not None:
+                    self.free_slots.append(slot)
+                    self.spill_valid.discard(t)
+        self.released = self.index
 
     def begin_op(self, index: int) -> None:
         self.index = index

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backend_python import GuestFault
+from .backend_python import CompiledRegion, GuestFault
 from .cpu_exec import HOT_THRESHOLD, MAX_REGION_BLOCKS, optimize_logged
 from .interp import Interpreter
 from .ir import Block
@@ -36,6 +36,16 @@ class _Region:
     pagemap: tuple[tuple[int, int], ...]  # (virtual page, physical page) of every member
 
 
+@dataclass(eq=False)
+class _Plan:
+    """A region to compile: its members' keys and blocks, hottest first, and the page mappings it was
+    planned under."""
+
+    keys: list[Key]
+    ranked: list[_TB]
+    pagemap: tuple[tuple[int, int], ...]
+
+
 @dataclass
 class _TB:
     block: Block
@@ -51,7 +61,8 @@ class SystemTBCache:
     """Translated code of one machine, shared by its vCPUs."""
 
     def __init__(self, gen_block: Callable[..., Block], backend: Any, interp: Interpreter,
-                 log: Log, code: CodePages, disas: Callable[[Any, int, int], str] | None = None):
+                 log: Log, code: CodePages, disas: Callable[[Any, int, int], str] | None = None,
+                 background: bool = False):
         self.gen_block = gen_block
         self.backend = backend
         self.interp = interp
@@ -72,6 +83,12 @@ class SystemTBCache:
         #: than interpreting it
         self.member_threshold = HOT_THRESHOLD // 8
         self.tracing = log.enabled("exec") or log.enabled("cpu")
+        #: compile regions in the background (a backend with a compile worker) while their blocks go on
+        #: running in the interpreter
+        self.background = background and hasattr(backend, "submit_region")
+        self.wanted: dict[Key, None] = {}  # heads of the regions to compile there
+        self.inflight: list[_Plan] = []  # the regions sent there
+        self.planned: set[Key] = set()  # their members
 
     # -- lookup ------------------------------------------------------------------------------------
     def lookup(self, cpu: Any, pc: int) -> Callable[..., int]:
@@ -88,9 +105,12 @@ class SystemTBCache:
             cpu.jmp[pc] = region.fn
             return region.fn
         if tb.execs >= self.hot_threshold and region is None:
-            region = self._build_region(cpu, key)
-            cpu.jmp[pc] = region.fn
-            return region.fn
+            if not self.background:
+                region = self._build_region(cpu, key)
+                cpu.jmp[pc] = region.fn
+                return region.fn
+            self.wanted[key] = None
+            self.poll(cpu)
         if tb.cold is None:
             tb.cold = _cold_runner(self.interp, tb, self.hot_threshold)
         cpu.jmp[pc] = tb.cold  # later runs skip this lookup until the block gets hot
@@ -132,7 +152,58 @@ class SystemTBCache:
         self.translations += 1
         return tb
 
-    def _build_region(self, cpu: Any, head: Key, seeds: tuple[Key, ...] = ()) -> _Region:
+    def _build_region(self, cpu: Any, head: Key) -> _Region:
+        plan = self._plan(cpu, head)
+        blocks = [tb.block for tb in plan.ranked]
+        for block in blocks:
+            if not block.optimized:  # translated lazily: cold code is interpreted as generated
+                optimize(block)
+        return self._install(plan, self.backend.compile_region(blocks, keys=plan.keys))
+
+    # -- compiling in the background -----------------------------------------------------------------
+    def poll(self, cpu: Any) -> None:
+        """Install the regions the compile worker has finished, and send it the next ones."""
+        if self.inflight:
+            self.backend.poll_compiles()
+        while self.wanted:
+            head = max(self.wanted, key=self._heat)  # the one running most now
+            tb = self.tbs.get(head)
+            if tb is None or (tb.region is not None and self._valid(cpu, tb.region)):
+                del self.wanted[head]
+                continue
+            if head in self.planned or self._probe(cpu, head[0]) != head:
+                del self.wanted[head]  # not mapped so now: asked for again if it runs hot in this space
+                continue
+            plan = self._plan(cpu, head)
+            self.inflight.append(plan)
+            self.planned.update(plan.keys)
+            if not self.backend.submit_region([tb.block for tb in plan.ranked], plan.keys,
+                                              functools.partial(self._compiled, plan)):
+                self.inflight.remove(plan)
+                self.planned.difference_update(plan.keys)
+                return  # no room: later
+            self.wanted.pop(head, None)  # (planning may have flushed everything)
+
+    def _heat(self, key: Key) -> int:
+        tb = self.tbs.get(key)
+        return -1 if tb is None else tb.execs
+
+    def _compiled(self, plan: _Plan, compiled: CompiledRegion | None) -> None:
+        """The compile worker's answer: members still translated as planned now run in the region (their
+        next dispatch goes through :meth:`lookup`, which finds it)."""
+        if plan in self.inflight:
+            self.inflight.remove(plan)
+            self.planned.difference_update(plan.keys)
+        if compiled is None:
+            return
+        current = [tb for key, tb in zip(plan.keys, plan.ranked, strict=True) if self.tbs.get(key) is tb]
+        self._install(plan, compiled, current)
+        for cpu in self.cpus:
+            for tb in current:
+                cpu.jmp.pop(tb.block.pc, None)
+
+    def _plan(self, cpu: Any, head: Key) -> _Plan:
+        """Which blocks join the region of ``head``, hottest first, and the page mappings it needs."""
         if self.backend.wants_flush():  # the native code cache is nearly full: start again
             tb = self.tbs[head]
             self.flush()
@@ -140,9 +211,8 @@ class SystemTBCache:
             for p in tb.ppages:
                 self.by_page.setdefault(p, set()).add(head)
                 self.code.add(p)
-            seeds = ()
-        order = [head] + [s for s in dict.fromkeys(seeds) if s != head and s in self.tbs]
-        seen = set(order)
+        order = [head]
+        seen = {head} | self.planned  # (blocks on their way in another region are left out)
         i = 0
         limit = self.max_region_blocks
         while i < len(order) and len(order) < limit:
@@ -155,21 +225,19 @@ class SystemTBCache:
                     seen.add(k)
                     order.append(k)
             i += 1
-        ranked = sorted(order, key=lambda k: -self.tbs[k].execs)  # hottest first
-        tbs = [self.tbs[k] for k in order]
-        blocks = [self.tbs[k].block for k in ranked]
-        for block in blocks:
-            if not block.optimized:  # translated lazily: cold code is interpreted as generated
-                optimize(block)
+        keys = sorted(order, key=lambda k: -self.tbs[k].execs)  # hottest first
         pagemap: dict[int, int] = {}
-        for tb in tbs:
-            for vp in tb.vpages:
+        for k in order:
+            for vp in self.tbs[k].vpages:
                 pagemap[vp] = cpu.fetch_paddr(vp << PAGE_BITS) >> PAGE_BITS
-        compiled = self.backend.compile_region(blocks, keys=ranked)
+        return _Plan(keys, [self.tbs[k] for k in keys], tuple(pagemap.items()))
+
+    def _install(self, plan: _Plan, compiled: CompiledRegion, members: list[_TB] | None = None) -> _Region:
         if self.log.enabled("out_asm"):
-            self.log.write(f"OUT: [region {head[0]:#x}, {len(blocks)} blocks]\n{compiled.source}\n")
-        region = _Region(compiled.fn, tuple(order), tuple(pagemap.items()))
-        for tb in tbs:
+            head = plan.keys[0][0]
+            self.log.write(f"OUT: [region {head:#x}, {len(plan.keys)} blocks]\n{compiled.source}\n")
+        region = _Region(compiled.fn, tuple(plan.keys), plan.pagemap)
+        for tb in plan.ranked if members is None else members:
             tb.region = region
             tb.regions.append(region)
         self.regions += 1
@@ -206,6 +274,7 @@ class SystemTBCache:
                 self.code.discard(p)
 
     def flush(self) -> None:
+        self.wanted.clear()
         for p in list(self.by_page):
             self.invalidate_page(p)
             self.code.discard(p)
@@ -216,14 +285,15 @@ class SystemTBCache:
 
 
 def _cold_runner(interp: Interpreter, tb: _TB, hot: int) -> Callable[..., int]:
-    """Runs ``tb`` in the interpreter and counts its runs; once it is hot it drops itself from the jump
-    cache, so that the next run goes through :meth:`SystemTBCache.lookup`, which compiles a region."""
+    """Runs ``tb`` in the interpreter and counts its runs; when it gets hot it drops itself from the jump
+    cache, so that the next run goes through :meth:`SystemTBCache.lookup`, which compiles a region (or
+    asks the compile worker for one, whose arrival drops the block from the jump cache again)."""
     block = tb.block
     run = interp.run
 
     def cold(cpu: Any, R: Any, pc: int) -> int:
         tb.execs += 1
-        if tb.execs >= hot:
+        if tb.execs == hot:
             cpu.jmp.pop(pc, None)
         return run(block, cpu, R)
     return cold
@@ -264,6 +334,10 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
     pc = cpu.pc
     if cpu.halted:
         return EXIT_HALTED
+    inflight = tbc.inflight  # regions the compile worker is compiling (a list updated in place)
+    polls = 0
+    if tbc.background:
+        tbc.poll(cpu)
     jmp = cpu.jmp  # the jump cache of the current TB flags: refreshed whenever they may have changed
     fetch_faults = 0
     while R[icount_slot] < limit:
@@ -277,6 +351,10 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
                 cpu.do_trap(irq, pc, 0, True)
                 pc = cpu.pc
                 jmp = cpu.jmp
+        if inflight:
+            polls += 1
+            if not polls & 31:
+                tbc.poll(cpu)
         fn = jmp.get(pc)
         if fn is None:
             try:

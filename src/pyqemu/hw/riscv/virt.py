@@ -99,7 +99,7 @@ class VirtMachine(Machine):
         backend = backends.make(self.cfg.tcg_backend, GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT,
                                 budget=REGION_BUDGET, tb_size=self.cfg.tb_size)
         interp = Interpreter(GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT)
-        self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas)
+        self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas, background=True)
         self.space.ram_write_hooks.append(self.tbc.invalidate_range)
         self.clint: Clint | None = None
         kick = [False]

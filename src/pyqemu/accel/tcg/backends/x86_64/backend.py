@@ -32,11 +32,13 @@ import functools
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...backend_python import CompiledRegion, GuestFault, MemoryModel
 from ...ir import MASK64, Block, Helper, format_op
-from . import fault, host_supported  # noqa: F401  (host_supported: part of this module's interface)
+from ...optimize import optimize
+from . import compile_worker, fault, host_supported  # noqa: F401  (host_supported: this module's interface)
 from .asm import R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, Assembler, Cond, Mem
 from .codebuf import CodeBuffer
 from .codegen import (
@@ -155,6 +157,8 @@ class NativeBackend:
         #: direct-exit jumps: host address of the rel32 field -> (key of its block, address of its stub)
         self.sites: dict[int, tuple[Any, int]] = {}
         self.links: dict[Any, list[int]] = {}  # block key -> the sites patched to jump to it
+        #: the requests sent to the compile worker and not answered yet, oldest first
+        self.requests: list[_Request] = []
         self.layout = memory.native_layout()
         self.system = self.layout["kind"] == "softmmu"
         ns = memory.namespace()
@@ -200,9 +204,11 @@ class NativeBackend:
         JumpCache.miss = base + miss
         self.jcache = JumpCache()
         self._enter = _ENTRY(base)
-        self.runtime = Runtime(epilogue=base + epilogue, lookup=base + lookup, callback=self._helper_address,
-                               load_slow=self._load_slow, store_slow=self._store_slow,
-                               memory=self.layout["kind"], tlb_bits=self.layout.get("tlb_bits", 0))
+        #: what generated code links against, but the helpers (sent as such to the compile worker)
+        self.links_to = {"epilogue": base + epilogue, "lookup": base + lookup, "load_slow": self._load_slow,
+                         "store_slow": self._store_slow, "memory": self.layout["kind"],
+                         "tlb_bits": self.layout.get("tlb_bits", 0)}
+        self.runtime = Runtime(callback=self._helper_address, **self.links_to)
 
     # -- callbacks from generated code ------------------------------------------------------------------
     def _make_callback(self, fn: Callable[..., Any], nargs: int, pass_cpu: bool,
@@ -262,13 +268,19 @@ class NativeBackend:
                     table[b.pc] = host
             finally:
                 self.code.commit()  # one change of protection for the whole region
-            fn = functools.partial(self._run_table, table) if self.system else self.run
-            return CompiledRegion(fn, _Listing(self, listing), tuple(b.pc for b in blocks))
+            return self._region(blocks, table, listing)
+
+    def _region(self, blocks: list[Block], table: dict[int, int], listing: list[int]) -> CompiledRegion:
+        fn = functools.partial(self._run_table, table) if self.system else self.run
+        return CompiledRegion(fn, _Listing(self, listing), tuple(b.pc for b in blocks))
 
     def _compile_block(self, b: Block, key: Any) -> int:
         host = self.code.next_address()
-        compiled = BlockCompiler(b, host, self.runtime, self.slots).compile()
-        self.code.reserve(compiled.code)
+        return self._place(b, key, BlockCompiler(b, host, self.runtime, self.slots).compile())
+
+    def _place(self, b: Block, key: Any, compiled: Compiled) -> int:
+        """Put ``compiled`` (assembled for the next address of the code cache) there, as ``key``'s code."""
+        host = self.code.reserve(compiled.code)
         self.entries[key] = host
         self.blocks[host] = (b, compiled)
         self.starts.append(host)
@@ -277,10 +289,92 @@ class NativeBackend:
             self.sites[host + off] = (key, host + off + 4 + rel)
         return host
 
+    # -- compiling in the background ---------------------------------------------------------------------
+    def submit_region(self, blocks: list[Block], keys: list[Any],
+                      done: Callable[[CompiledRegion | None], None]) -> bool:
+        """Compile as :meth:`compile_region` does, in the compile worker (:mod:`.compile_worker`):
+        ``done(region)`` is called by a later :meth:`poll_compiles`, with None if the code cache was
+        flushed meanwhile.  Without a worker the region is compiled here and now.  False (and nothing
+        done) if the worker has no room for another request."""
+        w = compile_worker.worker()
+        todo = [(b, key) for b, key in zip(blocks, keys, strict=True) if key not in self.entries]
+        if w is None or not todo:
+            for b, _ in todo:
+                if not b.optimized:
+                    optimize(b)
+            done(self.compile_region(blocks, keys=keys))
+            return True
+        if not w.room():
+            return False
+        new: list = []
+        addresses: dict[tuple[int, int], int] = {}
+        payload = []
+        for b, _ in todo:
+            ops = []
+            for op in b.ops:
+                if op[0] == "call":
+                    n = w.helper_number(op[2], new)
+                    addresses[n, len(op) - 3] = self._helper_address(op[2], len(op) - 3)
+                    op = ("call", op[1], n, *op[3:])
+                ops.append(op)
+            payload.append((b.pc, b.size, b.n_insns, b.ntemps, b.nlabels, b.guest_insns, b.hints, b.optimized,
+                            ops))
+        # the code goes where the cache is now, or after that of the request still in flight
+        chained = self.requests and self.requests[-1].flushes == self.flushes
+        base = None if chained else self.code.next_address()
+        req = _Request(blocks, keys, todo, {key for _, key in todo}, self.flushes)
+
+        def answered(answer: tuple[int, list] | str | None) -> None:
+            self.requests.remove(req)
+            done(self._install(req, answer, w.helpers))
+
+        if not w.submit((id(self), self.links_to, self.slots, new, addresses, base, payload), answered):
+            return False  # (if it died just now, the next try compiles here)
+        self.requests.append(req)
+        return True
+
+    def poll_compiles(self) -> None:
+        """Take the compile worker's answers that have come (their ``done`` runs now)."""
+        w = compile_worker.current()
+        if w is not None:
+            w.poll()
+
+    def _install(self, req: _Request, answer: tuple[int, list] | str | None,
+                 helpers: dict[int, Helper]) -> CompiledRegion | None:
+        if req.flushes != self.flushes:
+            return None  # the blocks are gone
+        if not isinstance(answer, tuple) or self.code.next_address() != answer[0]:
+            # the worker failed or died, or an earlier answer was not placed: compile here
+            for b in req.blocks:
+                if not b.optimized:
+                    optimize(b)
+            return self.compile_region(req.blocks, keys=req.keys)
+        with self.lock:
+            placed: dict[Any, int] = {}
+            try:
+                for (b, key), (code, sites, insns, ops) in zip(req.todo, answer[1], strict=True):
+                    if key in req.dropped:  # its guest code changed meanwhile: the space stays unused
+                        self.code.reserve(code)
+                        continue
+                    b.ops = [("call", op[1], helpers[op[2]], *op[3:]) if op[0] == "call" else op
+                             for op in ops]
+                    b.optimized = True
+                    placed[key] = self._place(b, key, Compiled(code, sites, insns))
+            finally:
+                self.code.commit()
+            table = {}
+            for b, key in zip(req.blocks, req.keys, strict=True):
+                host = None if key in req.dropped else placed.get(key, self.entries.get(key))
+                if host is not None:
+                    table[b.pc] = host
+            return self._region(req.blocks, table, list(placed.values()))
+
     def invalidate(self, keys: list[Any]) -> None:
         """Forget the blocks of ``keys`` (their code was overwritten): jumps chained to them go back to
         their stubs, so nothing enters them any more."""
         with self.lock:
+            for req in self.requests:
+                req.dropped.update(key for key in keys if key in req.compiling)
             for key in keys:
                 self.entries.pop(key, None)
                 for site in self.links.pop(key, ()):
@@ -434,6 +528,19 @@ class NativeBackend:
                 self.links.setdefault(key, []).append(site)
         elif not self.system:
             self.jcache.put(pc, host)
+
+
+@dataclass
+class _Request:
+    """A region sent to the compile worker: its blocks and keys, those being compiled there, those of
+    them invalidated since, and the backend's flush count then."""
+
+    blocks: list[Block]
+    keys: list[Any]
+    todo: list[tuple[Block, Any]]
+    compiling: set[Any]
+    flushes: int
+    dropped: set[Any] = field(default_factory=set)
 
 
 class _Listing:

@@ -240,8 +240,9 @@ class QmpMonitor:
             if self.started:
                 self.send(greeting())
         elif event == CHR_EVENT_CLOSED:
+            # as in QEMU, the capabilities stay negotiated: with ``-qmp stdio`` events still go to stdout
+            # once stdin is at its end (a socket's chardev drops them until the next client opens it)
             self.opened = False
-            self.negotiated = False
 
     def _receive(self, data: bytes) -> None:
         for request in self.streamer.feed(data):

@@ -54,6 +54,10 @@ def parse_table(text: str, width: int) -> list[Pattern]:
     return pats
 
 
+#: decodings a :class:`Decoder` remembers at most (it forgets them all when it has that many)
+MAX_KNOWN = 1 << 17
+
+
 class Decoder:
     """Dispatch raw instructions to ``(handler, args)`` using a pattern table.
 
@@ -64,6 +68,7 @@ class Decoder:
     def __init__(self, patterns: list[Pattern], formats: Mapping[str, Callable[[int], tuple]],
                  handlers: Mapping[str, Any], group_mask: int):
         self.group_mask = group_mask
+        self.known: dict[int, tuple[Any, tuple, str]] = {}  # decodings made (insn -> result)
         self.buckets: dict[int, list[tuple[int, int, Callable[[int], tuple], Any, str]]] = {}
         for p in patterns:
             if p.mask & group_mask != group_mask:
@@ -78,8 +83,15 @@ class Decoder:
             bucket.sort(key=lambda e: -e[0].bit_count())
 
     def decode(self, insn: int) -> tuple[Any, tuple, str] | None:
-        """Return (handler, args, name) for ``insn``, or None if no pattern matches."""
+        """Return (handler, args, name) for ``insn``, or None if no pattern matches.  Decodings are
+        remembered: most instruction words of a program occur many times over."""
+        known = self.known.get(insn)
+        if known is not None:
+            return known
         for mask, match, fmt, handler, name in self.buckets.get(insn & self.group_mask, ()):
             if insn & mask == match:
-                return handler, fmt(insn), name
+                if len(self.known) >= MAX_KNOWN:
+                    self.known.clear()
+                known = self.known[insn] = (handler, fmt(insn), name)
+                return known
         return None

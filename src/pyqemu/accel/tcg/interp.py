@@ -35,6 +35,9 @@ class Interpreter:
         self.ns.update(memory.namespace())
         self.ns["GuestFault"] = GuestFault
         self._factories: dict[tuple, Callable[..., Step]] = {}
+        #: op -> (its step, the T size it needs): steps that depend on nothing but the op, shared by all
+        #: blocks (the same guest instructions recur all over guest code)
+        self._shared: dict[tuple, tuple[Step, int]] = {}
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, block: Block, cpu: Any, R: Any) -> int:
@@ -65,7 +68,8 @@ class Interpreter:
     def prepare(self, block: Block) -> tuple[list[Step], list[tuple[int, int]], int]:
         """Turn ``block`` into steps; returns (steps, (insn pc, insns done) per step, temps needed)."""
         insn_pcs = [pc for pc, _ in block.guest_insns] + [block.pc + block.size]
-        temps: dict[str, int] = {}
+        temps = _Temps(block.ntemps)
+        memo = self._shared
         labels: dict[int, int] = {}
         pending: list[tuple[int, tuple]] = []  # steps whose branch target is not known yet
         steps: list[Step] = []
@@ -76,7 +80,7 @@ class Interpreter:
         for op in block.ops:
             name = op[0]
             if smc_check is not None and name in ("insn_start", "exit", "exit_loop", "exit_exc"):
-                steps.append(_smc_check(temps["_smc"], *smc_check))
+                steps.append(_smc_check(temps.index("_smc"), *smc_check))
                 where.append((insn_pc, max(done, 0)))
                 smc_check = None
             if name == "insn_start":
@@ -91,6 +95,19 @@ class Interpreter:
                 steps.append(None)  # type: ignore[arg-type]
             elif name == "st" and next(deferred):
                 smc_check = self._deferred_store(op, temps, block, insn_pcs, max(done, 0), steps)
+            elif name in _SHAREABLE:
+                entry = memo.get(op)
+                if entry is None:
+                    step = self._step(op, temps, block, insn_pcs, max(done, 0))
+                    if temps.numbered(op):
+                        if len(memo) >= _MAX_SHARED:
+                            memo.clear()
+                        memo[op] = (step, temps.top)
+                else:
+                    step, top = entry
+                    if top > temps.top:
+                        temps.top = top
+                steps.append(step)
             else:
                 steps.append(self._step(op, temps, block, insn_pcs, max(done, 0)))
             where.append((insn_pc, max(done, 0)))
@@ -103,9 +120,9 @@ class Interpreter:
                                                                            labels.get(op[4], len(steps)))
         steps.append(_fell_off)
         where.append((insn_pc, max(done, 0)))
-        return steps, where, _FIRST_TEMP + len(temps)
+        return steps, where, temps.size()
 
-    def _operands(self, values: tuple, temps: dict[str, int]) -> list[tuple[str, int]]:
+    def _operands(self, values: tuple, temps: _Temps) -> list[tuple[str, int]]:
         """Each operand as (kind, value): "C" constant, "R" state slot, "T" temp index."""
         out = []
         for v in values:
@@ -114,12 +131,10 @@ class Interpreter:
             elif v in self.slots:
                 out.append(("R", self.slots[v]))
             else:
-                if v not in temps:
-                    temps[v] = _FIRST_TEMP + len(temps)
-                out.append(("T", temps[v]))
+                out.append(("T", temps.index(v)))
         return out
 
-    def _step(self, op: tuple, temps: dict[str, int], block: Block, insn_pcs: list[int], done: int) -> Step:
+    def _step(self, op: tuple, temps: _Temps, block: Block, insn_pcs: list[int], done: int) -> Step:
         name = op[0]
         if name in FOLD or name in ("setcond", "movcond", "ld"):
             srcs = op[2:4] if name == "setcond" else (op[2], op[3], op[5], op[6]) if name == "movcond" \
@@ -150,16 +165,14 @@ class Interpreter:
             return _raise_exc(self._operands((op[1], op[2], op[3] if len(op) > 3 else 0), temps), done)
         raise ValueError(f"interpreter: unknown op {name}")
 
-    def _deferred_store(self, op: tuple, temps: dict[str, int], block: Block, insn_pcs: list[int], done: int,
+    def _deferred_store(self, op: tuple, temps: _Temps, block: Block, insn_pcs: list[int], done: int,
                         steps: list[Step]) -> tuple[int, int]:
         """A store with more of its instruction after it: on hitting translated code it sets the
         ``_smc`` temp, checked at the instruction's end.  Returns (next pc, insns done) for the check."""
-        if "_smc" not in temps:
-            temps["_smc"] = _FIRST_TEMP + len(temps)
         val, addr = self._operands((op[1], op[2]), temps)
         k = done + 1
         steps.append(self._factory("st", (op[3] & ~SIGN, True), val[0], addr[0])(val[1], addr[1],
-                                                                                 temps["_smc"], k))
+                                                                                 temps.index("_smc"), k))
         return (insn_pcs[k] if k < len(insn_pcs) else block.pc + block.size, k)
 
     # -- closure factories, generated once per op shape --------------------------------------------
@@ -229,6 +242,48 @@ class Interpreter:
         scope = dict(self.ns)
         exec(compile(src, f"<interp {name}>", "exec"), scope)
         return scope["factory"]
+
+
+#: ops whose step depends on the op alone (given the fixed places of numbered temps)
+_SHAREABLE = frozenset(FOLD) | {"setcond", "movcond", "ld", "call"}
+_MAX_SHARED = 1 << 17
+
+
+class _Temps:
+    """Where a block's temps live in ``T``.  The frontends' temps, ``t1``, ``t2``..., are at fixed places
+    (``_FIRST_TEMP + n - 1``) in every block, so that a step can serve every block with the same op;
+    other names (the interpreter's own ``_smc``, hand-made IR) go at the end of ``T``, at negative
+    indices."""
+
+    __slots__ = ("places", "top", "others")
+
+    def __init__(self, ntemps: int):
+        self.places: dict[str, int] = {}
+        self.top = _FIRST_TEMP + ntemps  # one past the highest numbered temp's place
+        self.others = 0
+
+    def index(self, v: str) -> int:
+        i = self.places.get(v)
+        if i is None:
+            if _numbered(v):
+                i = _FIRST_TEMP + int(v[1:]) - 1
+                self.top = max(self.top, i + 1)
+            else:
+                self.others += 1
+                i = -self.others
+            self.places[v] = i
+        return i
+
+    def numbered(self, op: tuple) -> bool:
+        """Whether every temp of ``op`` is a numbered one (its step then fits every block)."""
+        return all(self.places.get(v, 0) >= 0 for v in op[1:] if isinstance(v, str))
+
+    def size(self) -> int:
+        return self.top + self.others
+
+
+def _numbered(v: str) -> bool:
+    return v[0] == "t" and v[1:].isdigit()
 
 
 def _jump(target: int) -> Step:

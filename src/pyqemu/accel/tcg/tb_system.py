@@ -86,6 +86,9 @@ class SystemTBCache:
         #: compile regions in the background (a backend with a compile worker) while their blocks go on
         #: running in the interpreter
         self.background = background and hasattr(backend, "submit_region")
+        if self.background:  # compiling costs this thread little: compile sooner, interpret less
+            self.hot_threshold = HOT_THRESHOLD // 4
+            self.member_threshold = 2
         self.wanted: dict[Key, None] = {}  # heads of the regions to compile there
         self.inflight: list[_Plan] = []  # the regions sent there
         self.planned: set[Key] = set()  # their members
@@ -165,7 +168,7 @@ class SystemTBCache:
         """Install the regions the compile worker has finished, and send it the next ones."""
         if self.inflight:
             self.backend.poll_compiles()
-        while self.wanted:
+        while self.wanted and self.backend.compile_room():
             head = max(self.wanted, key=self._heat)  # the one running most now
             tb = self.tbs.get(head)
             if tb is None or (tb.region is not None and self._valid(cpu, tb.region)):

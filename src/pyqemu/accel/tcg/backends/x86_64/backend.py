@@ -333,6 +333,11 @@ class NativeBackend:
         self.requests.append(req)
         return True
 
+    def compile_room(self) -> bool:
+        """Whether :meth:`submit_region` takes a region now."""
+        w = compile_worker.current()
+        return w is None or not w.alive or w.room()
+
     def poll_compiles(self) -> None:
         """Take the compile worker's answers that have come (their ``done`` runs now)."""
         w = compile_worker.current()

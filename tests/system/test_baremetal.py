@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import bmbuild
 import pytest
 
+from pyqemu.accel.tcg import backends
 from pyqemu.chardev.base import Chardev
 from pyqemu.core.clock import Timer
 from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
@@ -290,3 +291,26 @@ def test_poweroff_then_wfi() -> None:
     assert "PASS: poweroff_request" in run.output, _describe(run)
     assert run.status == 0, _describe(run)
     assert run.wall < 2, f"the machine stopped only after {run.wall:.2f} s (the watchdog: 4 s)"
+
+
+def test_hot_code_is_compiled_by_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the x86_64 backend hot regions are compiled by the compile worker while the guest goes on
+    interpreting them: the mmu program (page tables changing under translated code, fence.i after code
+    is written) still passes every check, with regions installed from the worker's answers."""
+    _need_toolchain()
+    if backends.default_name() != "x86_64":
+        pytest.skip("the compile worker belongs to the x86_64 backend")
+    from pyqemu.accel.tcg.backends.x86_64.backend import NativeBackend
+
+    answers: list[object] = []
+    install = NativeBackend._install
+
+    def counted(self: NativeBackend, req: object, answer: object, helpers: object) -> object:
+        answers.append(answer)
+        return install(self, req, answer, helpers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(NativeBackend, "_install", counted)
+    run = run_elf(str(bmbuild.build("mmu")))
+    assert run.status == 0, _describe(run)
+    assert set(PROGRAMS["mmu"].names) <= run.passed
+    assert answers and all(isinstance(a, tuple) for a in answers)  # compiled there, none failed

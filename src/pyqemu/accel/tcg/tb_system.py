@@ -9,6 +9,11 @@ mappings of all its pages before it is entered through the cache again.
 
 Pages holding translations are registered with :class:`~.softmmu.CodePages`: a guest store or a DMA
 write into one drops the translations on that page (and the regions containing them).
+
+With ``background`` (a backend with a compile worker), a block that gets hot is queued instead of
+compiled: the exec loop sends the hottest queued regions to the worker as it has room, goes on
+interpreting, and installs each answer when it comes (polled every few dispatches).  A block
+translated anew or dropped meanwhile is left out of the answer; a flush drops it all.
 """
 
 from __future__ import annotations

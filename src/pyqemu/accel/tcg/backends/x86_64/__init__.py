@@ -1,6 +1,6 @@
 """The x86-64 host backend: IR -> x86-64 machine code (:mod:`.backend`; encoder :mod:`.asm`, register
 allocator :mod:`.regalloc`, instruction selection :mod:`.codegen`, inline FP :mod:`.fpu`, code cache
-:mod:`.codebuf`, fault reports :mod:`.fault`)."""
+:mod:`.codebuf`, fault reports :mod:`.fault`, background compilation :mod:`.compile_worker`)."""
 
 from __future__ import annotations
 

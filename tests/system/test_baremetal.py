@@ -305,9 +305,9 @@ def test_hot_code_is_compiled_by_the_worker(monkeypatch: pytest.MonkeyPatch) -> 
     answers: list[object] = []
     install = NativeBackend._install
 
-    def counted(self: NativeBackend, req: object, answer: object, helpers: object) -> object:
+    def counted(self: NativeBackend, req: object, answer: object) -> object:
         answers.append(answer)
-        return install(self, req, answer, helpers)  # type: ignore[arg-type]
+        return install(self, req, answer)  # type: ignore[arg-type]
 
     monkeypatch.setattr(NativeBackend, "_install", counted)
     run = run_elf(str(bmbuild.build("mmu")))

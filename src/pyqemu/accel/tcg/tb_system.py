@@ -170,8 +170,10 @@ class SystemTBCache:
 
     # -- compiling in the background -----------------------------------------------------------------
     def poll(self, cpu: Any) -> None:
-        """Install the regions the compile worker has finished, and send it the next ones."""
-        if self.inflight:
+        """Install the regions the compile worker has finished, and send it the next ones.  (Polling
+        with only regions to send matters too: answers to another machine's requests, which ended
+        with them in flight, must be taken off the worker before it takes more.)"""
+        if self.inflight or self.wanted:
             self.backend.poll_compiles()
         while self.wanted and self.backend.compile_room():
             head = max(self.wanted, key=self._heat)  # the one running most now

@@ -27,6 +27,7 @@ The backend has the same interface as :class:`~pyqemu.accel.tcg.backend_python.P
 from __future__ import annotations
 
 import bisect
+import copy
 import ctypes
 import functools
 import os
@@ -326,7 +327,7 @@ class NativeBackend:
 
         def answered(answer: tuple[int, list] | str | None) -> None:
             self.requests.remove(req)
-            done(self._install(req, answer, w.helpers))
+            done(self._install(req, answer))
 
         if not w.submit((id(self), self.links_to, self.slots, new, addresses, base, payload), answered):
             return False  # (if it died just now, the next try compiles here)
@@ -344,8 +345,7 @@ class NativeBackend:
         if w is not None:
             w.poll()
 
-    def _install(self, req: _Request, answer: tuple[int, list] | str | None,
-                 helpers: dict[int, Helper]) -> CompiledRegion | None:
+    def _install(self, req: _Request, answer: tuple[int, list] | str | None) -> CompiledRegion | None:
         if req.flushes != self.flushes:
             return None  # the blocks are gone
         if not isinstance(answer, tuple) or self.code.next_address() != answer[0]:
@@ -357,13 +357,10 @@ class NativeBackend:
         with self.lock:
             placed: dict[Any, int] = {}
             try:
-                for (b, key), (code, sites, insns, ops) in zip(req.todo, answer[1], strict=True):
+                for (b, key), (code, sites, insns) in zip(req.todo, answer[1], strict=True):
                     if key in req.dropped:  # its guest code changed meanwhile: the space stays unused
                         self.code.reserve(code)
                         continue
-                    b.ops = [("call", op[1], helpers[op[2]], *op[3:]) if op[0] == "call" else op
-                             for op in ops]
-                    b.optimized = True
                     placed[key] = self._place(b, key, Compiled(code, sites, insns))
             finally:
                 self.code.commit()
@@ -430,6 +427,10 @@ class NativeBackend:
         block, compiled = self.blocks[addr]
         off = host_pc - addr
         pc = max((p for o, p in compiled.insns if o <= off), default=block.pc)
+        if not block.optimized:  # compiled by the compile worker, which optimized its own copy
+            block = copy.copy(block)
+            block.ops = list(block.ops)
+            optimize(block)
         ops = "\n".join(format_op(op) for op in block.ops)
         return (f"guest pc 0x{pc:x}, in the block at guest pc 0x{block.pc:x} (host 0x{addr:x} + 0x{off:x})\n"
                 f"IR of the block:\n{ops}\nhost code of the block:\n{_Listing(self, [addr])}")

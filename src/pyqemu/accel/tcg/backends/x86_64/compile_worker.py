@@ -2,12 +2,13 @@
 while the vCPU goes on running them in the IR interpreter (as the compiler threads of HotSpot or V8 do;
 with CPython's GIL only another process runs Python code in parallel).
 
-One helper process serves the whole pyqemu process, and one request is in flight at a time.  A request
-carries the blocks' IR (each helper as a small number, its description sent once), the address where the
-code will be placed and the links it needs (the epilogue, the slow paths, the helpers' native-callable
-wrappers); the answer carries, for each block, its machine code, direct-exit sites and instruction map,
-and its optimized IR.  The backend places the code at that address only if its code cache has not moved
-on meanwhile (no flush, nothing else placed): the code is assembled for it.
+One helper process serves the whole pyqemu process.  A request carries the blocks' IR (each helper as a
+small number, described the first time it is used), the address where the code will go and what it
+links to (the epilogue, the slow paths, the helpers' native-callable wrappers); the answer carries each
+block's machine code, direct-exit sites and instruction map (the worker optimizes its copy of the IR;
+the exec loop keeps the IR as translated).  A backend has at most two requests in flight, the second
+placed right after the first; the backend places an answer only if its code cache has not moved on
+meanwhile (no flush, nothing else placed), since the code is assembled for that address.
 
 The helper is started with ``python -m`` and inherits no file descriptors but its pipes, so it holds
 no image locks, sockets or terminals of the VM.  If it cannot be started or dies, the backend compiles
@@ -197,7 +198,7 @@ def compile_request(request: tuple, helpers: dict[int, Helper], ends: dict[int, 
     native-callable wrapper.  The code goes at ``base``, or (None) right after the code of the
     ``owner``'s previous request.  Each block is ``(pc, size, n_insns, ntemps, nlabels, guest_insns,
     hints, optimized, ops)`` with every call's helper given as its number.  The answer is the base used
-    and ``(code, sites, insns, ops)`` per block (``ops`` optimized, helpers again as numbers)."""
+    and ``(code, sites, insns)`` per block."""
     from ...optimize import optimize
     from .codegen import BlockCompiler, Runtime
 
@@ -218,8 +219,7 @@ def compile_request(request: tuple, helpers: dict[int, Helper], ends: dict[int, 
         if not optimized:
             optimize(b)
         c = BlockCompiler(b, addr, rt, slots).compile()
-        out.append((c.code, c.sites, c.insns,
-                    [("call", op[1], number[id(op[2])], *op[3:]) if op[0] == "call" else op for op in b.ops]))
+        out.append((c.code, c.sites, c.insns))
         addr += -(-len(c.code) // ALIGN) * ALIGN
     ends[owner] = addr
     return start, out

@@ -200,11 +200,11 @@ def test_answers_for_a_finished_machine_do_not_block_the_next(fresh_worker: None
     backend = new_backend()
     assert not backend.compile_room()
     deadline = time.monotonic() + 30
-    while not backend.compile_room():
+    while len(taken) < 2:
         assert time.monotonic() < deadline
         backend.poll_compiles()
         time.sleep(0.001)
-    assert len(taken) == 2
+    assert backend.compile_room()
     region = compile_in_background(backend, make_blocks(5))
     assert region is not None
     assert tuple(run(region).R[SLOTS[f"r{i}"]] for i in range(4)) == expected(5)

@@ -21,7 +21,7 @@ import signal
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Self
+from typing import Self, TypeVar
 
 from pyqemu.accel.kvm import kvm_sys as sys_
 from pyqemu.accel.kvm.kvm_sys import (
@@ -68,6 +68,15 @@ class KvmError(OSError):
 
 def _name(request: int) -> str:
     return sys_.IOCTL_NAMES.get(request, f"ioctl {request:#x}")
+
+
+_S = TypeVar("_S", bound="ctypes._CData")
+
+
+def _filled(fd: int, request: int, arg: _S) -> _S:
+    """``arg`` after the KVM_GET_* ioctl ``request`` has filled it in."""
+    _ioctl(fd, request, arg)
+    return arg
 
 
 def _ioctl(fd: int, request: int, arg: int | ctypes._CData | None = None) -> int:
@@ -458,25 +467,19 @@ class VM(_Fd):
 
     def get_irqchip(self, chip_id: int) -> sys_.kvm_irqchip:
         """KVM_GET_IRQCHIP: the state of the in-kernel PIC master (0), PIC slave (1) or IOAPIC (2)."""
-        chip = sys_.kvm_irqchip(chip_id=chip_id)
-        _ioctl(self.fd, sys_.KVM_GET_IRQCHIP, chip)
-        return chip
+        return _filled(self.fd, sys_.KVM_GET_IRQCHIP, sys_.kvm_irqchip(chip_id=chip_id))
 
     def set_irqchip(self, chip: sys_.kvm_irqchip) -> None:
         _ioctl(self.fd, sys_.KVM_SET_IRQCHIP, chip)
 
     def get_pit2(self) -> sys_.kvm_pit_state2:
-        state = sys_.kvm_pit_state2()
-        _ioctl(self.fd, sys_.KVM_GET_PIT2, state)
-        return state
+        return _filled(self.fd, sys_.KVM_GET_PIT2, sys_.kvm_pit_state2())
 
     def set_pit2(self, state: sys_.kvm_pit_state2) -> None:
         _ioctl(self.fd, sys_.KVM_SET_PIT2, state)
 
     def get_clock(self) -> kvm_clock_data:
-        data = kvm_clock_data()
-        _ioctl(self.fd, sys_.KVM_GET_CLOCK, data)
-        return data
+        return _filled(self.fd, sys_.KVM_GET_CLOCK, kvm_clock_data())
 
     def set_clock(self, clock: int) -> None:
         _ioctl(self.fd, sys_.KVM_SET_CLOCK, kvm_clock_data(clock=clock))
@@ -513,25 +516,19 @@ class VCPU(_Fd):
     # ---- registers -------------------------------------------------------------------------
 
     def get_regs(self) -> kvm_regs:
-        regs = kvm_regs()
-        _ioctl(self.fd, sys_.KVM_GET_REGS, regs)
-        return regs
+        return _filled(self.fd, sys_.KVM_GET_REGS, kvm_regs())
 
     def set_regs(self, regs: kvm_regs) -> None:
         _ioctl(self.fd, sys_.KVM_SET_REGS, regs)
 
     def get_sregs(self) -> kvm_sregs:
-        sregs = kvm_sregs()
-        _ioctl(self.fd, sys_.KVM_GET_SREGS, sregs)
-        return sregs
+        return _filled(self.fd, sys_.KVM_GET_SREGS, kvm_sregs())
 
     def set_sregs(self, sregs: kvm_sregs) -> None:
         _ioctl(self.fd, sys_.KVM_SET_SREGS, sregs)
 
     def get_fpu(self) -> kvm_fpu:
-        fpu = kvm_fpu()
-        _ioctl(self.fd, sys_.KVM_GET_FPU, fpu)
-        return fpu
+        return _filled(self.fd, sys_.KVM_GET_FPU, kvm_fpu())
 
     def set_fpu(self, fpu: kvm_fpu) -> None:
         _ioctl(self.fd, sys_.KVM_SET_FPU, fpu)
@@ -569,18 +566,14 @@ class VCPU(_Fd):
 
     def get_lapic(self) -> sys_.kvm_lapic_state:
         """KVM_GET_LAPIC: the in-kernel local APIC's 1 KiB register page (APIC register layout)."""
-        state = sys_.kvm_lapic_state()
-        _ioctl(self.fd, sys_.KVM_GET_LAPIC, state)
-        return state
+        return _filled(self.fd, sys_.KVM_GET_LAPIC, sys_.kvm_lapic_state())
 
     def set_lapic(self, state: sys_.kvm_lapic_state) -> None:
         _ioctl(self.fd, sys_.KVM_SET_LAPIC, state)
 
     def get_xsave(self) -> sys_.kvm_xsave:
         """KVM_GET_XSAVE: the x87/SSE/AVX... state in XSAVE layout (needs KVM_CAP_XSAVE)."""
-        area = sys_.kvm_xsave()
-        _ioctl(self.fd, sys_.KVM_GET_XSAVE, area)
-        return area
+        return _filled(self.fd, sys_.KVM_GET_XSAVE, sys_.kvm_xsave())
 
     def set_xsave(self, area: sys_.kvm_xsave) -> None:
         _ioctl(self.fd, sys_.KVM_SET_XSAVE, area)
@@ -610,9 +603,7 @@ class VCPU(_Fd):
         _ioctl(self.fd, sys_.KVM_SET_DEBUGREGS, dregs)
 
     def get_debugregs(self) -> sys_.kvm_debugregs:
-        dregs = sys_.kvm_debugregs()
-        _ioctl(self.fd, sys_.KVM_GET_DEBUGREGS, dregs)
-        return dregs
+        return _filled(self.fd, sys_.KVM_GET_DEBUGREGS, sys_.kvm_debugregs())
 
     def translate(self, linear_address: int) -> int | None:
         """KVM_TRANSLATE: the guest physical address of ``linear_address``, or None if unmapped."""

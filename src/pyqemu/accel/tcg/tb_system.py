@@ -182,7 +182,9 @@ class SystemTBCache:
                 del self.wanted[head]
                 continue
             if head in self.planned or self._probe(cpu, head[0]) != head:
-                del self.wanted[head]  # not mapped so now: asked for again if it runs hot in this space
+                # on its way in another region, or not mapped so now (asked for again if it runs hot
+                # in this address space)
+                del self.wanted[head]
                 continue
             plan = self._plan(cpu, head)
             self.inflight.append(plan)

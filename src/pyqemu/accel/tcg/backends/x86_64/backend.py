@@ -300,10 +300,7 @@ class NativeBackend:
         w = compile_worker.worker()
         todo = [(b, key) for b, key in zip(blocks, keys, strict=True) if key not in self.entries]
         if w is None or not todo:
-            for b, _ in todo:
-                if not b.optimized:
-                    optimize(b)
-            done(self.compile_region(blocks, keys=keys))
+            done(self._compile_here(blocks, keys))
             return True
         if not w.room():
             return False
@@ -323,7 +320,7 @@ class NativeBackend:
         # the code goes where the cache is now, or after that of the request still in flight
         chained = self.requests and self.requests[-1].flushes == self.flushes
         base = None if chained else self.code.next_address()
-        req = _Request(blocks, keys, todo, {key for _, key in todo}, self.flushes)
+        req = _Request(blocks, keys, todo, self.flushes)
 
         def answered(answer: tuple[int, list] | str | None) -> None:
             self.requests.remove(req)
@@ -333,6 +330,13 @@ class NativeBackend:
             return False  # (if it died just now, the next try compiles here)
         self.requests.append(req)
         return True
+
+    def _compile_here(self, blocks: list[Block], keys: list[Any]) -> CompiledRegion:
+        """:meth:`compile_region` for blocks the TB cache left to the worker, unoptimized."""
+        for b in blocks:
+            if not b.optimized:
+                optimize(b)
+        return self.compile_region(blocks, keys=keys)
 
     def compile_room(self) -> bool:
         """Whether :meth:`submit_region` takes a region now."""
@@ -350,10 +354,7 @@ class NativeBackend:
             return None  # the blocks are gone
         if not isinstance(answer, tuple) or self.code.next_address() != answer[0]:
             # the worker failed or died, or an earlier answer was not placed: compile here
-            for b in req.blocks:
-                if not b.optimized:
-                    optimize(b)
-            return self.compile_region(req.blocks, keys=req.keys)
+            return self._compile_here(req.blocks, req.keys)
         with self.lock:
             placed: dict[Any, int] = {}
             try:
@@ -544,9 +545,12 @@ class _Request:
     blocks: list[Block]
     keys: list[Any]
     todo: list[tuple[Block, Any]]
-    compiling: set[Any]
     flushes: int
     dropped: set[Any] = field(default_factory=set)
+    compiling: set[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.compiling = {key for _, key in self.todo}
 
 
 class _Listing:

@@ -32,6 +32,11 @@ _MAP_NORESERVE = 0x4000
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
+def aligned(n: int) -> int:
+    """``n`` bytes rounded up to the alignment of code in the cache."""
+    return -(-n // ALIGN) * ALIGN
+
+
 class CodeBufferError(OSError):
     pass
 
@@ -141,7 +146,7 @@ class CodeBuffer:
         if len(code) > self.size - self.used:
             raise CodeBufferError(0, "code cache full")
         self.pending.append((addr, code))
-        self.used = -(-(self.used + len(code)) // ALIGN) * ALIGN
+        self.used = aligned(self.used + len(code))
         return addr
 
     def commit(self) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...ir import Block, Helper
-from .codebuf import ALIGN
+from .codebuf import aligned
 
 _LEN = struct.Struct("<I")
 
@@ -48,10 +48,6 @@ def _helper_spec(h: Helper) -> tuple:
 
 def _unavailable(*args: Any) -> None:
     raise RuntimeError("helper called in the compile worker")
-
-
-#: requests a backend may have in flight: the next one waits in the pipe while the worker compiles one
-DEPTH = 2
 
 
 #: requests in flight at most: the next one waits in the pipe while the worker compiles one
@@ -220,14 +216,14 @@ def compile_request(request: tuple, helpers: dict[int, Helper], ends: dict[int, 
             optimize(b)
         c = BlockCompiler(b, addr, rt, slots).compile()
         out.append((c.code, c.sites, c.insns))
-        addr += -(-len(c.code) // ALIGN) * ALIGN
+        addr += aligned(len(c.code))
     ends[owner] = addr
     return start, out
 
 
 def serve(inp: Any, out: Any) -> None:
-    """The helper process's loop: answer requests until the parent closes the pipe.  An answer is the
-    list of :func:`compile_request`, or a string (the traceback of a failure)."""
+    """The helper process's loop: answer requests until the parent closes the pipe.  An answer is what
+    :func:`compile_request` returns, or a string (the traceback of a failure)."""
     helpers: dict[int, Helper] = {}
     ends: dict[int, int] = {}  # owner -> where its next code goes
     while True:
@@ -243,6 +239,7 @@ def serve(inp: Any, out: Any) -> None:
         data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
         out.write(_LEN.pack(len(data)) + data)
         out.flush()
+
 
 if __name__ == "__main__":
     import signal

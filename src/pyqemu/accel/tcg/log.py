@@ -19,6 +19,9 @@ LOG_ITEMS = {
     "strace": "log every user-mode syscall, its input, and its result",
 }
 
+#: the items logged for each translation block
+PER_BLOCK = frozenset({"out_asm", "in_asm", "op", "op_opt", "exec", "cpu"})
+
 
 class LogError(ValueError):
     pass
@@ -47,6 +50,10 @@ class Log:
 
     def enabled(self, item: str) -> bool:
         return item in self.items
+
+    def per_block(self) -> bool:
+        """Whether something is logged for each translation block (so all code must run as blocks)."""
+        return bool(self.items & PER_BLOCK)
 
     def write(self, text: str) -> None:
         self.stream.write(text)

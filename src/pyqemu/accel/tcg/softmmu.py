@@ -73,7 +73,10 @@ class NativeTLB:
     number: the page number if reads may take the fast path (else all ones), the same for writes, and
     the *addend* that turns a virtual address into a host address.  A page evicted from its entry by
     another that maps there stays in the fast dicts; its accesses take the slow path, which finds it
-    in ``full``.  ``on_switch(address)`` is told the table of the MMU index in use.
+    in ``full``.  Instruction fetches have tables of their own (so that data pages do not evict code
+    pages), with entries of two words: the page number if code may be fetched from host memory there,
+    and the addend.  ``on_switch(data, code)`` is told the tables of the MMU indexes data accesses and
+    instruction fetches use.
     """
 
     BITS = 11
@@ -81,23 +84,30 @@ class NativeTLB:
     ENTRY = 32
     INVALID = (1 << 64) - 1
 
-    def __init__(self, host_base: int, on_switch: Callable[[int], None]):
+    def __init__(self, host_base: int, on_switch: Callable[[int, int], None]):
         self.host_base = host_base
         self.on_switch = on_switch
         self.tables: dict[int, Any] = {}
+        self.code_tables: dict[int, Any] = {}
 
     def table(self, idx: int) -> Any:
-        t = self.tables.get(idx)
+        return self._get(self.tables, idx, 4)
+
+    def code_table(self, idx: int) -> Any:
+        return self._get(self.code_tables, idx, 2)
+
+    def _get(self, tables: dict[int, Any], idx: int, words: int) -> Any:
+        t = tables.get(idx)
         if t is None:
-            t = self.tables[idx] = (ctypes.c_uint64 * (4 * self.SIZE))()
+            t = tables[idx] = (ctypes.c_uint64 * (words * self.SIZE))()
             self._clear(t)
         return t
 
     def _clear(self, t: Any) -> None:
         ctypes.memset(t, 0xFF, ctypes.sizeof(t))
 
-    def switch(self, idx: int) -> None:
-        self.on_switch(ctypes.addressof(self.table(idx)))
+    def switch(self, idx: int, code_idx: int) -> None:
+        self.on_switch(ctypes.addressof(self.table(idx)), ctypes.addressof(self.code_table(code_idx)))
 
     def set(self, idx: int, vp: int, delta: int, readable: bool, writable: bool) -> None:
         t = self.table(idx)
@@ -106,6 +116,21 @@ class NativeTLB:
         t[i + 1] = vp if writable else self.INVALID
         t[i + 2] = (self.host_base + delta) & MASK64
 
+    def set_code(self, idx: int, vp: int, delta: int) -> None:
+        """Open RAM page ``vp`` to instruction fetches from host memory in MMU index ``idx``."""
+        t = self.code_table(idx)
+        i = 2 * (vp & (self.SIZE - 1))
+        if t[i] != vp:
+            t[i] = vp
+            t[i + 1] = (self.host_base + delta) & MASK64
+
+    def code_host(self, idx: int, vaddr: int) -> int | None:
+        """The host address of the code at ``vaddr`` if fetches in MMU index ``idx`` may go there."""
+        vp = vaddr >> PAGE_BITS
+        t = self.code_table(idx)
+        i = 2 * (vp & (self.SIZE - 1))
+        return (vaddr + t[i + 1]) & MASK64 if t[i] == vp else None
+
     def drop(self, vp: int, write_only: bool = False) -> None:
         i = 4 * (vp & (self.SIZE - 1))
         for t in self.tables.values():
@@ -113,9 +138,16 @@ class NativeTLB:
                 t[i] = self.INVALID
             if t[i + 1] == vp:
                 t[i + 1] = self.INVALID
+        if not write_only:
+            i = 2 * (vp & (self.SIZE - 1))
+            for t in self.code_tables.values():
+                if t[i] == vp:
+                    t[i] = self.INVALID
 
     def flush(self) -> None:
         for t in self.tables.values():
+            self._clear(t)
+        for t in self.code_tables.values():
             self._clear(t)
 
 
@@ -139,21 +171,23 @@ class SoftMMU:
         self.watch_pages: frozenset[int] = frozenset()
         self.watch: Callable[[int, int, bool], None] = _no_watch
         self.idx = 0
+        self.code_idx = 0  # the MMU index of instruction fetches
         self.native: NativeTLB | None = None
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
         self.FULL: dict[int, tuple[int, int, int | None, bool]] = {}
-        self.set_mmu_idx(0)
+        self.set_mmu_idx(0, 0)
         space.listeners.append(self.flush)
 
-    def set_mmu_idx(self, idx: int) -> None:
-        """Select the TLB that data accesses use from now on."""
+    def set_mmu_idx(self, idx: int, code_idx: int) -> None:
+        """Select the TLBs that data accesses and instruction fetches use from now on."""
         self.idx = idx
+        self.code_idx = code_idx
         self.TR = self.fast_r.setdefault(idx, {})
         self.TW = self.fast_w.setdefault(idx, {})
         self.FULL = self.full.setdefault(idx, {})
         if self.native is not None:
-            self.native.switch(idx)
+            self.native.switch(idx, code_idx)
 
     def attach_native(self, host_base: int, on_switch: Callable[[int], None]) -> None:
         """Mirror the fast dicts into a :class:`NativeTLB` (RAM at host address ``host_base``)."""
@@ -162,7 +196,11 @@ class SoftMMU:
             fr, fw = self.fast_r.get(idx, {}), self.fast_w.get(idx, {})
             for vp in set(fr) | set(fw):
                 self.native.set(idx, vp, fr.get(vp, fw.get(vp, 0)), vp in fr, vp in fw)
-        self.native.switch(self.idx)
+        self.native.switch(self.idx, self.code_idx)
+
+    def code_host(self, vaddr: int) -> int | None:
+        """Where instruction fetches at ``vaddr`` go in host memory, if the native code TLB has it."""
+        return None if self.native is None else self.native.code_host(self.code_idx, vaddr)
 
     # -- maintenance -------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -213,8 +251,11 @@ class SoftMMU:
         if e is not None and e[1] & need:
             # a data access on the slow path: its page may be fast again (evicted from the native TLB,
             # or no longer holding translated code)
-            if e[2] is not None and access != ACCESS_FETCH:
-                self._fast(idx, vp, *e)
+            if e[2] is not None:
+                if access != ACCESS_FETCH:
+                    self._fast(idx, vp, *e)
+                elif self.native is not None:
+                    self.native.set_code(idx, vp, e[2])
             return e[0] | (vaddr & PAGE_MASK)
         ppage, prot, whole = self.fill(vaddr, access, idx, size)
         space = self.space
@@ -246,6 +287,8 @@ class SoftMMU:
                 self._wrev.setdefault(ppage >> PAGE_BITS, []).append((fw, vp, delta))
         if self.native is not None:
             self.native.set(idx, vp, delta, readable, writable)
+            if prot & PROT_EXEC:
+                self.native.set_code(idx, vp, delta)
 
     # -- slow paths (called from translated code and the interpreter) ------------------------------
     def ld(self, addr: int, memop: int) -> int:

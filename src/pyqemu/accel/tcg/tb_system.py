@@ -94,6 +94,8 @@ class SystemTBCache:
         if self.background:  # compiling costs this thread little: compile sooner, interpret less
             self.hot_threshold = HOT_THRESHOLD // 4
             self.member_threshold = 2
+        #: the target's native interpreter of cold code (set by the machine; see :meth:`lookup`)
+        self.fast: Any = None
         self.wanted: dict[Key, None] = {}  # heads of the regions to compile there
         self.inflight: list[_Plan] = []  # the regions sent there
         self.planned: set[Key] = set()  # their members
@@ -103,6 +105,17 @@ class SystemTBCache:
         """The function to run at ``pc`` on ``cpu`` (raises GuestFault for a fetch fault)."""
         key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
         tb = self.tbs.get(key)
+        fast = self.fast
+        if fast is not None and not cpu.breakpoints:
+            if pc != fast.escaped:
+                fn = fast.run
+                if tb is not None and tb.region is not None and self._valid(cpu, tb.region):
+                    fn = tb.region.fn
+                cpu.jmp[pc] = fn  # (the interpreter drops pc from there when it escapes)
+                return fn
+            fast.escaped = None  # an instruction it left to the TB path: a block of just that one
+            if tb is None:
+                tb = self._translate(cpu, key, True)
         if tb is None:
             tb = self._translate(cpu, key)
         tb.execs += 1
@@ -124,6 +137,25 @@ class SystemTBCache:
         cpu.jmp[pc] = tb.cold  # later runs skip this lookup until the block gets hot
         return tb.cold
 
+    def heat(self, cpu: Any, pc: int) -> None:
+        """The native interpreter met the block head ``pc`` often: translate the block and have it
+        compiled (or, if it is, let generated code find it through the native jump cache)."""
+        try:
+            key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+            tb = self.tbs.get(key) or self._translate(cpu, key)
+        except GuestFault:
+            return  # the exec loop raises it when it gets there
+        tb.execs += self.hot_threshold
+        region = tb.region
+        if region is None or not self._valid(cpu, region):
+            if not self.background:
+                self._build_region(cpu, key)
+            elif key not in self.planned:
+                self.wanted[key] = None
+                self.poll(cpu)
+                return
+        self.backend.remember(cpu, pc, key)
+
     @staticmethod
     def _valid(cpu: Any, region: _Region) -> bool:
         """Whether every page of ``region`` still maps to the code it was built from."""
@@ -142,9 +174,11 @@ class SystemTBCache:
             return None
         return key if key in self.tbs else None
 
-    def _translate(self, cpu: Any, key: Key) -> _TB:
+    def _translate(self, cpu: Any, key: Key, single: bool = False) -> _TB:
+        """Translate the block of ``key`` (``single``: of its first instruction only, which the native
+        interpreter left to the TB path; there are no breakpoints then)."""
         pc = key[0]
-        block = self.gen_block(cpu, pc)
+        block = self.gen_block(cpu, pc, True) if single else self.gen_block(cpu, pc)
         disas = self.disas
         optimize_logged(block, self.log, "",
                         (lambda: disas(cpu, pc, block.size)) if disas is not None else None, lazy=True)
@@ -208,11 +242,16 @@ class SystemTBCache:
             self.planned.difference_update(plan.keys)
         if compiled is None:
             return
-        current = [tb for key, tb in zip(plan.keys, plan.ranked, strict=True) if self.tbs.get(key) is tb]
-        self._install(plan, compiled, current)
+        current = [(key, tb) for key, tb in zip(plan.keys, plan.ranked, strict=True)
+                   if self.tbs.get(key) is tb]
+        region = self._install(plan, compiled, [tb for _, tb in current])
         for cpu in self.cpus:
-            for tb in current:
+            for _, tb in current:
                 cpu.jmp.pop(tb.block.pc, None)
+            if self.fast is not None and self._valid(cpu, region):  # the interpreter may enter it
+                for key, _ in current:
+                    if key[1] == cpu.tb_flags:
+                        self.backend.remember(cpu, key[0], key)
 
     def _plan(self, cpu: Any, head: Key) -> _Plan:
         """Which blocks join the region of ``head``, hottest first, and the page mappings it needs."""
@@ -290,6 +329,8 @@ class SystemTBCache:
         for p in list(self.by_page):
             self.invalidate_page(p)
             self.code.discard(p)
+        for cpu in self.cpus:  # (they may also hold the native interpreter's function)
+            cpu.flush_jmp_cache()
         self.backend.flush()
 
     def stats(self) -> dict[str, Any]:

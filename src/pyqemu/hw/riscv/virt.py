@@ -30,7 +30,9 @@ from ...core.machine import Machine
 from ...exec.memory import AddressSpace, MemoryRegion, RamArena
 from ...target.riscv import csr as C
 from ...target.riscv import hart as H
+from ...target.riscv import translate
 from ...target.riscv.cpu import GLOBAL_SLOTS, SLOT_ICOUNT
+from ...target.riscv.native_interp import NativeInterpreter
 from ..char.serial import Serial16550
 from ..core.irq import IRQ
 from ..intc.riscv_aclint import Clint
@@ -100,6 +102,10 @@ class VirtMachine(Machine):
                                 budget=REGION_BUDGET, tb_size=self.cfg.tb_size)
         interp = Interpreter(GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT)
         self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas, background=True)
+        if backend.name == "x86_64" and not self.cfg.log.per_block():  # cold code runs in machine code too
+            fast = NativeInterpreter(backend, translate.decode)
+            fast.on_hot = self.tbc.heat
+            self.tbc.fast = fast
         self.space.ram_write_hooks.append(self.tbc.invalidate_range)
         self.clint: Clint | None = None
         kick = [False]

@@ -10,6 +10,7 @@ slot       contents
 66         frm (dynamic rounding mode, 3 bits)
 67         guest instructions executed (icount)
 68, 69     LR/SC reservation: address, loaded value (RES_NONE when none)
+70         set by a CSR write that must end the block (see ``translate._csr``)
 =========  =====================================================================
 """
 
@@ -22,12 +23,13 @@ SLOT_FRM = 66
 SLOT_ICOUNT = 67
 SLOT_RES_ADDR = 68
 SLOT_RES_VAL = 69
+SLOT_CSR_LEAVE = 70
 RES_NONE = (1 << 64) - 1
 
 #: IR globals -> state slots
 GLOBAL_SLOTS: dict[str, int] = {f"x{i}": i for i in range(1, 32)}
 GLOBAL_SLOTS.update({f"f{i}": 32 + i for i in range(32)})
-GLOBAL_SLOTS.update({"fflags": SLOT_FFLAGS, "frm": SLOT_FRM})
+GLOBAL_SLOTS.update({"fflags": SLOT_FFLAGS, "frm": SLOT_FRM, "csr_leave": SLOT_CSR_LEAVE})
 
 # exception causes (RISC-V Privileged spec, mcause) and engine-internal exits
 EXCP_INST_ADDR_MIS = 0

@@ -20,7 +20,16 @@ from ...core.clock import Timer
 from ...exec.memory import AddressSpace
 from . import csr as C
 from . import mmu, translate
-from .cpu import EXCP_ILLEGAL_INST, EXCP_WFI, EXCP_YIELD, RES_NONE, RISCVCPU, SLOT_ICOUNT, SLOT_RES_ADDR
+from .cpu import (
+    EXCP_ILLEGAL_INST,
+    EXCP_WFI,
+    EXCP_YIELD,
+    RES_NONE,
+    RISCVCPU,
+    SLOT_CSR_LEAVE,
+    SLOT_ICOUNT,
+    SLOT_RES_ADDR,
+)
 from .disas import disas_bytes
 from .op_helper import make_helpers
 from .pmp import PMP
@@ -47,6 +56,7 @@ class RISCVHart(RISCVCPU):
         #: told the TB flags whenever ``jmp`` switches to their cache, and None when the caches are
         #: flushed (a native backend keeps its own jump caches in step)
         self.jmp_hooks: list[Callable[[int | None], None]] = []
+        self.jmp_flushes = 0  # how often the jump caches were flushed (mappings or code changed)
         #: shared by the machine's harts: set when one raises another's interrupt line, so that the
         #: running hart ends its time slice early (see cpu_exec_system)
         self.kick = [False]
@@ -110,7 +120,7 @@ class RISCVHart(RISCVCPU):
         idx = eff | (mmu.MMU_SUM if ms & C.MSTATUS_SUM else 0) | (mmu.MMU_MXR if ms & C.MSTATUS_MXR else 0)
         fs = (ms >> C.MSTATUS_FS_SHIFT) & 3
         self.tb_flags = self.priv | (fs << 2) | (idx << 4)
-        self.mmu.set_mmu_idx(idx)
+        self.mmu.set_mmu_idx(idx, self.priv)  # (fetches translate with the privilege level)
         self.jmp = self.jmp_caches.setdefault(self.tb_flags, {})
         for hook in self.jmp_hooks:
             hook(self.tb_flags)
@@ -121,6 +131,7 @@ class RISCVHart(RISCVCPU):
         self.update_flags()
 
     def flush_jmp_cache(self) -> None:
+        self.jmp_flushes += 1
         for cache in self.jmp_caches.values():
             cache.clear()
         for hook in self.jmp_hooks:
@@ -279,10 +290,15 @@ def _make_system_helpers() -> dict[str, Helper]:
     h = make_helpers(None, contextlib.nullcontext(), space_of=lambda cpu: cpu.mem, threaded=False)
 
     def csr(cpu: Any, csrno: int, value: int, op: int, insn: int) -> int:
+        flags, flushes = cpu.tb_flags, cpu.jmp_flushes
         try:
-            return C.csr_access(cpu, csrno, value, op)
+            old = C.csr_access(cpu, csrno, value, op)
         except PermissionError:
             raise GuestFault(EXCP_ILLEGAL_INST, insn) from None
+        # translated code goes on unless its TB flags or mappings changed or an interrupt is to be taken
+        cpu.R[SLOT_CSR_LEAVE] = int(cpu.tb_flags != flags or cpu.jmp_flushes != flushes
+                                    or (cpu.irq_req and cpu.pending_interrupt() >= 0))
+        return old
 
     def mret(cpu: Any, insn: int) -> int:
         if cpu.priv < PRIV_M:
@@ -311,7 +327,7 @@ def _make_system_helpers() -> dict[str, Helper]:
         cpu.set_mstatus(cpu.mstatus | C.MSTATUS_FS)
 
     h.update({
-        "csr": Helper("csr", csr),
+        "csr": Helper("csr", csr, writes=("csr_leave",)),
         "mret": Helper("mret", mret),
         "sret": Helper("sret", sret),
         "wfi": Helper("wfi", wfi),

@@ -328,8 +328,11 @@ def _csr(kind: str, imm: bool):
             t = ctx.block.temp()
             ctx.block.emit("call", t, ctx.H["csr"], csr, src, op, ctx.insn)
             ctx.op("mov", rd, t)
-            if writes:  # privilege, translation or interrupt state may have changed
-                ctx.exit_loop(ctx.pc_next)
+            if writes:  # leave if privilege, translation or interrupt state changed (csr_leave set)
+                stay = ctx.block.label()
+                ctx.block.emit("brcond", "csr_leave", 0, "eq", stay)
+                ctx.block.emit("exit_loop", ctx.pc_next)
+                ctx.block.emit("set_label", stay)
             return True
         if csr in (CSR_CYCLE, CSR_TIME, CSR_INSTRET):
             if writes:

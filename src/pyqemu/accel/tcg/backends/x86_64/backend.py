@@ -44,6 +44,7 @@ from .asm import R12, R13, R14, R15, RAX, RBP, RBX, RCX, RDI, RDX, RSI, RSP, Ass
 from .codebuf import CodeBuffer
 from .codegen import (
     BUDGET,
+    CODE_TLB,
     EXC_CODE,
     EXC_PC,
     EXC_TVAL,
@@ -53,8 +54,10 @@ from .codegen import (
     JCACHE,
     JCACHE_BITS,
     MEMBASE,
+    MISS,
     NCTX,
     NPAGES,
+    REASON,
     RP,
     SAVED_RSP,
     SITE,
@@ -74,6 +77,17 @@ MARGIN = 4 << 20
 _CALLEE_SAVED = (RBP, RBX, R12, R13, R14, R15)
 _EMPTY = MASK64
 _ENTRY = ctypes.PYFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def probe_jump_cache(asm: Assembler, pc: int, entry: int) -> None:
+    """Emit: ``entry`` = the jump cache entry of the guest pc in register ``pc``; flags: equal if the
+    entry holds that pc (its host address is then at ``[entry + 8]``)."""
+    asm.mov(entry, pc)
+    asm.shr(entry, 1)
+    asm.and_imm(entry, (1 << JCACHE_BITS) - 1, 32)
+    asm.shl(entry, 4, 32)
+    asm.add(entry, Mem(R14, 8 * JCACHE))
+    asm.cmp(Mem(entry, 0), pc)
 
 
 @functools.cache
@@ -109,6 +123,11 @@ class JumpCache:
         self.table[i] = pc
         self.table[i + 1] = host
         self.used = True
+
+
+def _set_tlbs(words: Any, data: int, code: int) -> None:
+    words[TLB] = data
+    words[CODE_TLB] = code
 
 
 class _VCPUContext:
@@ -160,6 +179,11 @@ class NativeBackend:
         self.links: dict[Any, list[int]] = {}  # block key -> the sites patched to jump to it
         #: the requests sent to the compile worker and not answered yet, oldest first
         self.requests: list[_Request] = []
+        #: system mode: fixed code that takes over from generated code for a guest pc (in rax) the
+        #: jump cache has no code for (else generated code leaves to the exec loop)
+        self.fallback: int | None = None
+        #: (vCPU, reason, pc): fixed code left with ``REASON`` set, for the exec loop to act on
+        self.on_leave: Callable[[Any, int, int], None] = lambda cpu, reason, pc: None
         self.layout = memory.native_layout()
         self.system = self.layout["kind"] == "softmmu"
         ns = memory.namespace()
@@ -185,18 +209,20 @@ class NativeBackend:
         for r in reversed(_CALLEE_SAVED):
             asm.pop(r)
         asm.ret()
-        # the jump cache: rax = guest pc -> its entry (pc, host address) -> jump there, else leave
+        # the jump cache: rax = guest pc -> its entry (pc, host address) -> jump there, else to MISS
         lookup = asm.pos()
-        asm.mov(RCX, RAX)
-        asm.shr(RCX, 1)
-        asm.and_imm(RCX, (1 << JCACHE_BITS) - 1, 32)
-        asm.shl(RCX, 4, 32)
-        asm.add(RCX, Mem(R14, 8 * JCACHE))
-        asm.cmp(Mem(RCX, 0), RAX)
+        probe_jump_cache(asm, RAX, RCX)
         asm.jcc_short(Cond.NE, miss_label := asm.label())
         asm.jmp_mem(Mem(RCX, 8))
         asm.bind(miss_label)
+        asm.jmp_mem(Mem(R14, 8 * MISS))
+        # a chainable exit: back to the loop (which chains it) if there is code for rax, else to MISS
+        link = asm.pos()
+        probe_jump_cache(asm, RAX, RCX)
+        asm.jcc_short(Cond.NE, miss_label := asm.label())
         asm.jmp_rel32_to(epilogue)
+        asm.bind(miss_label)
+        asm.jmp_mem(Mem(R14, 8 * MISS))
         # where an empty entry leads (its pc field can equal any guest pc): back to the loop
         miss = asm.pos()
         asm.jmp_rel32_to(epilogue)
@@ -206,10 +232,25 @@ class NativeBackend:
         self.jcache = JumpCache()
         self._enter = _ENTRY(base)
         #: what generated code links against, but the helpers (sent as such to the compile worker)
-        self.links_to = {"epilogue": base + epilogue, "lookup": base + lookup, "load_slow": self._load_slow,
+        self.links_to = {"epilogue": base + epilogue, "lookup": base + lookup, "link": base + link,
+                         "load_slow": self._load_slow,
                          "store_slow": self._store_slow, "memory": self.layout["kind"],
                          "tlb_bits": self.layout.get("tlb_bits", 0)}
         self.runtime = Runtime(callback=self._helper_address, **self.links_to)
+
+    def add_fixed(self, emit: Callable[[Assembler, int], None]) -> int:
+        """Keep a piece of fixed code (a target's interpreter, say) in the code cache, before any block:
+        ``emit(asm, base)`` assembles it for address ``base``; :attr:`links_to` has what it may jump
+        to.  Returns ``base``."""
+        with self.lock:
+            if self.starts:
+                raise RuntimeError("fixed code must come before any block")
+            base = self.code.next_address()
+            asm = Assembler()
+            emit(asm, base)
+            self.code.append(asm.finish())
+            self.code.keep()
+            return base
 
     # -- callbacks from generated code ------------------------------------------------------------------
     def _make_callback(self, fn: Callable[..., Any], nargs: int, pass_cpu: bool,
@@ -423,7 +464,7 @@ class NativeBackend:
             return None
         i = bisect.bisect_right(self.starts, host_pc) - 1
         if i < 0:
-            return "in the entry/exit trampolines"
+            return "in the backend's fixed code (entry/exit trampolines, a target's interpreter)"
         addr = self.starts[i]
         block, compiled = self.blocks[addr]
         off = host_pc - addr
@@ -448,7 +489,7 @@ class NativeBackend:
                 w[RP], w[WP], w[NPAGES] = layout["rp"], layout["wp"], layout["npages"]
                 w[JCACHE] = self.jcache.address
             else:
-                self.memory.attach_native(cpu, layout["base"], functools.partial(w.__setitem__, TLB))
+                self.memory.attach_native(cpu, layout["base"], functools.partial(_set_tlbs, w))
                 # one jump cache per TB flags value, valid as long as the vCPU's own (cpu.jmp) is
                 cpu.jmp_hooks.append(functools.partial(self._jmp_switch, c))
                 self._jmp_switch(c, cpu.tb_flags)
@@ -481,12 +522,7 @@ class NativeBackend:
 
     def _run(self, cpu: Any, R: Any, pc: int, table: dict[Any, int], remember: bool) -> int:
         c = self.context(cpu)
-        w = c.words
-        budget = self.budget
-        w[BUDGET] = budget
-        w[STOLEN] = 0
-        w[SITE] = 0
-        w[SMC] = 0
+        self._prepare(c)
         # from here on no other thread reuses the code cache (a thread switch may come at any bytecode)
         self.active.add(c.addr)
         try:
@@ -498,8 +534,35 @@ class NativeBackend:
             ret = self._enter(c.state_addr, c.addr, host)
         finally:
             self.active.discard(c.addr)
+        return self._returned(c, cpu, R, ret)
+
+    def run_fixed(self, cpu: Any, R: Any, host: int) -> int:
+        """Run fixed code (:meth:`add_fixed`) as :meth:`run` runs a block; it finds its guest pc in the
+        vCPU state."""
+        c = self.context(cpu)
+        self._prepare(c)
+        self.active.add(c.addr)
+        try:
+            ret = self._enter(c.state_addr, c.addr, host)
+        finally:
+            self.active.discard(c.addr)
+        return self._returned(c, cpu, R, ret)
+
+    def _prepare(self, c: _VCPUContext) -> None:
+        w = c.words
+        # where a miss in the jump cache goes: the fallback (a target's interpreter, say), unless a
+        # debugger's breakpoints are set (only translated code checks them)
+        w[MISS] = self.links_to["epilogue"] if self.fallback is None or c.cpu.breakpoints else self.fallback
+        w[BUDGET] = self.budget
+        w[STOLEN] = 0
+        w[SITE] = 0
+        w[SMC] = 0
+
+    def _returned(self, c: _VCPUContext, cpu: Any, R: Any, ret: int) -> int:
+        """Account for the instructions run and report how generated code left."""
+        w = c.words
         left = (w[BUDGET] + w[STOLEN]) & MASK64
-        R[self.icount_slot] += budget - (left - (1 << 64) if left >> 63 else left)
+        R[self.icount_slot] += self.budget - (left - (1 << 64) if left >> 63 else left)
         flag = w[FLAG]
         if flag:
             w[FLAG] = 0
@@ -509,8 +572,19 @@ class NativeBackend:
             code = w[EXC_CODE]
             cpu.exception = (code - (1 << 64) if code >> 63 else code, w[EXC_PC], w[EXC_TVAL])
             return -1
+        reason = w[REASON]
+        if reason:  # fixed code left for the exec loop to do something
+            w[REASON] = 0
+            self.on_leave(cpu, reason, ret)
         self._link(w[SITE], ret)
         return ret
+
+    def remember(self, cpu: Any, pc: int, key: Any) -> None:
+        """System mode: ``key``'s code (compiled, for ``pc`` under the vCPU's current TB flags and page
+        tables) may be found through the native jump cache from now on."""
+        host = self.entries.get(key)
+        if host is not None:
+            self.context(cpu).jcache.put(pc, host)
 
     def _link(self, site: int, pc: int) -> None:
         """After an exit to ``pc``: chain the jump at ``site`` (if any) to ``pc``'s code, or remember

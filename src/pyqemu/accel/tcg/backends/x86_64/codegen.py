@@ -32,8 +32,8 @@ from .regalloc import CALLER_SAVED, SCRATCH, RegAlloc, as_imm32, fits32
 
 # -- the per-vCPU native context (an array of 64-bit words addressed from r14) ---------------------------
 BUDGET, SITE, FLAG, EXC_CODE, EXC_PC, EXC_TVAL, SMC, MEMBASE, RP, WP, NPAGES, JCACHE, SAVED_RSP, \
-    STOLEN, TLB = range(15)
-NCTX = 16
+    STOLEN, TLB, CODE_TLB, REASON, MISS = range(18)
+NCTX = 18
 FLAG_GUEST, FLAG_PYTHON = 1, 2
 JCACHE_BITS = 12
 #: SysV integer argument registers after the first (the context)
@@ -61,7 +61,10 @@ class Runtime:
     """What generated code links against: the epilogue and the Python callbacks."""
 
     epilogue: int
-    lookup: int  # jump to the code of the guest pc in rax through the jump cache, else to the epilogue
+    lookup: int  # jump to the code of the guest pc in rax through the jump cache, else to MISS
+    #: a chainable exit (SITE set): to the epilogue if the jump cache has code for rax (the exec loop then
+    #: chains the jump), else to MISS
+    link: int
     callback: Callable[[Helper, int], int]  # (helper, number of arguments) -> its native-callable wrapper
     load_slow: int  # (ctx, addr, memop) -> value
     store_slow: int  # (ctx, addr, value, memop) -> nonzero if translated code was hit
@@ -537,6 +540,8 @@ class BlockCompiler:
             asm.mov_imm(RAX, pc)
             if cross_page:
                 asm.jmp_rel32_to(self.rt.lookup - self.addr)
+            elif self.rt.memory == "softmmu":
+                asm.jmp_rel32_to(self.rt.link - self.addr)
             else:
                 self._to_epilogue()
 

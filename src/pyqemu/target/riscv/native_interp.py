@@ -1,0 +1,577 @@
+"""RV64 integer code interpreted by x86-64 machine code: the cold tier of system emulation on the
+x86_64 backend (RISC-V Unprivileged ISA 20191213, RV64I ch. 2 and 5, M ch. 7, A ch. 8, C ch. 16).
+
+Translating a block costs tens of microseconds of Python before it first runs, which was most of a
+Linux boot's time: most blocks run only a few times.  This interpreter, generated once per backend with
+our assembler and kept in its code cache, runs such code with no per-block Python work:
+
+* instructions are fetched through the code TLB (the code tables of
+  :class:`~pyqemu.accel.tcg.softmmu.NativeTLB`) and looked up by their raw bits in a *predecode
+  table* of 16-byte entries (the instruction, an operation number, the state slots of rd, rs1 and
+  rs2 -- x0 as a destination is a sink slot -- and the immediate), filled by Python from the target's
+  own decoders (:func:`~.translate.decode`) the first time a word is met.  An entry depends on
+  nothing but the bits, so self-modifying code needs no care here;
+* an operation's machine code works on the vCPU state buffer (the layout of :mod:`.cpu`); loads,
+  stores and atomics take the softmmu TLB's fast path;
+* after each control transfer the target pc is a block head: if the native jump cache has compiled code
+  for it, the interpreter jumps there (and compiled code comes back here for a pc the jump cache does
+  not have); else a counter per pc hash counts the visit, and at :data:`HOT` the interpreter leaves
+  so that the TB cache translates the block and has it compiled.
+
+Whatever else an instruction needs -- a CSR, an exception, a TLB miss, MMIO, a store into a page with
+translations, floating point, a division by zero, an instruction across a page boundary -- it does not
+do: it *escapes*, leaving to the exec loop with the pc of that instruction, not run, which the exec
+loop then runs through the TB path (:meth:`~pyqemu.accel.tcg.tb_system.SystemTBCache.lookup`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ...accel.tcg.backends.x86_64.asm import (
+    CL,
+    R8,
+    R9,
+    R10,
+    R11,
+    R12,
+    R13,
+    R15,
+    RAX,
+    RBP,
+    RCX,
+    RDX,
+    RSI,
+    Assembler,
+    Cond,
+    Label,
+    Mem,
+)
+from ...accel.tcg.backends.x86_64.backend import probe_jump_cache
+from ...accel.tcg.backends.x86_64.codegen import BUDGET, CODE_TLB, REASON, SITE, TLB, ctx
+from ...accel.tcg.ir import MASK64
+from ...accel.tcg.softmmu import NativeTLB
+from . import insn16
+from .cpu import RES_NONE, SLOT_PC, SLOT_RES_ADDR, SLOT_RES_VAL
+
+#: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
+#: instruction word missing from the predecode table
+REASON_ESCAPE, REASON_HOT, REASON_DECODE = 1, 2, 3
+#: visits of a block head after which its block is compiled
+HOT = 1024
+PRE_BITS = 20  # predecode table entries (log2)
+COUNT_BITS = 14  # block-head counters (log2)
+SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)
+_HASH = -0x61C8864F  # 0x9E3779B1, Fibonacci hashing of the instruction word
+_RD, _RS1, _RS2, _IMM = 5, 6, 7, 8  # fields of a predecode entry
+_ENTRY = Mem(RDX, _IMM)
+#: instructions decoded into the table per miss (the rest of a run of code is likely needed soon)
+FILL_AHEAD = 8
+
+# operand shapes of the decoders' argument tuples
+_R, _R2, _I, _SB, _U, _N = "r", "r2", "i", "sb", "u", "n"
+
+
+class NativeInterpreter:
+    """The interpreter of one backend (shared by the vCPUs of a machine)."""
+
+    def __init__(self, backend: Any, decode: Callable[[int], Any]):
+        self.backend = backend
+        self.hot = HOT
+        self.decode = decode
+        self.table = (ctypes.c_uint64 * (2 << PRE_BITS))()
+        self.counters = (ctypes.c_uint16 * (1 << COUNT_BITS))()
+        self.rounds = bytearray(1 << COUNT_BITS)  # hot exits per counter (a longer wait each time)
+        self.jumps = (ctypes.c_uint64 * 256)()
+        self.ops: dict[str, tuple[int, str]] = {}
+        #: told (hart, pc) of a hot block head
+        self.on_hot: Callable[[Any, int], None] = lambda cpu, pc: None
+        self.escaped: int | None = None  # the pc of the last escape, until the exec loop takes it
+        self.escapes = self.hot_exits = self.fills = self.decode_exits = 0
+        self._offsets: dict[str, int] = {}
+        self.entry = backend.add_fixed(self._emit)
+        for name, (op, _) in self.ops.items():
+            self.jumps[op] = self.entry + self._offsets[name]
+        self.jumps[0] = self.entry + self._offsets["escape"]
+        backend.fallback = self.entry + self._offsets["from_native"]
+        backend.on_leave = self._left
+
+    # -- running ---------------------------------------------------------------------------------------
+    def run(self, cpu: Any, R: Any, pc: int) -> int:
+        """Interpret from ``pc`` (the exec loop's function for code without a valid compiled region)."""
+        R[SLOT_PC] = pc
+        return self.backend.run_fixed(cpu, R, self.entry)
+
+    def _left(self, cpu: Any, reason: int, pc: int) -> None:
+        """The interpreter left (maybe entered from generated code) at ``pc`` for ``reason``."""
+        if reason == REASON_DECODE:
+            self.decode_exits += 1
+            self.fill(cpu, pc)
+        elif reason == REASON_HOT:
+            self.hot_exits += 1
+            self._hot(cpu, pc)
+        else:
+            self._escape(cpu, pc)
+
+    def _escape(self, cpu: Any, pc: int) -> None:
+        self.escapes += 1
+        self.escaped = pc
+        cpu.jmp.pop(pc, None)  # the exec loop then looks pc up, and runs it through the TB path
+
+    def _hot(self, cpu: Any, pc: int) -> None:
+        i = (pc >> 1) & ((1 << COUNT_BITS) - 1)
+        n = self.rounds[i]
+        if n < 8:
+            self.rounds[i] = n + 1
+        self.counters[i] = (self.hot - min(self.hot << n, 0xF000)) & 0xFFFF
+        self.on_hot(cpu, pc)
+
+    def fill(self, cpu: Any, pc: int) -> None:
+        """Predecode the instructions from ``pc`` on (to the end of the page, at most FILL_AHEAD),
+        read from the host memory the code TLB maps ``pc`` to (else ``pc`` goes to the TB path)."""
+        host = cpu.mmu.code_host(pc)
+        if host is None:
+            self._escape(cpu, pc)
+            return
+        code = ctypes.string_at(host, min(((pc | 0xFFF) + 1) - pc, 4 * FILL_AHEAD))
+        table = self.table
+        mask = (1 << PRE_BITS) - 1
+        off = 0
+        while off + 2 <= len(code):
+            word = code[off] | code[off + 1] << 8
+            if word & 3 == 3:
+                if off + 4 > len(code):
+                    break
+                word |= (code[off + 2] | code[off + 3] << 8) << 16
+            i = 2 * ((((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS)) & mask)
+            if table[i] & 0xFFFFFFFF != word or not word:
+                table[i], table[i + 1] = self.predecode(word)
+                self.fills += 1
+            off += 4 if word & 3 == 3 else 2
+
+    def predecode(self, word: int) -> tuple[int, int]:
+        """The table entry of ``word``: (word | op << 32 | rd << 40 | rs1 << 48 | rs2 << 56, imm)."""
+        d = self.decode(word)
+        spec = None
+        if d is not None:
+            name = d[2]
+            spec = self.ops.get(insn16.EXPANDS_TO.get(name, name))
+        if spec is None:
+            return word, 0  # op 0: escape
+        op, shape = spec
+        a = d[1]
+        rd = rs1 = rs2 = imm = 0
+        if shape == _R:
+            rd, rs1, rs2 = a
+        elif shape == _R2:
+            rd, rs1 = a
+        elif shape == _I:
+            rd, rs1, imm = a
+        elif shape == _SB:
+            rs1, rs2, imm = a
+        elif shape == _U:
+            rd, imm = a
+        return word | op << 32 | (rd or SINK) << 40 | rs1 << 48 | rs2 << 56, imm & MASK64
+
+    # -- the machine code --------------------------------------------------------------------------------
+    def _emit(self, asm: Assembler, base: int) -> None:
+        labels: dict[str, Label] = {}
+        epilogue = self.backend.links_to["epilogue"] - base
+        loop, refill, fetched, decoded, miss, escape, budget_out, head, count, hot, leave = (
+            asm.label() for _ in range(11))
+        labels["escape"] = escape
+        # entry from the exec loop: the pc is in the state; a block head
+        asm.mov(R12, Mem(RBP, 8 * SLOT_PC))
+        asm.mov_imm(R15, MASK64)
+        asm.jmp(head)
+        # entry from generated code, for a pc (rax) the jump cache has no code for
+        labels["from_native"] = from_native = asm.label()
+        asm.bind(from_native)
+        asm.mov_imm(ctx(SITE), 0)  # (a chainable exit's: nothing to chain)
+        asm.mov(R12, RAX)
+        asm.mov_imm(R15, MASK64)
+        asm.jmp(count)
+
+        # fetch and look up in the predecode table
+        asm.bind(loop)
+        asm.sub_imm(ctx(BUDGET), 1)
+        asm.jcc(Cond.S, budget_out)
+        asm.mov(RAX, R12)
+        asm.shr(RAX, 12)
+        asm.cmp(RAX, R15)
+        asm.jcc(Cond.NE, refill)
+        asm.bind(fetched)
+        asm.movzx(RCX, Mem(R12, 0, R13, 1), 16)
+        asm.mov_imm(R8, 2, 32)
+        asm.mov(RAX, RCX, 32)
+        asm.and_imm(RAX, 3, 32)
+        asm.cmp_imm(RAX, 3, 32)
+        asm.jcc(Cond.NE, decoded)
+        asm.mov(RAX, R12, 32)
+        asm.and_imm(RAX, 0xFFF, 32)
+        asm.cmp_imm(RAX, 0xFFE, 32)
+        asm.jcc(Cond.E, escape)  # across a page boundary
+        asm.mov(RCX, Mem(R12, 0, R13, 1), 32)
+        asm.mov_imm(R8, 4, 32)
+        asm.bind(decoded)
+        asm.imul_imm(RAX, RCX, _HASH, 32)
+        asm.shr(RAX, 32 - PRE_BITS, 32)
+        asm.shl(RAX, 4, 32)
+        asm.mov_imm(RDX, ctypes.addressof(self.table))
+        asm.add(RDX, RAX)
+        asm.cmp(Mem(RDX, 0), RCX, 32)
+        asm.jcc(Cond.NE, miss)
+        asm.movzx(RAX, Mem(RDX, 4), 8)
+        asm.mov_imm(RSI, ctypes.addressof(self.jumps))
+        asm.jmp_mem(Mem(RSI, 0, RAX, 8))
+
+        # a new code page: its entry in the code TLB, else escape (the TB path fills it)
+        asm.bind(refill)
+        asm.mov(RCX, RAX, 32)
+        asm.and_imm(RCX, NativeTLB.SIZE - 1, 32)
+        asm.shl(RCX, 4, 32)
+        asm.add(RCX, ctx(CODE_TLB))
+        asm.cmp(Mem(RCX, 0), RAX)
+        asm.jcc(Cond.NE, escape)
+        asm.mov(R15, RAX)
+        asm.mov(R13, Mem(RCX, 8))
+        asm.jmp(fetched)
+
+        # a block head (r12): compiled code if the jump cache has it, else count
+        asm.bind(head)
+        probe_jump_cache(asm, R12, RAX)
+        asm.jcc(Cond.NE, count)
+        asm.jmp_mem(Mem(RAX, 8))
+        asm.bind(count)
+        asm.mov(RAX, R12)
+        asm.shr(RAX, 1)
+        asm.and_imm(RAX, (1 << COUNT_BITS) - 1, 32)
+        asm.mov_imm(RCX, ctypes.addressof(self.counters))
+        asm.add_imm(Mem(RCX, 0, RAX, 2), 1, 16)
+        asm.cmp_imm(Mem(RCX, 0, RAX, 2), self.hot, 16)
+        asm.jcc(Cond.E, hot)
+        asm.jmp(loop)
+
+        # leaving: the instruction at r12 has not run (its budget unit is given back)
+        asm.bind(escape)
+        asm.add_imm(ctx(BUDGET), 1)
+        probe_jump_cache(asm, R12, RAX)  # compiled code may start right there
+        asm.jcc(Cond.NE, esc_out := asm.label())
+        asm.jmp_mem(Mem(RAX, 8))
+        asm.bind(esc_out)
+        asm.mov_imm(ctx(REASON), REASON_ESCAPE)
+        asm.jmp(leave)
+        asm.bind(miss)
+        asm.add_imm(ctx(BUDGET), 1)
+        asm.mov_imm(ctx(REASON), REASON_DECODE)
+        asm.jmp(leave)
+        asm.bind(hot)
+        asm.mov_imm(ctx(REASON), REASON_HOT)
+        asm.jmp(leave)
+        asm.bind(budget_out)
+        asm.add_imm(ctx(BUDGET), 1)
+        asm.bind(leave)
+        asm.mov(RAX, R12)
+        asm.jmp_rel32_to(epilogue)
+
+        _Handlers(asm, self.ops, labels, loop, head, escape).emit_all()
+        self._offsets = {name: asm.offset_of(label) for name, label in labels.items()}
+
+
+@dataclass
+class _Handlers:
+    """The machine code of each operation.  On entry rdx points at the predecode entry, r12 is the pc
+    and r8 the instruction's length; a handler ends at the loop (next instruction) or at the block
+    head code (a control transfer, r12 the target)."""
+
+    asm: Assembler
+    ops: dict[str, tuple[int, str]]  # filled in: name -> (operation number, operand shape)
+    labels: dict[str, Label]  # filled in: name -> its handler
+    loop: Label
+    head: Label
+    escape: Label
+
+    def start(self, name: str, shape: str) -> Assembler:
+        self.ops[name] = (len(self.ops) + 1, shape)
+        self.labels[name] = label = self.asm.label()
+        self.asm.bind(label)
+        return self.asm
+
+    def read(self, field: int, reg: int) -> None:
+        self.asm.movzx(RSI, Mem(RDX, field), 8)
+        self.asm.mov(reg, Mem(RBP, 0, RSI, 8))
+
+    def write(self, reg: int, rd: int | None = None) -> None:
+        """rd = reg (``rd``: a register holding rd's slot, when rdx is gone)."""
+        if rd is None:
+            self.asm.movzx(RSI, Mem(RDX, _RD), 8)
+            rd = RSI
+        self.asm.mov(Mem(RBP, 0, rd, 8), reg)
+
+    def next(self) -> None:
+        self.asm.add(R12, R8)
+        self.asm.jmp(self.loop)
+
+    def emit_all(self) -> None:
+        self.alu()
+        self.shifts()
+        self.compares()
+        self.upper_and_jumps()
+        self.branches()
+        self.memory()
+        self.multiply()
+        self.divide()
+        self.atomics()
+        self.start("fence", _N)
+        self.next()
+
+    def alu(self) -> None:
+        ops = {"add": "add", "sub": "sub", "xor": "xor", "or": "or_", "and": "and_"}
+        for name, method in ops.items():
+            for suffix, shape, src in (("", _R, RCX), ("i", _I, _ENTRY)):
+                if name == "sub" and suffix:
+                    continue
+                asm = self.start(name + suffix, shape)
+                self.read(_RS1, RAX)
+                if shape == _R:
+                    self.read(_RS2, RCX)
+                getattr(asm, method)(RAX, src)
+                self.write(RAX)
+                self.next()
+        for name, method, shape in (("addw", "add", _R), ("subw", "sub", _R), ("addiw", "add", _I)):
+            asm = self.start(name, shape)
+            self.read(_RS1, RAX)
+            if shape == _R:
+                self.read(_RS2, RCX)
+            getattr(asm, method)(RAX, RCX if shape == _R else _ENTRY, 32)
+            asm.movsx(RAX, RAX, 32)
+            self.write(RAX)
+            self.next()
+
+    def shifts(self) -> None:
+        for base, method in (("sll", "shl"), ("srl", "shr"), ("sra", "sar")):
+            for name, shape, size in ((base, _R, 64), (base + "i", _I, 64), (base + "w", _R, 32),
+                                      (base + "iw", _I, 32)):
+                asm = self.start(name, shape)
+                self.read(_RS1, RAX)
+                if shape == _R:
+                    self.read(_RS2, RCX)
+                else:
+                    asm.mov(RCX, _ENTRY)
+                getattr(asm, method)(RAX, CL, size)  # (x86 masks the count as RISC-V does)
+                if size == 32:
+                    asm.movsx(RAX, RAX, 32)
+                self.write(RAX)
+                self.next()
+
+    def compares(self) -> None:
+        for name, shape, cond in (("slt", _R, Cond.L), ("sltu", _R, Cond.B), ("slti", _I, Cond.L),
+                                  ("sltiu", _I, Cond.B)):
+            asm = self.start(name, shape)
+            self.read(_RS1, RAX)
+            if shape == _R:
+                self.read(_RS2, RCX)
+            asm.cmp(RAX, RCX if shape == _R else _ENTRY)
+            asm.setcc(cond, RAX)
+            asm.movzx(RAX, RAX, 8)
+            self.write(RAX)
+            self.next()
+
+    def upper_and_jumps(self) -> None:
+        asm = self.start("lui", _U)
+        asm.mov(RAX, _ENTRY)
+        self.write(RAX)
+        self.next()
+        asm = self.start("auipc", _U)
+        asm.mov(RAX, R12)
+        asm.add(RAX, _ENTRY)
+        self.write(RAX)
+        self.next()
+        asm = self.start("jal", _U)
+        asm.lea(RAX, Mem(R12, 0, R8, 1))
+        self.write(RAX)
+        asm.add(R12, _ENTRY)
+        asm.jmp(self.head)
+        asm = self.start("jalr", _I)
+        self.read(_RS1, RCX)  # before rd is written: they may be the same register
+        asm.add(RCX, _ENTRY)
+        asm.and_imm(RCX, -2)
+        asm.lea(RAX, Mem(R12, 0, R8, 1))
+        self.write(RAX)
+        asm.mov(R12, RCX)
+        asm.jmp(self.head)
+
+    def branches(self) -> None:
+        for name, cond in (("beq", Cond.E), ("bne", Cond.NE), ("blt", Cond.L), ("bge", Cond.GE),
+                           ("bltu", Cond.B), ("bgeu", Cond.AE)):
+            asm = self.start(name, _SB)
+            self.read(_RS1, RAX)
+            self.read(_RS2, RCX)
+            asm.cmp(RAX, RCX)
+            asm.jcc(cond.invert(), fall := asm.label())
+            asm.add(R12, _ENTRY)
+            asm.jmp(self.head)
+            asm.bind(fall)
+            asm.add(R12, R8)  # the fall-through starts a block too
+            asm.jmp(self.head)
+
+    def _address(self, size: int, write: bool, aligned: bool = False) -> None:
+        """rax = the host address of the access at rs1 + imm (r10 the guest address), or escape (TLB
+        miss, page crossing; ``aligned``: a misaligned address)."""
+        asm = self.asm
+        self.read(_RS1, RAX)
+        asm.add(RAX, _ENTRY)
+        asm.mov(R10, RAX)
+        if aligned and size > 1:
+            asm.test_imm(RAX, size - 1, 32)
+            asm.jcc(Cond.NE, self.escape)
+        asm.mov(RCX, RAX)
+        asm.shr(RCX, 12)
+        asm.mov(R9, RCX, 32)
+        asm.and_imm(R9, NativeTLB.SIZE - 1, 32)
+        asm.shl(R9, 5, 32)
+        asm.add(R9, ctx(TLB))
+        asm.cmp(Mem(R9, 8 if write else 0), RCX)
+        asm.jcc(Cond.NE, self.escape)
+        if size > 1:
+            asm.mov(RCX, RAX, 32)
+            asm.and_imm(RCX, 0xFFF, 32)
+            asm.cmp_imm(RCX, 4096 - size, 32)
+            asm.jcc(Cond.A, self.escape)
+        asm.add(RAX, Mem(R9, 16))
+
+    def memory(self) -> None:
+        for name, size, signed in (("lb", 1, True), ("lh", 2, True), ("lw", 4, True), ("ld", 8, False),
+                                   ("lbu", 1, False), ("lhu", 2, False), ("lwu", 4, False)):
+            asm = self.start(name, _I)
+            self._address(size, False)
+            if size == 8:
+                asm.mov(RAX, Mem(RAX, 0))
+            elif signed:
+                asm.movsx(RAX, Mem(RAX, 0), 8 * size)
+            else:
+                asm.movzx(RAX, Mem(RAX, 0), 8 * size)
+            self.write(RAX)
+            self.next()
+        for name, size in (("sb", 1), ("sh", 2), ("sw", 4), ("sd", 8)):
+            asm = self.start(name, _SB)
+            self._address(size, True)
+            self.read(_RS2, RCX)
+            asm.mov(Mem(RAX, 0), RCX, 8 * size)
+            self.next()
+
+    def _operands(self, size: int = 64) -> None:
+        """r9 = rd's slot (rdx is about to be clobbered), rax = rs1, rcx = rs2."""
+        self.asm.movzx(R9, Mem(RDX, _RD), 8)
+        self.read(_RS1, RAX)
+        self.read(_RS2, RCX)
+
+    def multiply(self) -> None:
+        asm = self.start("mul", _R)
+        self._operands()
+        asm.imul(RAX, RCX)
+        self.write(RAX, R9)
+        self.next()
+        asm = self.start("mulw", _R)
+        self._operands()
+        asm.imul(RAX, RCX, 32)
+        asm.movsx(RAX, RAX, 32)
+        self.write(RAX, R9)
+        self.next()
+        for name in ("mulh", "mulhu", "mulhsu"):
+            asm = self.start(name, _R)
+            self._operands()
+            asm.mov(R10, RAX)
+            (asm.imul1 if name == "mulh" else asm.mul1)(RCX)
+            if name == "mulhsu":  # signed * unsigned: the unsigned product, less rs2 << 64 if rs1 < 0
+                asm.test(R10, R10)
+                asm.jcc(Cond.NS, done := asm.label())
+                asm.sub(RDX, RCX)
+                asm.bind(done)
+            self.write(RDX, R9)
+            self.next()
+
+    def divide(self) -> None:
+        """Division by zero and signed overflow (defined results, rare) escape to the TB path."""
+        for name, signed, rem, size in (("div", True, False, 64), ("divu", False, False, 64),
+                                        ("rem", True, True, 64), ("remu", False, True, 64),
+                                        ("divw", True, False, 32), ("divuw", False, False, 32),
+                                        ("remw", True, True, 32), ("remuw", False, True, 32)):
+            asm = self.start(name, _R)
+            self._operands()
+            asm.test(RCX, RCX, size)
+            asm.jcc(Cond.E, self.escape)
+            if signed:
+                asm.cmp_imm(RCX, -1, size)
+                asm.jcc(Cond.NE, ok := asm.label())
+                asm.mov_imm(R10, 1 << (size - 1), size)
+                asm.cmp(RAX, R10, size)
+                asm.jcc(Cond.E, self.escape)
+                asm.bind(ok)
+                if size == 64:
+                    asm.cqo()
+                else:
+                    asm.cdq()
+                asm.idiv1(RCX, size)
+            else:
+                asm.xor(RDX, RDX, 32)
+                asm.div1(RCX, size)
+            result = RDX if rem else RAX
+            if size == 32:
+                asm.movsx(result, result, 32)
+            self.write(result, R9)
+            self.next()
+
+    def atomics(self) -> None:
+        """LR/SC with the reservation in the state (address, loaded value: an SC succeeds if memory
+        still holds that value), AMOs as load, operation, store (the harts take turns on one thread).
+        Misaligned addresses escape (the TB path raises the fault)."""
+        asm = self.asm
+        amo_ops = {"swap": None, "add": "add", "xor": "xor", "and": "and_", "or": "or_",
+                   "min": Cond.L, "max": Cond.G, "minu": Cond.B, "maxu": Cond.A}
+        for suffix, size in (("_w", 4), ("_d", 8)):
+            asm = self.start("lr" + suffix, _R2)
+            self._address(size, False, aligned=True)
+            asm.mov(RCX, Mem(RAX, 0), 8 * size)  # (a 32-bit mov zero-extends: the raw value)
+            asm.mov(Mem(RBP, 8 * SLOT_RES_ADDR), R10)
+            asm.mov(Mem(RBP, 8 * SLOT_RES_VAL), RCX)
+            if size == 4:
+                asm.movsx(RCX, RCX, 32)
+            self.write(RCX)
+            self.next()
+            asm = self.start("sc" + suffix, _R)
+            self._address(size, True, aligned=True)
+            asm.mov(RCX, Mem(RAX, 0), 8 * size)
+            asm.mov_imm(R11, 1, 32)
+            asm.cmp(Mem(RBP, 8 * SLOT_RES_ADDR), R10)
+            asm.jcc(Cond.NE, fail := asm.label())
+            asm.cmp(Mem(RBP, 8 * SLOT_RES_VAL), RCX)
+            asm.jcc(Cond.NE, fail)
+            self.read(_RS2, RCX)
+            asm.mov(Mem(RAX, 0), RCX, 8 * size)
+            asm.xor(R11, R11, 32)
+            asm.bind(fail)
+            asm.mov_imm(Mem(RBP, 8 * SLOT_RES_ADDR), RES_NONE)
+            self.write(R11)
+            self.next()
+            for op, how in amo_ops.items():
+                asm = self.start(f"amo{op}{suffix}", _R)
+                self._address(size, True, aligned=True)
+                if size == 4:
+                    asm.movsx(RCX, Mem(RAX, 0), 32)
+                else:
+                    asm.mov(RCX, Mem(RAX, 0))
+                self.read(_RS2, R11)
+                if isinstance(how, str):
+                    getattr(asm, how)(R11, RCX)
+                elif how is not None:
+                    if size == 4:
+                        asm.movsx(R11, R11, 32)  # compared as 32-bit values, like the old one
+                    asm.cmp(RCX, R11)
+                    asm.cmovcc(how, R11, RCX)
+                asm.mov(Mem(RAX, 0), R11, 8 * size)
+                self.write(RCX)
+                self.next()

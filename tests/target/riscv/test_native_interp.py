@@ -1,0 +1,158 @@
+"""The native interpreter (system mode's cold tier on the x86_64 backend) against Unicorn.
+
+The random RV64IMAC programs of ``test_differential_unicorn`` (integer straight-line code, branches,
+loops, the edge cases, atomics) are linked into RAM of a ``virt`` machine and run in M-mode from the
+same initial registers and scratch memory as on Unicorn; each stops at its final ``ebreak``, whose
+trap lands on a ``wfi`` (the machine then reports the hart halted, with ``mcause`` 3 and ``mepc`` at
+the ``ebreak``).  All 31 integer registers and the scratch memory must agree.
+
+Each program runs several times: with the default hot threshold everything runs in the interpreter
+(and the TB path for what it escapes: the ``ebreak``, divisions by zero, misaligned atomics); with a
+threshold of 2 the interpreter also hands over to compiled regions and takes back from them.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import pytest
+import test_differential_unicorn as du
+from difftest import compare_runs, link_programs
+
+from pyqemu.accel.tcg import backends
+from pyqemu.accel.tcg.tb_system import EXIT_HALTED, cpu_exec_system
+from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
+from pyqemu.target.riscv import native_interp
+from pyqemu.target.riscv.cpu import RES_NONE, SLOT_RES_ADDR
+from pyqemu.target.riscv.hart import PRIV_M
+
+pytestmark = [
+    pytest.mark.skipif(du.TOOLS is None, reason="riscv64 binutils not installed"),
+    pytest.mark.skipif(du.unicorn is None, reason="pip package 'unicorn' not installed"),
+    pytest.mark.skipif("x86_64" not in backends.available(), reason="needs the x86_64 backend"),
+]
+
+RAM = 0x80000000
+TRAP = RAM  # wfi; j .  (where the final ebreak's trap goes)
+CODE = RAM + 0x100000
+DATA = RAM + 0x400000
+RUNS = 4
+EXCP_BREAKPOINT = 3
+
+
+def _relocate(programs: list[du.Program]) -> list[du.Program]:
+    """Point the programs' scratch pointers at this machine's scratch buffer."""
+    for p in programs:
+        for r, v in du.BASE_VALUES.items():
+            p.regs[r] = DATA + (v - du.DATA)
+    return programs
+
+
+class UnicornRunner:
+    def __init__(self, image: bytes):
+        self.uc = du.unicorn.Uc(du.unicorn.UC_ARCH_RISCV, du.unicorn.UC_MODE_RISCV64)
+        self.uc.mem_map(CODE, (len(image) + 0xFFFF) & ~0xFFF)
+        self.uc.mem_write(CODE, image)
+        self.uc.mem_map(DATA, 0x1000)
+
+    def run(self, p: du.Program) -> du.State:
+        uc, ucr = self.uc, du.ucr
+        for i in range(1, 32):
+            uc.reg_write(ucr.UC_RISCV_REG_X0 + i, p.regs.get(i, 0))
+        uc.mem_write(DATA, p.memory)
+        uc.emu_start(p.start, p.end, count=100_000)
+        assert uc.reg_read(ucr.UC_RISCV_REG_PC) == p.end, f"{p.name}: unicorn stopped early"
+        return du.State([0] + [uc.reg_read(ucr.UC_RISCV_REG_X0 + i) for i in range(1, 32)], [0] * 32, 0,
+                        bytes(uc.mem_read(DATA, du.SCRATCH)))
+
+
+class MachineRunner:
+    def __init__(self, image: bytes):
+        self.machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend="x86_64"))
+        self.fast = self.machine.tbc.fast
+        assert self.fast is not None
+        space = self.machine.space
+        space.write_bytes(TRAP, struct.pack("<II", 0x10500073, 0x0000006F))
+        space.write_bytes(CODE, image)
+
+    def run(self, p: du.Program) -> tuple[tuple[int, int], du.State]:
+        hart = self.machine.cpus[0]
+        space = self.machine.space
+        hart.priv = PRIV_M
+        hart.update_flags()
+        hart.mtvec = TRAP
+        hart.mie = 0
+        hart.halted = False
+        R = hart.R
+        for i in range(1, 32):
+            R[i] = p.regs.get(i, 0)
+        R[SLOT_RES_ADDR] = RES_NONE  # no reservation left from the last run
+        space.write_bytes(DATA, p.memory)
+        hart.pc = p.start
+        limit = R[hart.icount_slot] + 1_000_000
+        stop = cpu_exec_system(hart, self.machine.tbc, limit)
+        while stop != EXIT_HALTED and R[hart.icount_slot] < limit:  # a slice can end early (a kick)
+            stop = cpu_exec_system(hart, self.machine.tbc, limit)
+        stopped = (hart.mcause, hart.mepc) if stop == EXIT_HALTED else (-1, hart.pc)
+        return stopped, du.State([0] + [R[i] for i in range(1, 32)], [0] * 32, 0,
+                                 space.read_bytes(DATA, du.SCRATCH))
+
+
+def differential(programs: list[du.Program], tmp: Path, march: str, hot: int = native_interp.HOT) -> None:
+    image = link_programs(_relocate(programs), tmp, du.TOOLS, [f"-march={march}", "-mabi=lp64"], CODE,
+                          [".option norelax", ".text", ".globl _start", "_start:"],
+                          lambda p: ["  ebreak", "  .balign 4"])
+    default = native_interp.HOT
+    native_interp.HOT = hot
+    try:
+        machine = MachineRunner(image)
+    finally:
+        native_interp.HOT = default
+    uc = UnicornRunner(image)
+    compare_runs(programs, uc.run, machine.run, lambda p: (EXCP_BREAKPOINT, p.end),
+                 lambda p, got, want: got.diff(want), RUNS, hot)
+    assert machine.fast.fills > 0 and machine.fast.escapes > 0  # it did interpret
+    if hot < RUNS:
+        assert machine.machine.tbc.stats()["regions"] > 0  # and handed over to compiled code
+
+
+@pytest.mark.parametrize("kind,count", [("straight", 300), ("branches", 200), ("loops", 150)])
+def test_integer_programs(tmp_path: Path, kind: str, count: int) -> None:
+    rng = random.Random(f"{du.SEED}-native-{kind}")
+    differential(du.random_programs(rng, kind, count), tmp_path, "rv64imc")
+
+
+def test_edge_case_programs(tmp_path: Path) -> None:
+    differential(du.edge_programs(random.Random(f"{du.SEED}-native-edge")), tmp_path, "rv64imc")
+
+
+def test_atomic_programs(tmp_path: Path) -> None:
+    differential(du.atomic_programs(random.Random(f"{du.SEED}-native-amo"), 150), tmp_path, "rv64imac")
+
+
+def test_hand_over_to_compiled_code(tmp_path: Path) -> None:
+    """A threshold of 2: blocks get compiled during the runs, and interpreted and compiled code jump
+    into each other (through the jump cache, and compiled code's misses)."""
+    rng = random.Random(f"{du.SEED}-native-hot")
+    programs = du.random_programs(rng, "loops", 60) + du.random_programs(rng, "branches", 60)
+    differential(programs, tmp_path, "rv64imc", hot=2)
+
+
+def test_escaped_instruction_runs_compiled_once_hot(tmp_path: Path) -> None:
+    """An instruction the interpreter escapes (a CSR access) runs through the TB path, whose block gets
+    compiled when hot; from then on the interpreter jumps into that code instead of escaping."""
+    lines = ["li t0, 3000", "1:", "csrrs a0, mscratch, a1", "addi a2, a2, 1", "addi t0, t0, -1",
+             "bnez t0, 1b"]
+    image = link_programs([p := du.Program("csr_loop", lines)], tmp_path, du.TOOLS,
+                          ["-march=rv64imc", "-mabi=lp64"], CODE, [".option norelax", ".text"],
+                          lambda p: ["  ebreak"])
+    machine = MachineRunner(image)
+    machine.machine.tbc.background = False  # compiled when hot, right away
+    p.regs = {11: 0x40}
+    assert machine.run(p)[0] == (EXCP_BREAKPOINT, p.end)
+    first = machine.fast.escapes
+    assert first > 0
+    assert machine.run(p)[0] == (EXCP_BREAKPOINT, p.end)
+    assert machine.fast.escapes - first < 10  # (the ebreak, each run)

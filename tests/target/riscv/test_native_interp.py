@@ -114,8 +114,39 @@ def differential(programs: list[du.Program], tmp: Path, march: str, hot: int = n
     compare_runs(programs, uc.run, machine.run, lambda p: (EXCP_BREAKPOINT, p.end),
                  lambda p, got, want: got.diff(want), RUNS, hot)
     assert machine.fast.fills > 0 and machine.fast.escapes > 0  # it did interpret
+    check_predecoded(machine.fast)
     if hot < RUNS:
         assert machine.machine.tbc.stats()["regions"] > 0  # and handed over to compiled code
+
+
+#: the fields of a predecode entry each operand shape uses: (rd, rs1, rs2, imm)
+USED = {"r": (1, 1, 1, 0), "r2": (1, 1, 0, 0), "i": (1, 1, 0, 1), "sb": (0, 1, 1, 1), "u": (1, 0, 0, 1),
+        "n": (0, 0, 0, 0)}
+
+
+def check_predecoded(fast: native_interp.NativeInterpreter) -> None:
+    """Every entry of the predecode table (most 32-bit ones written by the machine-code decoder) must
+    mean what Python's predecoding of its word means."""
+    shapes = {op: shape for op, shape in fast.ops.values()}
+    table = fast.table
+    checked = 0
+    for i in range(0, len(table), 2):
+        w0, imm = table[i], table[i + 1]
+        word = w0 & 0xFFFFFFFF
+        if not word:
+            continue
+        want0, want_imm = fast.predecode(word)
+        op = (w0 >> 32) & 0xFF
+        assert op == (want0 >> 32) & 0xFF, f"{word:#010x}: operation {op}"
+        if not op:
+            continue
+        used = USED[shapes[op]]
+        got = [(w0 >> s) & 0xFF for s in (40, 48, 56)] + [imm]
+        want = [(want0 >> s) & 0xFF for s in (40, 48, 56)] + [want_imm]
+        assert [g for g, u in zip(got, used, strict=True) if u] == \
+            [w for w, u in zip(want, used, strict=True) if u], f"{word:#010x}"
+        checked += 1
+    assert checked > 0
 
 
 @pytest.mark.parametrize("kind,count", [("straight", 300), ("branches", 200), ("loops", 150)])

@@ -79,7 +79,7 @@ class NativeTLB:
     instruction fetches use.
     """
 
-    BITS = 11
+    BITS = 12
     SIZE = 1 << BITS
     ENTRY = 32
     INVALID = (1 << 64) - 1

@@ -26,7 +26,9 @@ loop then runs through the TB path (:meth:`~pyqemu.accel.tcg.tb_system.SystemTBC
 
 from __future__ import annotations
 
+import array
 import ctypes
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,9 +54,10 @@ from ...accel.tcg.backends.x86_64.asm import (
 )
 from ...accel.tcg.backends.x86_64.backend import probe_jump_cache
 from ...accel.tcg.backends.x86_64.codegen import BUDGET, CODE_TLB, REASON, SITE, TLB, ctx
+from ...accel.tcg.decodetree import parse_table
 from ...accel.tcg.ir import MASK64
 from ...accel.tcg.softmmu import NativeTLB
-from . import insn16
+from . import insn16, insn32
 from .cpu import RES_NONE, SLOT_PC, SLOT_RES_ADDR, SLOT_RES_VAL
 
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
@@ -86,6 +89,9 @@ class NativeInterpreter:
         self.counters = (ctypes.c_uint16 * (1 << COUNT_BITS))()
         self.rounds = bytearray(1 << COUNT_BITS)  # hot exits per counter (a longer wait each time)
         self.jumps = (ctypes.c_uint64 * 256)()
+        #: the native decoder of 32-bit instructions (see :func:`_decodings`) and its immediate makers
+        self.decodings = (ctypes.c_uint16 * (1 << 15))()
+        self.imm_jumps = (ctypes.c_uint64 * len(_IMM_KINDS))()
         self.ops: dict[str, tuple[int, str]] = {}
         #: told (hart, pc) of a hot block head
         self.on_hot: Callable[[Any, int], None] = lambda cpu, pc: None
@@ -96,6 +102,9 @@ class NativeInterpreter:
         for name, (op, _) in self.ops.items():
             self.jumps[op] = self.entry + self._offsets[name]
         self.jumps[0] = self.entry + self._offsets["escape"]
+        for k, kind in enumerate(_IMM_KINDS):
+            self.imm_jumps[k] = self.entry + self._offsets["imm_" + kind]
+        ctypes.memmove(self.decodings, _decodings(tuple(self.ops)), ctypes.sizeof(self.decodings))
         backend.fallback = self.entry + self._offsets["from_native"]
         backend.on_leave = self._left
 
@@ -224,6 +233,7 @@ class NativeInterpreter:
         asm.add(RDX, RAX)
         asm.cmp(Mem(RDX, 0), RCX, 32)
         asm.jcc(Cond.NE, miss)
+        asm.bind(dispatch := asm.label())
         asm.movzx(RAX, Mem(RDX, 4), 8)
         asm.mov_imm(RSI, ctypes.addressof(self.jumps))
         asm.jmp_mem(Mem(RSI, 0, RAX, 8))
@@ -265,6 +275,8 @@ class NativeInterpreter:
         asm.mov_imm(ctx(REASON), REASON_ESCAPE)
         asm.jmp(leave)
         asm.bind(miss)
+        self._decode32(asm, labels, dispatch, decode_exit := asm.label())
+        asm.bind(decode_exit)
         asm.add_imm(ctx(BUDGET), 1)
         asm.mov_imm(ctx(REASON), REASON_DECODE)
         asm.jmp(leave)
@@ -279,6 +291,118 @@ class NativeInterpreter:
 
         _Handlers(asm, self.ops, labels, loop, head, escape).emit_all()
         self._offsets = {name: asm.offset_of(label) for name, label in labels.items()}
+
+
+    def _decode32(self, asm: Assembler, labels: dict[str, Label], dispatch: Label, give_up: Label) -> None:
+        """Decode the 32-bit instruction in ecx into the predecode entry at rdx, then dispatch it
+        (compressed ones, and those :func:`_decodings` leaves to Python, go to ``give_up``)."""
+        asm.mov(RAX, RCX, 32)
+        asm.and_imm(RAX, 3, 32)
+        asm.cmp_imm(RAX, 3, 32)
+        asm.jcc(Cond.NE, give_up)
+        asm.mov(RAX, RCX, 32)  # index: opcode[6:2] << 10 | funct3 << 7 | funct7
+        asm.shr(RAX, 2, 32)
+        asm.and_imm(RAX, 31, 32)
+        asm.shl(RAX, 10, 32)
+        for shift, width, at in ((12, 7, 7), (25, 127, 0)):
+            asm.mov(RSI, RCX, 32)
+            asm.shr(RSI, shift, 32)
+            asm.and_imm(RSI, width, 32)
+            if at:
+                asm.shl(RSI, at, 32)
+            asm.or_(RAX, RSI, 32)
+        asm.mov_imm(RSI, ctypes.addressof(self.decodings))
+        asm.movzx(RAX, Mem(RSI, 0, RAX, 2), 16)
+        asm.test_imm(RAX, 0xFF, 32)
+        asm.jcc(Cond.E, give_up)
+        asm.mov(Mem(RDX, 4), RAX, 8)  # the operation
+        for field, shift in ((_RD, 7), (_RS1, 15), (_RS2, 20)):
+            asm.mov(R10, RCX, 32)
+            asm.shr(R10, shift, 32)
+            asm.and_imm(R10, 31, 32)
+            if field == _RD:
+                asm.mov_imm(R9, SINK, 32)
+                asm.test(R10, R10, 32)
+                asm.cmovcc(Cond.E, R10, R9, 32)
+            asm.mov(Mem(RDX, field), R10, 8)
+        asm.shr(RAX, 8, 32)  # the immediate's kind
+        asm.mov_imm(RSI, ctypes.addressof(self.imm_jumps))
+        asm.jmp_mem(Mem(RSI, 0, RAX, 8))
+        written = asm.label()
+        for kind in _IMM_KINDS:
+            labels["imm_" + kind] = label = asm.label()
+            asm.bind(label)
+            _immediate(asm, kind)
+            asm.jmp(written)
+        asm.bind(written)
+        asm.mov(_ENTRY, R10)
+        asm.mov(Mem(RDX, 0), RCX, 32)  # the tag last
+        asm.jmp(dispatch)
+
+
+#: how 32-bit instructions encode their immediate (RISC-V Unprivileged ISA 20191213, 2.3)
+_IMM_KINDS = ("none", "i", "sh", "s", "b", "u", "j")
+#: decoder formats (:data:`.insn32.FORMATS`) -> immediate kind
+_FORMAT_IMM = {"r": "none", "atom_st": "none", "none": "none", "i": "i", "sh6": "sh", "sh5": "sh",
+               "s": "s", "b": "b", "u": "u", "j": "j"}
+_FIELDS = 0xFE00707F  # funct7, funct3 and the opcode
+
+
+def _immediate(asm: Assembler, kind: str) -> None:
+    """Emit: r10 = the sign-extended immediate of ``kind`` of the instruction in ecx."""
+    if kind == "none":
+        asm.xor(R10, R10, 32)
+        return
+    if kind == "sh":
+        asm.mov(R10, RCX, 32)
+        asm.shr(R10, 20, 32)
+        asm.and_imm(R10, 63, 32)
+        return
+    asm.movsx(R10, RCX, 32)
+    if kind == "i":
+        asm.sar(R10, 20)
+        return
+    if kind == "u":
+        asm.and_imm(R10, -4096)
+        return
+    # sign from bit 31, then the scattered fields: (shift right, mask, shift left)
+    top, fields = {"s": (5, ((7, 31, 0),)),
+                   "b": (12, ((7, 1, 11), (25, 0x3F, 5), (8, 0xF, 1))),
+                   "j": (20, ((12, 0xFF, 12), (20, 1, 11), (21, 0x3FF, 1)))}[kind]
+    asm.sar(R10, 25 if kind == "s" else 31)
+    asm.shl(R10, top)
+    for shift, mask, at in fields:
+        asm.mov(RAX, RCX, 32)
+        asm.shr(RAX, shift, 32)
+        asm.and_imm(RAX, mask, 32)
+        if at:
+            asm.shl(RAX, at, 32)
+        asm.or_(R10, RAX)
+
+
+@functools.cache
+def _decodings(ops: tuple[str, ...]) -> bytes:
+    """The native decoder's table, from the target's pattern table: for each (opcode[6:2], funct3,
+    funct7), the operation (numbered from 1 in the order of ``ops``) | its immediate kind << 8, or 0
+    where Python must decode: no operation of the interpreter, or a pattern that also fixes other bits
+    (rd, rs1, rs2) would be tried first by :class:`~pyqemu.accel.tcg.decodetree.Decoder`."""
+    number = {name: i + 1 for i, name in enumerate(ops)}
+    patterns = sorted((p for p in parse_table(insn32.TABLE, 32) if p.match & 3 == 3),
+                      key=lambda p: -p.mask.bit_count())  # the decoder's order
+    table = array.array("H", bytes(2 << 15))
+    for opcode in range(32):
+        for funct3 in range(8):
+            low = funct3 << 12 | opcode << 2 | 3
+            group = [p for p in patterns if low & p.mask & 0x707F == p.match & 0x707F]
+            for funct7 in range(128 if group else 0):
+                word = funct7 << 25 | low
+                first = next((p for p in group if word & p.mask & _FIELDS == p.match & _FIELDS), None)
+                if (first is None or first.mask & ~_FIELDS or first.name not in number
+                        or first.fmt not in _FORMAT_IMM):
+                    continue
+                kind = _IMM_KINDS.index(_FORMAT_IMM[first.fmt])
+                table[opcode << 10 | funct3 << 7 | funct7] = number[first.name] | kind << 8
+    return table.tobytes()
 
 
 @dataclass

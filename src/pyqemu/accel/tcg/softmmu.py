@@ -172,6 +172,7 @@ class SoftMMU:
         self.watch: Callable[[int, int, bool], None] = _no_watch
         self.idx = 0
         self.code_idx = 0  # the MMU index of instruction fetches
+        self.fetched: set[int] = set()  # virtual pages instruction fetches translated since the last flush
         self.native: NativeTLB | None = None
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
@@ -209,16 +210,23 @@ class SoftMMU:
             for d in group.values():
                 d.clear()
         self._wrev.clear()
+        self.fetched.clear()
         if self.native is not None:
             self.native.flush()
 
-    def flush_page(self, vaddr: int) -> None:
+    def flush_page(self, vaddr: int) -> bool:
+        """Forget the translations of the page of ``vaddr``; True if instructions were fetched from it
+        since the last :meth:`flush` (whatever maps pcs to code may then hold its pcs)."""
         vp = (vaddr & MASK64) >> PAGE_BITS
         for group in (self.fast_r, self.fast_w, self.full):
             for d in group.values():
                 d.pop(vp, None)
         if self.native is not None:
             self.native.drop(vp)
+        if vp in self.fetched:
+            self.fetched.discard(vp)
+            return True
+        return False
 
     def set_watch(self, pages: frozenset[int], check: Callable[[int, int, bool], None]) -> None:
         """Send accesses to virtual ``pages`` through ``check`` (see :attr:`watch`)."""
@@ -247,7 +255,11 @@ class SoftMMU:
         vp = vaddr >> PAGE_BITS
         full = self.full.setdefault(idx, {})
         e = full.get(vp)
-        need = PROT_WRITE if access == ACCESS_STORE else PROT_EXEC if access == ACCESS_FETCH else PROT_READ
+        if access == ACCESS_FETCH:
+            need = PROT_EXEC
+            self.fetched.add(vp)
+        else:
+            need = PROT_WRITE if access == ACCESS_STORE else PROT_READ
         if e is not None and e[1] & need:
             # a data access on the slow path: its page may be fast again (evicted from the native TLB,
             # or no longer holding translated code)

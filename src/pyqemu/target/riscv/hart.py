@@ -318,8 +318,8 @@ def _make_system_helpers() -> dict[str, Helper]:
         if cpu.priv == PRIV_U or (cpu.priv == PRIV_S and cpu.mstatus & C.MSTATUS_TVM):
             raise GuestFault(EXCP_ILLEGAL_INST, insn)
         if rs1:
-            cpu.mmu.flush_page(vaddr)
-            cpu.flush_jmp_cache()
+            if cpu.mmu.flush_page(vaddr):  # pcs of that page may be in the jump caches
+                cpu.flush_jmp_cache()
         else:
             cpu.tlb_flush()
 

@@ -124,6 +124,10 @@ class NativeTLB:
             t[i] = vp
             t[i + 1] = (self.host_base + delta) & MASK64
 
+    def has(self, idx: int, vp: int, write: bool) -> bool:
+        """Whether page ``vp`` takes the fast path of reads (stores: ``write``) in MMU index ``idx``."""
+        return self.table(idx)[4 * (vp & (self.SIZE - 1)) + write] == vp
+
     def code_host(self, idx: int, vaddr: int) -> int | None:
         """The host address of the code at ``vaddr`` if fetches in MMU index ``idx`` may go there."""
         vp = vaddr >> PAGE_BITS
@@ -198,6 +202,17 @@ class SoftMMU:
             for vp in set(fr) | set(fw):
                 self.native.set(idx, vp, fr.get(vp, fw.get(vp, 0)), vp in fr, vp in fw)
         self.native.switch(self.idx, self.code_idx)
+
+    def refill(self, vaddr: int, size: int, store: bool) -> bool:
+        """Open the page of a data access that missed the native TLB to it again (a page walk if need
+        be); False if the access must take the slow path (MMIO, a watched page, a store into
+        translated code) or faults (raised by the slow path when it runs the access)."""
+        access = ACCESS_STORE if store else ACCESS_LOAD
+        try:
+            self.translate(vaddr, access, self.idx, size)
+        except GuestFault:
+            return False
+        return self.native is not None and self.native.has(self.idx, vaddr >> PAGE_BITS, store)
 
     def code_host(self, vaddr: int) -> int | None:
         """Where instruction fetches at ``vaddr`` go in host memory, if the native code TLB has it."""

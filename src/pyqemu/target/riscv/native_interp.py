@@ -53,7 +53,16 @@ from ...accel.tcg.backends.x86_64.asm import (
     Mem,
 )
 from ...accel.tcg.backends.x86_64.backend import probe_jump_cache
-from ...accel.tcg.backends.x86_64.codegen import BUDGET, CODE_TLB, REASON, SITE, TLB, ctx
+from ...accel.tcg.backends.x86_64.codegen import (
+    BUDGET,
+    CODE_TLB,
+    MISS_ADDR,
+    MISS_KIND,
+    REASON,
+    SITE,
+    TLB,
+    ctx,
+)
 from ...accel.tcg.decodetree import parse_table
 from ...accel.tcg.ir import MASK64
 from ...accel.tcg.softmmu import NativeTLB
@@ -61,8 +70,9 @@ from . import insn16, insn32
 from .cpu import RES_NONE, SLOT_PC, SLOT_RES_ADDR, SLOT_RES_VAL
 
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
-#: instruction word missing from the predecode table
-REASON_ESCAPE, REASON_HOT, REASON_DECODE = 1, 2, 3
+#: instruction word missing from the predecode table, a data access missing the TLB (MISS_ADDR, and
+#: MISS_KIND: its size | 16 for a store)
+REASON_ESCAPE, REASON_HOT, REASON_DECODE, REASON_TLB = 1, 2, 3, 4
 #: visits of a block head after which its block is compiled
 HOT = 1024
 PRE_BITS = 20  # predecode table entries (log2)
@@ -122,6 +132,11 @@ class NativeInterpreter:
         elif reason == REASON_HOT:
             self.hot_exits += 1
             self._hot(cpu, pc)
+        elif reason == REASON_TLB:  # (the exec loop then runs the instruction again)
+            words = self.backend.context(cpu).words
+            kind = words[MISS_KIND]
+            if not cpu.mmu.refill(words[MISS_ADDR], kind & 15, bool(kind & 16)):
+                self._escape(cpu, pc)
         else:
             self._escape(cpu, pc)
 
@@ -189,8 +204,8 @@ class NativeInterpreter:
     def _emit(self, asm: Assembler, base: int) -> None:
         labels: dict[str, Label] = {}
         epilogue = self.backend.links_to["epilogue"] - base
-        loop, refill, fetched, decoded, miss, escape, budget_out, head, count, hot, leave = (
-            asm.label() for _ in range(11))
+        loop, refill, fetched, decoded, miss, escape, budget_out, head, count, hot, leave, tlb_miss = (
+            asm.label() for _ in range(12))
         labels["escape"] = escape
         # entry from the exec loop: the pc is in the state; a block head
         asm.mov(R12, Mem(RBP, 8 * SLOT_PC))
@@ -283,13 +298,19 @@ class NativeInterpreter:
         asm.bind(hot)
         asm.mov_imm(ctx(REASON), REASON_HOT)
         asm.jmp(leave)
+        asm.bind(tlb_miss)  # r10: the address, r11: the access
+        asm.mov(ctx(MISS_ADDR), R10)
+        asm.mov(ctx(MISS_KIND), R11)
+        asm.add_imm(ctx(BUDGET), 1)
+        asm.mov_imm(ctx(REASON), REASON_TLB)
+        asm.jmp(leave)
         asm.bind(budget_out)
         asm.add_imm(ctx(BUDGET), 1)
         asm.bind(leave)
         asm.mov(RAX, R12)
         asm.jmp_rel32_to(epilogue)
 
-        _Handlers(asm, self.ops, labels, loop, head, escape).emit_all()
+        _Handlers(asm, self.ops, labels, loop, head, escape, tlb_miss).emit_all()
         self._offsets = {name: asm.offset_of(label) for name, label in labels.items()}
 
 
@@ -417,6 +438,7 @@ class _Handlers:
     loop: Label
     head: Label
     escape: Label
+    tlb_miss: Label
 
     def start(self, name: str, shape: str) -> Assembler:
         self.ops[name] = (len(self.ops) + 1, shape)
@@ -559,7 +581,8 @@ class _Handlers:
         asm.shl(R9, 5, 32)
         asm.add(R9, ctx(TLB))
         asm.cmp(Mem(R9, 8 if write else 0), RCX)
-        asm.jcc(Cond.NE, self.escape)
+        asm.mov_imm(R11, size | (16 if write else 0), 32, keep_flags=True)
+        asm.jcc(Cond.NE, self.tlb_miss)
         if size > 1:
             asm.mov(RCX, RAX, 32)
             asm.and_imm(RCX, 0xFFF, 32)

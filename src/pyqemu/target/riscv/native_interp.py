@@ -74,7 +74,7 @@ from .cpu import RES_NONE, SLOT_PC, SLOT_RES_ADDR, SLOT_RES_VAL
 #: MISS_KIND: its size | 16 for a store)
 REASON_ESCAPE, REASON_HOT, REASON_DECODE, REASON_TLB = 1, 2, 3, 4
 #: visits of a block head after which its block is compiled
-HOT = 1024
+HOT = 4096
 PRE_BITS = 20  # predecode table entries (log2)
 COUNT_BITS = 14  # block-head counters (log2)
 SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)

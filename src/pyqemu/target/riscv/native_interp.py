@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ...accel.tcg.backend_python import GuestFault
 from ...accel.tcg.backends.x86_64.asm import (
     CL,
     R8,
@@ -70,8 +71,8 @@ from . import insn16, insn32
 from .cpu import RES_NONE, SLOT_PC, SLOT_RES_ADDR, SLOT_RES_VAL
 
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
-#: instruction word missing from the predecode table, a data access missing the TLB (MISS_ADDR, and
-#: MISS_KIND: its size | 16 for a store)
+#: instruction word missing from the predecode table, an access missing the TLB (MISS_ADDR, and
+#: MISS_KIND: its size | 16 for a store, or _FETCH)
 REASON_ESCAPE, REASON_HOT, REASON_DECODE, REASON_TLB = 1, 2, 3, 4
 #: visits of a block head after which its block is compiled
 HOT = 4096
@@ -81,6 +82,7 @@ SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)
 _HASH = -0x61C8864F  # 0x9E3779B1, Fibonacci hashing of the instruction word
 _RD, _RS1, _RS2, _IMM = 5, 6, 7, 8  # fields of a predecode entry
 _ENTRY = Mem(RDX, _IMM)
+_FETCH = 32  # MISS_KIND of an instruction fetch
 #: instructions decoded into the table per miss (the rest of a run of code is likely needed soon)
 FILL_AHEAD = 8
 
@@ -135,10 +137,22 @@ class NativeInterpreter:
         elif reason == REASON_TLB:  # (the exec loop then runs the instruction again)
             words = self.backend.context(cpu).words
             kind = words[MISS_KIND]
-            if not cpu.mmu.refill(words[MISS_ADDR], kind & 15, bool(kind & 16)):
+            if kind == _FETCH:
+                if not self._refill_code(cpu, pc):
+                    self._escape(cpu, pc)
+            elif not cpu.mmu.refill(words[MISS_ADDR], kind & 15, bool(kind & 16)):
                 self._escape(cpu, pc)
         else:
             self._escape(cpu, pc)
+
+    @staticmethod
+    def _refill_code(cpu: Any, pc: int) -> bool:
+        """Translate the fetch at ``pc`` into the code TLB; False if it faults or is not RAM."""
+        try:
+            cpu.fetch_paddr(pc)
+        except GuestFault:
+            return False
+        return cpu.mmu.code_host(pc) is not None
 
     def _escape(self, cpu: Any, pc: int) -> None:
         self.escapes += 1
@@ -154,8 +168,9 @@ class NativeInterpreter:
         self.on_hot(cpu, pc)
 
     def fill(self, cpu: Any, pc: int) -> None:
-        """Predecode the instructions from ``pc`` on (to the end of the page, at most FILL_AHEAD),
-        read from the host memory the code TLB maps ``pc`` to (else ``pc`` goes to the TB path)."""
+        """Predecode the instruction at ``pc`` and the compressed ones after it (to the end of the page,
+        at most FILL_AHEAD instructions), read from the host memory the code TLB maps ``pc`` to (else
+        ``pc`` goes to the TB path)."""
         host = cpu.mmu.code_host(pc)
         if host is None:
             self._escape(cpu, pc)
@@ -171,7 +186,8 @@ class NativeInterpreter:
                     break
                 word |= (code[off + 2] | code[off + 3] << 8) << 16
             i = 2 * ((((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS)) & mask)
-            if table[i] & 0xFFFFFFFF != word or not word:
+            # (ahead of pc only compressed words: the machine code decodes most 32-bit ones itself)
+            if (table[i] & 0xFFFFFFFF != word or not word) and (not off or word & 3 != 3):
                 table[i], table[i + 1] = self.predecode(word)
                 self.fills += 1
             off += 4 if word & 3 == 3 else 2
@@ -260,7 +276,9 @@ class NativeInterpreter:
         asm.shl(RCX, 4, 32)
         asm.add(RCX, ctx(CODE_TLB))
         asm.cmp(Mem(RCX, 0), RAX)
-        asm.jcc(Cond.NE, escape)
+        asm.mov(R10, R12)
+        asm.mov_imm(R11, _FETCH, 32, keep_flags=True)
+        asm.jcc(Cond.NE, tlb_miss)
         asm.mov(R15, RAX)
         asm.mov(R13, Mem(RCX, 8))
         asm.jmp(fetched)
@@ -298,10 +316,14 @@ class NativeInterpreter:
         asm.bind(hot)
         asm.mov_imm(ctx(REASON), REASON_HOT)
         asm.jmp(leave)
-        asm.bind(tlb_miss)  # r10: the address, r11: the access
+        asm.bind(tlb_miss)  # r10: the address, r11: the access (e.g. MMIO: compiled code does it)
+        asm.add_imm(ctx(BUDGET), 1)
+        probe_jump_cache(asm, R12, RAX)
+        asm.jcc(Cond.NE, refill_out := asm.label())
+        asm.jmp_mem(Mem(RAX, 8))
+        asm.bind(refill_out)
         asm.mov(ctx(MISS_ADDR), R10)
         asm.mov(ctx(MISS_KIND), R11)
-        asm.add_imm(ctx(BUDGET), 1)
         asm.mov_imm(ctx(REASON), REASON_TLB)
         asm.jmp(leave)
         asm.bind(budget_out)

@@ -112,6 +112,8 @@ class VirtMachine(Machine):
         for i in range(self.cfg.smp):
             hart = H.RISCVHart(i, self.space, code, self._read_time)
             hart.kick = kick
+            if backend.name == "x86_64":
+                hart.leave_flags = H.FLAGS_TRANSLATED
             self.cpus.append(hart)
             self.tbc.cpus.append(hart)
 

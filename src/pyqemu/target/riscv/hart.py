@@ -35,6 +35,9 @@ from .op_helper import make_helpers
 from .pmp import PMP
 
 PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
+#: the TB flag bits translation bakes into code: the privilege level (bits 0-1) and mstatus.FS (2-3);
+#: above them the data MMU index, which native code looks up at each access
+FLAGS_TRANSLATED = 0xF
 _U16 = struct.Struct("<H").unpack_from
 PRIV_NAMES = {0: "U", 1: "S", 3: "M"}
 
@@ -57,6 +60,10 @@ class RISCVHart(RISCVCPU):
         #: flushed (a native backend keeps its own jump caches in step)
         self.jmp_hooks: list[Callable[[int | None], None]] = []
         self.jmp_flushes = 0  # how often the jump caches were flushed (mappings or code changed)
+        #: the TB flags whose change a CSR write leaves translated code for: all of them, unless the
+        #: backend reads the data MMU index's TLB at each access (then the privilege level and FS,
+        #: which translation bakes in)
+        self.leave_flags = -1
         #: shared by the machine's harts: set when one raises another's interrupt line, so that the
         #: running hart ends its time slice early (see cpu_exec_system)
         self.kick = [False]
@@ -295,8 +302,10 @@ def _make_system_helpers() -> dict[str, Helper]:
             old = C.csr_access(cpu, csrno, value, op)
         except PermissionError:
             raise GuestFault(EXCP_ILLEGAL_INST, insn) from None
-        # translated code goes on unless its TB flags or mappings changed or an interrupt is to be taken
-        cpu.R[SLOT_CSR_LEAVE] = int(cpu.tb_flags != flags or cpu.jmp_flushes != flushes
+        # translated code goes on unless TB flags it depends on or mappings changed or an interrupt is
+        # to be taken
+        cpu.R[SLOT_CSR_LEAVE] = int(bool((cpu.tb_flags ^ flags) & cpu.leave_flags)
+                                    or cpu.jmp_flushes != flushes
                                     or (cpu.irq_req and cpu.pending_interrupt() >= 0))
         return old
 

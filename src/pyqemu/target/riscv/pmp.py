@@ -15,6 +15,8 @@ class PMP:
         self.addr = [0] * NUM_ENTRIES
         self.ranges: list[tuple[int, int, int] | None] = [None] * NUM_ENTRIES  # (start, end, cfg)
         self.active = False
+        #: (4 KiB page, need, priv) -> verdict, for pages no entry splits (page walks read PTEs often)
+        self._pages: dict[tuple[int, int, int], bool] = {}
 
     # -- CSRs ----------------------------------------------------------------------------------------
     def read_cfg(self, reg: int) -> int:
@@ -65,6 +67,7 @@ class PMP:
             self.ranges[i] = rng
             prev = a << 2
         self.active = any(r is not None for r in self.ranges)
+        self._pages.clear()
 
     # -- checks --------------------------------------------------------------------------------------
     def check(self, addr: int, size: int, need: int, priv: int) -> tuple[bool, bool]:
@@ -74,6 +77,16 @@ class PMP:
             return priv == 3, True  # entries are implemented: S/U need a matching one
         end = addr + size
         page = addr & ~0xFFF
+        key = (page, need, priv)
+        known = self._pages.get(key)
+        if known is not None and end <= page + 0x1000:
+            return known, True
+        allowed, whole = self._check(addr, end, page, need, priv)
+        if whole and end <= page + 0x1000:
+            self._pages[key] = allowed
+        return allowed, whole
+
+    def _check(self, addr: int, end: int, page: int, need: int, priv: int) -> tuple[bool, bool]:
         page_end = page + 0x1000
         whole = True
         for rng in self.ranges:

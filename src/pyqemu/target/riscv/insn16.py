@@ -7,6 +7,8 @@ argument tuple.  Reserved encodings (rd = 0 where forbidden, zero immediates) de
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .insn32 import _sext
 
 
@@ -14,99 +16,82 @@ def _b(i: int, hi: int, lo: int) -> int:
     return (i >> lo) & ((1 << (hi - lo + 1)) - 1)
 
 
-def _rdp(i: int) -> int:  # rd' / rs2' (bits 4:2)
-    return 8 + _b(i, 4, 2)
+#: register operands: (bits hi, lo, register number added): rd/rs1 (11:7), rs2 (6:2), and the
+#: three-bit rd'/rs2' (4:2) and rs1'/rd' (9:7) naming x8..x15
+REGISTERS = {"rd": (11, 7, 0), "rs2": (6, 2, 0), "rdp": (4, 2, 8), "rs1p": (9, 7, 8)}
+
+#: immediates: pieces (bits hi, lo of the instruction placed at bit ``at``), and the width they are
+#: sign-extended from (0: unsigned) (ISA ch. 16.2-16.5)
+IMMEDIATES: dict[str, tuple[tuple[tuple[int, int, int], ...], int]] = {
+    "imm6": (((12, 12, 5), (6, 2, 0)), 6),
+    "uimm6": (((12, 12, 5), (6, 2, 0)), 0),
+    "off_lw": (((12, 10, 3), (6, 6, 2), (5, 5, 6)), 0),
+    "off_ld": (((12, 10, 3), (6, 5, 6)), 0),
+    "off_lwsp": (((12, 12, 5), (6, 4, 2), (3, 2, 6)), 0),
+    "off_ldsp": (((12, 12, 5), (6, 5, 3), (4, 2, 6)), 0),
+    "off_swsp": (((12, 9, 2), (8, 7, 6)), 0),
+    "off_sdsp": (((12, 10, 3), (9, 7, 6)), 0),
+    "addi4spn": (((12, 11, 4), (10, 7, 6), (6, 6, 2), (5, 5, 3)), 0),
+    "addi16sp": (((12, 12, 9), (6, 6, 4), (5, 5, 6), (4, 3, 7), (2, 2, 5)), 10),
+    "j": (((12, 12, 11), (11, 11, 4), (10, 9, 8), (8, 8, 10), (7, 7, 6), (6, 6, 7), (5, 3, 1), (2, 2, 5)),
+          12),
+    "branch": (((12, 12, 8), (11, 10, 3), (6, 5, 6), (4, 3, 1), (2, 2, 5)), 9),
+}
+
+#: format -> the argument tuple of the expanded instruction's translator: its shape ("i": rd, rs1, imm;
+#: "sb": rs1, rs2, imm; "r": rd, rs1, rs2; "u": rd, imm) and each argument's source (a register of
+#: REGISTERS, an immediate of IMMEDIATES, or a constant)
+OPERANDS: dict[str, tuple[str, tuple[str | int, ...]]] = {
+    "addi4spn": ("i", ("rdp", 2, "addi4spn")),
+    "cl_w": ("i", ("rdp", "rs1p", "off_lw")),
+    "cl_d": ("i", ("rdp", "rs1p", "off_ld")),
+    "cs_w": ("sb", ("rs1p", "rdp", "off_lw")),
+    "cs_d": ("sb", ("rs1p", "rdp", "off_ld")),
+    "ci": ("i", ("rd", "rd", "imm6")),
+    "ci_li": ("i", ("rd", 0, "imm6")),
+    "ci_addi16sp": ("i", (2, 2, "addi16sp")),
+    "ci_sh": ("i", ("rd", "rd", "uimm6")),
+    "cb_sh": ("i", ("rs1p", "rs1p", "uimm6")),
+    "cb_andi": ("i", ("rs1p", "rs1p", "imm6")),
+    "ca": ("r", ("rs1p", "rs1p", "rdp")),
+    "cj": ("u", (0, "j")),
+    "cb": ("sb", ("rs1p", 0, "branch")),
+    "ci_lwsp": ("i", ("rd", 2, "off_lwsp")),
+    "ci_ldsp": ("i", ("rd", 2, "off_ldsp")),
+    "css_w": ("sb", (2, "rs2", "off_swsp")),
+    "css_d": ("sb", (2, "rs2", "off_sdsp")),
+    "cr_jr": ("i", (0, "rd", 0)),
+    "cr_jalr": ("i", (1, "rd", 0)),
+    "cr_mv": ("r", ("rd", 0, "rs2")),
+    "cr_add": ("r", ("rd", "rd", "rs2")),
+}
 
 
-def _rs1p(i: int) -> int:  # rs1' / rd' (bits 9:7)
-    return 8 + _b(i, 9, 7)
+def immediate(i: int, name: str) -> int:
+    pieces, sign = IMMEDIATES[name]
+    v = 0
+    for hi, lo, at in pieces:
+        v |= _b(i, hi, lo) << at
+    return _sext(v, sign) if sign else v
 
 
-def _rd(i: int) -> int:
-    return _b(i, 11, 7)
+def _value(i: int, source: str | int) -> int:
+    if isinstance(source, int):
+        return source
+    if source in REGISTERS:
+        hi, lo, base = REGISTERS[source]
+        return base + _b(i, hi, lo)
+    return immediate(i, source)
 
 
-def _rs2(i: int) -> int:
-    return _b(i, 6, 2)
-
-
-def _imm6(i: int) -> int:
-    return _sext(_b(i, 12, 12) << 5 | _b(i, 6, 2), 6)
-
-
-def _uimm6(i: int) -> int:
-    return _b(i, 12, 12) << 5 | _b(i, 6, 2)
-
-
-def _off_lw(i: int) -> int:
-    return _b(i, 12, 10) << 3 | _b(i, 6, 6) << 2 | _b(i, 5, 5) << 6
-
-
-def _off_ld(i: int) -> int:
-    return _b(i, 12, 10) << 3 | _b(i, 6, 5) << 6
-
-
-def _off_lwsp(i: int) -> int:
-    return _b(i, 12, 12) << 5 | _b(i, 6, 4) << 2 | _b(i, 3, 2) << 6
-
-
-def _off_ldsp(i: int) -> int:
-    return _b(i, 12, 12) << 5 | _b(i, 6, 5) << 3 | _b(i, 4, 2) << 6
-
-
-def _off_swsp(i: int) -> int:
-    return _b(i, 12, 9) << 2 | _b(i, 8, 7) << 6
-
-
-def _off_sdsp(i: int) -> int:
-    return _b(i, 12, 10) << 3 | _b(i, 9, 7) << 6
-
-
-def _addi4spn(i: int) -> int:
-    return _b(i, 12, 11) << 4 | _b(i, 10, 7) << 6 | _b(i, 6, 6) << 2 | _b(i, 5, 5) << 3
-
-
-def _addi16sp(i: int) -> int:
-    v = _b(i, 12, 12) << 9 | _b(i, 6, 6) << 4 | _b(i, 5, 5) << 6 | _b(i, 4, 3) << 7 | _b(i, 2, 2) << 5
-    return _sext(v, 10)
-
-
-def _j(i: int) -> int:
-    v = (_b(i, 12, 12) << 11 | _b(i, 11, 11) << 4 | _b(i, 10, 9) << 8 | _b(i, 8, 8) << 10
-         | _b(i, 7, 7) << 6 | _b(i, 6, 6) << 7 | _b(i, 5, 3) << 1 | _b(i, 2, 2) << 5)
-    return _sext(v, 12)
-
-
-def _branch(i: int) -> int:
-    v = _b(i, 12, 12) << 8 | _b(i, 11, 10) << 3 | _b(i, 6, 5) << 6 | _b(i, 4, 3) << 1 | _b(i, 2, 2) << 5
-    return _sext(v, 9)
+def _arguments(sources: tuple[str | int, ...]) -> Callable[[int], tuple[int, ...]]:
+    return lambda i: tuple(_value(i, s) for s in sources)
 
 
 FORMATS = {
     "none": lambda i: (),
-    "addi4spn": lambda i: (_rdp(i), 2, _addi4spn(i)),
-    "cl_w": lambda i: (_rdp(i), _rs1p(i), _off_lw(i)),
-    "cl_d": lambda i: (_rdp(i), _rs1p(i), _off_ld(i)),
-    "cs_w": lambda i: (_rs1p(i), _rdp(i), _off_lw(i)),
-    "cs_d": lambda i: (_rs1p(i), _rdp(i), _off_ld(i)),
-    "ci": lambda i: (_rd(i), _rd(i), _imm6(i)),
-    "ci_li": lambda i: (_rd(i), 0, _imm6(i)),
-    "ci_addi16sp": lambda i: (2, 2, _addi16sp(i)),
-    "ci_lui": lambda i: (_rd(i), _sext(_imm6(i) << 12, 64)),
-    "ci_sh": lambda i: (_rd(i), _rd(i), _uimm6(i)),
-    "cb_sh": lambda i: (_rs1p(i), _rs1p(i), _uimm6(i)),
-    "cb_andi": lambda i: (_rs1p(i), _rs1p(i), _imm6(i)),
-    "ca": lambda i: (_rs1p(i), _rs1p(i), _rdp(i)),
-    "cj": lambda i: (0, _j(i)),
-    "cb": lambda i: (_rs1p(i), 0, _branch(i)),
-    "ci_lwsp": lambda i: (_rd(i), 2, _off_lwsp(i)),
-    "ci_ldsp": lambda i: (_rd(i), 2, _off_ldsp(i)),
-    "css_w": lambda i: (2, _rs2(i), _off_swsp(i)),
-    "css_d": lambda i: (2, _rs2(i), _off_sdsp(i)),
-    "cr_jr": lambda i: (0, _rd(i), 0),
-    "cr_jalr": lambda i: (1, _rd(i), 0),
-    "cr_mv": lambda i: (_rd(i), 0, _rs2(i)),
-    "cr_add": lambda i: (_rd(i), _rd(i), _rs2(i)),
+    "ci_lui": lambda i: (_value(i, "rd"), _sext(immediate(i, "imm6") << 12, 64)),
+    **{name: _arguments(sources) for name, (_, sources) in OPERANDS.items()},
 }
 
 TABLE = """

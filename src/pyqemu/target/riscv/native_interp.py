@@ -104,6 +104,9 @@ class NativeInterpreter:
         #: the native decoder of 32-bit instructions (see :func:`_decodings`) and its immediate makers
         self.decodings = (ctypes.c_uint16 * (1 << 15))()
         self.imm_jumps = (ctypes.c_uint64 * len(_IMM_KINDS))()
+        #: and of compressed ones (see :func:`_decodings16`), with the code of each format
+        self.decodings16 = (ctypes.c_uint16 * (1 << 10))()
+        self.format_jumps = (ctypes.c_uint64 * len(insn16.OPERANDS))()
         self.ops: dict[str, tuple[int, str]] = {}
         #: told (hart, pc) of a hot block head
         self.on_hot: Callable[[Any, int], None] = lambda cpu, pc: None
@@ -117,6 +120,9 @@ class NativeInterpreter:
         for k, kind in enumerate(_IMM_KINDS):
             self.imm_jumps[k] = self.entry + self._offsets["imm_" + kind]
         ctypes.memmove(self.decodings, _decodings(tuple(self.ops)), ctypes.sizeof(self.decodings))
+        for k, fmt in enumerate(insn16.OPERANDS):
+            self.format_jumps[k] = self.entry + self._offsets["format_" + fmt]
+        ctypes.memmove(self.decodings16, _decodings16(tuple(self.ops)), ctypes.sizeof(self.decodings16))
         backend.fallback = self.entry + self._offsets["from_native"]
         backend.on_leave = self._left
 
@@ -220,8 +226,8 @@ class NativeInterpreter:
     def _emit(self, asm: Assembler, base: int) -> None:
         labels: dict[str, Label] = {}
         epilogue = self.backend.links_to["epilogue"] - base
-        loop, refill, fetched, decoded, miss, escape, budget_out, head, count, hot, leave, tlb_miss = (
-            asm.label() for _ in range(12))
+        loop, refill, fetched, miss, escape, budget_out, head, count, hot, leave, tlb_miss = (
+            asm.label() for _ in range(11))
         labels["escape"] = escape
         # entry from the exec loop: the pc is in the state; a block head
         asm.mov(R12, Mem(RBP, 8 * SLOT_PC))
@@ -236,38 +242,48 @@ class NativeInterpreter:
         asm.jmp(count)
 
         # fetch and look up in the predecode table
+        dispatch = asm.label()
+
+        def step(main: bool = False) -> None:
+            """Charge the budget, fetch the instruction at r12, look it up, jump to its handler.  (Each
+            handler ends with a copy of this: one indirect jump per handler predicts far better than
+            one shared by all.)"""
+            asm.sub_imm(ctx(BUDGET), 1)
+            asm.jcc(Cond.S, budget_out)
+            asm.mov(RAX, R12)
+            asm.shr(RAX, 12)
+            asm.cmp(RAX, R15)
+            asm.jcc(Cond.NE, refill)
+            if main:
+                asm.bind(fetched)
+            asm.movzx(RCX, Mem(R12, 0, R13, 1), 16)
+            asm.mov_imm(R8, 2, 32)
+            asm.mov(RAX, RCX, 32)
+            asm.and_imm(RAX, 3, 32)
+            asm.cmp_imm(RAX, 3, 32)
+            asm.jcc(Cond.NE, decoded := asm.label())
+            asm.mov(RAX, R12, 32)
+            asm.and_imm(RAX, 0xFFF, 32)
+            asm.cmp_imm(RAX, 0xFFE, 32)
+            asm.jcc(Cond.E, escape)  # across a page boundary
+            asm.mov(RCX, Mem(R12, 0, R13, 1), 32)
+            asm.mov_imm(R8, 4, 32)
+            asm.bind(decoded)
+            asm.imul_imm(RAX, RCX, _HASH, 32)
+            asm.shr(RAX, 32 - PRE_BITS, 32)
+            asm.shl(RAX, 4, 32)
+            asm.mov_imm(RDX, ctypes.addressof(self.table))
+            asm.add(RDX, RAX)
+            asm.cmp(Mem(RDX, 0), RCX, 32)
+            asm.jcc(Cond.NE, miss)
+            if main:
+                asm.bind(dispatch)
+            asm.movzx(RAX, Mem(RDX, 4), 8)
+            asm.mov_imm(RSI, ctypes.addressof(self.jumps))
+            asm.jmp_mem(Mem(RSI, 0, RAX, 8))
+
         asm.bind(loop)
-        asm.sub_imm(ctx(BUDGET), 1)
-        asm.jcc(Cond.S, budget_out)
-        asm.mov(RAX, R12)
-        asm.shr(RAX, 12)
-        asm.cmp(RAX, R15)
-        asm.jcc(Cond.NE, refill)
-        asm.bind(fetched)
-        asm.movzx(RCX, Mem(R12, 0, R13, 1), 16)
-        asm.mov_imm(R8, 2, 32)
-        asm.mov(RAX, RCX, 32)
-        asm.and_imm(RAX, 3, 32)
-        asm.cmp_imm(RAX, 3, 32)
-        asm.jcc(Cond.NE, decoded)
-        asm.mov(RAX, R12, 32)
-        asm.and_imm(RAX, 0xFFF, 32)
-        asm.cmp_imm(RAX, 0xFFE, 32)
-        asm.jcc(Cond.E, escape)  # across a page boundary
-        asm.mov(RCX, Mem(R12, 0, R13, 1), 32)
-        asm.mov_imm(R8, 4, 32)
-        asm.bind(decoded)
-        asm.imul_imm(RAX, RCX, _HASH, 32)
-        asm.shr(RAX, 32 - PRE_BITS, 32)
-        asm.shl(RAX, 4, 32)
-        asm.mov_imm(RDX, ctypes.addressof(self.table))
-        asm.add(RDX, RAX)
-        asm.cmp(Mem(RDX, 0), RCX, 32)
-        asm.jcc(Cond.NE, miss)
-        asm.bind(dispatch := asm.label())
-        asm.movzx(RAX, Mem(RDX, 4), 8)
-        asm.mov_imm(RSI, ctypes.addressof(self.jumps))
-        asm.jmp_mem(Mem(RSI, 0, RAX, 8))
+        step(main=True)
 
         # a new code page: its entry in the code TLB, else escape (the TB path fills it)
         asm.bind(refill)
@@ -332,17 +348,17 @@ class NativeInterpreter:
         asm.mov(RAX, R12)
         asm.jmp_rel32_to(epilogue)
 
-        _Handlers(asm, self.ops, labels, loop, head, escape, tlb_miss).emit_all()
+        _Handlers(asm, self.ops, labels, step, head, escape, tlb_miss).emit_all()
         self._offsets = {name: asm.offset_of(label) for name, label in labels.items()}
 
 
     def _decode32(self, asm: Assembler, labels: dict[str, Label], dispatch: Label, give_up: Label) -> None:
-        """Decode the 32-bit instruction in ecx into the predecode entry at rdx, then dispatch it
-        (compressed ones, and those :func:`_decodings` leaves to Python, go to ``give_up``)."""
+        """Decode the instruction in ecx into the predecode entry at rdx, then dispatch it (those
+        :func:`_decodings` and :func:`_decodings16` leave to Python go to ``give_up``)."""
         asm.mov(RAX, RCX, 32)
         asm.and_imm(RAX, 3, 32)
         asm.cmp_imm(RAX, 3, 32)
-        asm.jcc(Cond.NE, give_up)
+        asm.jcc(Cond.NE, compressed := asm.label())
         asm.mov(RAX, RCX, 32)  # index: opcode[6:2] << 10 | funct3 << 7 | funct7
         asm.shr(RAX, 2, 32)
         asm.and_imm(RAX, 31, 32)
@@ -379,8 +395,40 @@ class NativeInterpreter:
             asm.jmp(written)
         asm.bind(written)
         asm.mov(_ENTRY, R10)
+        asm.bind(tagged := asm.label())
         asm.mov(Mem(RDX, 0), RCX, 32)  # the tag last
         asm.jmp(dispatch)
+
+        asm.bind(compressed)
+        asm.mov(RAX, RCX, 32)  # index: funct3 << 7 | bit 12 << 6 | bits 11:10 << 4 | bits 6:5 << 2 | op
+        asm.shr(RAX, 13, 32)
+        asm.shl(RAX, 7, 32)
+        for shift, width, at in ((12, 1, 6), (10, 3, 4), (5, 3, 2), (0, 3, 0)):
+            asm.mov(RSI, RCX, 32)
+            if shift:
+                asm.shr(RSI, shift, 32)
+            asm.and_imm(RSI, width, 32)
+            if at:
+                asm.shl(RSI, at, 32)
+            asm.or_(RAX, RSI, 32)
+        asm.mov_imm(RSI, ctypes.addressof(self.decodings16))
+        asm.movzx(RAX, Mem(RSI, 0, RAX, 2), 16)
+        asm.test_imm(RAX, 0xFF, 32)
+        asm.jcc(Cond.E, give_up)
+        asm.mov(Mem(RDX, 4), RAX, 8)  # the operation
+        asm.shr(RAX, 8, 32)  # the format
+        asm.mov_imm(RSI, ctypes.addressof(self.format_jumps))
+        asm.jmp_mem(Mem(RSI, 0, RAX, 8))
+        for fmt, (shape, sources) in insn16.OPERANDS.items():
+            labels["format_" + fmt] = label = asm.label()
+            asm.bind(label)
+            fields = {"i": (_RD, _RS1, _IMM), "sb": (_RS1, _RS2, _IMM), "r": (_RD, _RS1, _RS2),
+                      "u": (_RD, _IMM)}[shape]
+            if shape == "r":
+                asm.mov_imm(_ENTRY, 0)
+            for field, source in zip(fields, sources, strict=True):
+                _compressed_operand(asm, source, field)
+            asm.jmp(tagged)
 
 
 #: how 32-bit instructions encode their immediate (RISC-V Unprivileged ISA 20191213, 2.3)
@@ -423,6 +471,70 @@ def _immediate(asm: Assembler, kind: str) -> None:
         asm.or_(R10, RAX)
 
 
+def _compressed_operand(asm: Assembler, source: str | int, field: int) -> None:
+    """Emit: the operand ``source`` (see :data:`.insn16.OPERANDS`) of the compressed instruction in ecx
+    into ``field`` of the predecode entry at rdx (x0 as rd: the sink slot)."""
+    if field == _IMM:
+        if isinstance(source, int):
+            asm.mov_imm(_ENTRY, source)
+            return
+        pieces, sign = insn16.IMMEDIATES[source]
+        asm.xor(R10, R10, 32)
+        for hi, lo, at in pieces:
+            asm.mov(RAX, RCX, 32)
+            asm.shr(RAX, lo, 32)
+            asm.and_imm(RAX, (1 << (hi - lo + 1)) - 1, 32)
+            if at:
+                asm.shl(RAX, at, 32)
+            asm.or_(R10, RAX)
+        if sign:
+            asm.shl(R10, 64 - sign)
+            asm.sar(R10, 64 - sign)
+        asm.mov(_ENTRY, R10)
+        return
+    if isinstance(source, int):
+        asm.mov_imm(Mem(RDX, field), source or (SINK if field == _RD else 0), 8)
+        return
+    hi, lo, base = insn16.REGISTERS[source]
+    asm.mov(R10, RCX, 32)
+    asm.shr(R10, lo, 32)
+    asm.and_imm(R10, (1 << (hi - lo + 1)) - 1, 32)
+    if base:
+        asm.add_imm(R10, base, 32)
+    elif field == _RD:
+        asm.mov_imm(R9, SINK, 32)
+        asm.test(R10, R10, 32)
+        asm.cmovcc(Cond.E, R10, R9, 32)
+    asm.mov(Mem(RDX, field), R10, 8)
+
+
+_FIELDS16 = 0xFC63  # funct3, bit 12, bits 11:10, bits 6:5 and the quadrant of a compressed instruction
+
+
+@functools.cache
+def _decodings16(ops: tuple[str, ...]) -> bytes:
+    """The native decoder's table of compressed instructions: for each (funct3, bit 12, bits 11:10,
+    bits 6:5, quadrant), the operation its expansion runs (numbered as in :func:`_decodings`) | the
+    index of its format in :data:`.insn16.OPERANDS` << 8, or 0 where Python must decode (as there)."""
+    number = {name: i + 1 for i, name in enumerate(ops)}
+    formats = list(insn16.OPERANDS)
+    patterns = sorted(parse_table(insn16.TABLE, 16), key=lambda p: -p.mask.bit_count())
+    table = array.array("H", bytes(2 << 10))
+    for index in range(1 << 10):
+        quadrant = index & 3
+        if quadrant == 3:
+            continue
+        word = ((index >> 7) << 13 | ((index >> 6) & 1) << 12 | ((index >> 4) & 3) << 10
+                | ((index >> 2) & 3) << 5 | quadrant)
+        first = next((p for p in patterns if word & p.mask & _FIELDS16 == p.match & _FIELDS16), None)
+        if first is None or first.mask & ~_FIELDS16 or first.fmt not in insn16.OPERANDS:
+            continue
+        name = insn16.EXPANDS_TO.get(first.name)
+        if name in number:
+            table[index] = number[name] | formats.index(first.fmt) << 8
+    return table.tobytes()
+
+
 @functools.cache
 def _decodings(ops: tuple[str, ...]) -> bytes:
     """The native decoder's table, from the target's pattern table: for each (opcode[6:2], funct3,
@@ -451,13 +563,13 @@ def _decodings(ops: tuple[str, ...]) -> bytes:
 @dataclass
 class _Handlers:
     """The machine code of each operation.  On entry rdx points at the predecode entry, r12 is the pc
-    and r8 the instruction's length; a handler ends at the loop (next instruction) or at the block
-    head code (a control transfer, r12 the target)."""
+    and r8 the instruction's length; a handler ends with the dispatch of the next instruction or at the
+    block head code (a control transfer, r12 the target)."""
 
     asm: Assembler
     ops: dict[str, tuple[int, str]]  # filled in: name -> (operation number, operand shape)
     labels: dict[str, Label]  # filled in: name -> its handler
-    loop: Label
+    step: Callable[[], None]  # emits the fetch and dispatch of the next instruction
     head: Label
     escape: Label
     tlb_miss: Label
@@ -481,7 +593,7 @@ class _Handlers:
 
     def next(self) -> None:
         self.asm.add(R12, R8)
-        self.asm.jmp(self.loop)
+        self.step()
 
     def emit_all(self) -> None:
         self.alu()

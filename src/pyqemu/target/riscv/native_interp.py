@@ -359,22 +359,8 @@ class NativeInterpreter:
         asm.and_imm(RAX, 3, 32)
         asm.cmp_imm(RAX, 3, 32)
         asm.jcc(Cond.NE, compressed := asm.label())
-        asm.mov(RAX, RCX, 32)  # index: opcode[6:2] << 10 | funct3 << 7 | funct7
-        asm.shr(RAX, 2, 32)
-        asm.and_imm(RAX, 31, 32)
-        asm.shl(RAX, 10, 32)
-        for shift, width, at in ((12, 7, 7), (25, 127, 0)):
-            asm.mov(RSI, RCX, 32)
-            asm.shr(RSI, shift, 32)
-            asm.and_imm(RSI, width, 32)
-            if at:
-                asm.shl(RSI, at, 32)
-            asm.or_(RAX, RSI, 32)
-        asm.mov_imm(RSI, ctypes.addressof(self.decodings))
-        asm.movzx(RAX, Mem(RSI, 0, RAX, 2), 16)
-        asm.test_imm(RAX, 0xFF, 32)
-        asm.jcc(Cond.E, give_up)
-        asm.mov(Mem(RDX, 4), RAX, 8)  # the operation
+        # index: opcode[6:2] << 10 | funct3 << 7 | funct7
+        _look_up(asm, ((2, 31, 10), (12, 7, 7), (25, 127, 0)), self.decodings, give_up)
         for field, shift in ((_RD, 7), (_RS1, 15), (_RS2, 20)):
             asm.mov(R10, RCX, 32)
             asm.shr(R10, shift, 32)
@@ -399,23 +385,8 @@ class NativeInterpreter:
         asm.mov(Mem(RDX, 0), RCX, 32)  # the tag last
         asm.jmp(dispatch)
 
-        asm.bind(compressed)
-        asm.mov(RAX, RCX, 32)  # index: funct3 << 7 | bit 12 << 6 | bits 11:10 << 4 | bits 6:5 << 2 | op
-        asm.shr(RAX, 13, 32)
-        asm.shl(RAX, 7, 32)
-        for shift, width, at in ((12, 1, 6), (10, 3, 4), (5, 3, 2), (0, 3, 0)):
-            asm.mov(RSI, RCX, 32)
-            if shift:
-                asm.shr(RSI, shift, 32)
-            asm.and_imm(RSI, width, 32)
-            if at:
-                asm.shl(RSI, at, 32)
-            asm.or_(RAX, RSI, 32)
-        asm.mov_imm(RSI, ctypes.addressof(self.decodings16))
-        asm.movzx(RAX, Mem(RSI, 0, RAX, 2), 16)
-        asm.test_imm(RAX, 0xFF, 32)
-        asm.jcc(Cond.E, give_up)
-        asm.mov(Mem(RDX, 4), RAX, 8)  # the operation
+        asm.bind(compressed)  # index: funct3 << 7 | bit 12 << 6 | bits 11:10 << 4 | bits 6:5 << 2 | op
+        _look_up(asm, ((13, 7, 7), (12, 1, 6), (10, 3, 4), (5, 3, 2), (0, 3, 0)), self.decodings16, give_up)
         asm.shr(RAX, 8, 32)  # the format
         asm.mov_imm(RSI, ctypes.addressof(self.format_jumps))
         asm.jmp_mem(Mem(RSI, 0, RAX, 8))
@@ -462,13 +433,32 @@ def _immediate(asm: Assembler, kind: str) -> None:
                    "j": (20, ((12, 0xFF, 12), (20, 1, 11), (21, 0x3FF, 1)))}[kind]
     asm.sar(R10, 25 if kind == "s" else 31)
     asm.shl(R10, top)
-    for shift, mask, at in fields:
+    _gather(asm, R10, fields, 64)
+
+
+def _gather(asm: Assembler, dst: int, pieces: tuple[tuple[int, int, int], ...], size: int = 32) -> None:
+    """Emit: ``dst`` |= ((ecx >> shift) & mask) << at for each piece (rax the scratch)."""
+    for shift, mask, at in pieces:
         asm.mov(RAX, RCX, 32)
-        asm.shr(RAX, shift, 32)
+        if shift:
+            asm.shr(RAX, shift, 32)
         asm.and_imm(RAX, mask, 32)
         if at:
             asm.shl(RAX, at, 32)
-        asm.or_(R10, RAX)
+        asm.or_(dst, RAX, size)
+
+
+def _look_up(asm: Assembler, index: tuple[tuple[int, int, int], ...], table: Any, give_up: Label) -> None:
+    """Emit: the entry of the instruction in ecx in the decoder ``table`` (u16 entries, index gathered
+    from its bits), to ``give_up`` if 0, else its operation into the predecode entry at rdx and the
+    entry in eax."""
+    asm.xor(R10, R10, 32)
+    _gather(asm, R10, index)
+    asm.mov_imm(RSI, ctypes.addressof(table))
+    asm.movzx(RAX, Mem(RSI, 0, R10, 2), 16)
+    asm.test_imm(RAX, 0xFF, 32)
+    asm.jcc(Cond.E, give_up)
+    asm.mov(Mem(RDX, 4), RAX, 8)  # the operation
 
 
 def _compressed_operand(asm: Assembler, source: str | int, field: int) -> None:
@@ -480,13 +470,7 @@ def _compressed_operand(asm: Assembler, source: str | int, field: int) -> None:
             return
         pieces, sign = insn16.IMMEDIATES[source]
         asm.xor(R10, R10, 32)
-        for hi, lo, at in pieces:
-            asm.mov(RAX, RCX, 32)
-            asm.shr(RAX, lo, 32)
-            asm.and_imm(RAX, (1 << (hi - lo + 1)) - 1, 32)
-            if at:
-                asm.shl(RAX, at, 32)
-            asm.or_(R10, RAX)
+        _gather(asm, R10, tuple((lo, (1 << (hi - lo + 1)) - 1, at) for hi, lo, at in pieces))
         if sign:
             asm.shl(R10, 64 - sign)
             asm.sar(R10, 64 - sign)

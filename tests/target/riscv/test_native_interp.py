@@ -187,3 +187,32 @@ def test_escaped_instruction_runs_compiled_once_hot(tmp_path: Path) -> None:
     assert first > 0
     assert machine.run(p)[0] == (EXCP_BREAKPOINT, p.end)
     assert machine.fast.escapes - first < 10  # (the ebreak, each run)
+
+
+def test_predecoding_ahead_keeps_the_missing_word() -> None:
+    """Words predecoded after the one the interpreter missed must not evict it from the table (else
+    it would miss it again, forever)."""
+    machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend="x86_64"))
+    fast = machine.tbc.fast
+    cpu = machine.cpus[0]
+    machine.tbc.backend.context(cpu)  # (the native TLB)
+    shift = 32 - native_interp.PRE_BITS
+    ahead = 0x4501  # c.li a0, 0
+    slot = ((ahead * 0x9E3779B1) & 0xFFFFFFFF) >> shift
+    inverse = pow(0x9E3779B1, -1, 1 << 32)
+    missed = next(w for low in range(1 << shift)
+                  if (w := (((slot << shift) | low) * inverse) & 0xFFFFFFFF) & 3 == 3)  # same slot
+    machine.space.write_bytes(CODE, struct.pack("<IH", missed, ahead))
+    cpu.fetch_paddr(CODE)
+    fast.fill(cpu, CODE)
+    assert fast.table[2 * slot] & 0xFFFFFFFF == missed
+
+
+def test_sfence_of_a_page_code_was_fetched_from_after_a_tlb_flush() -> None:
+    """A TLB flush that leaves the jump caches alone (a watchpoint change) must not make a later
+    sfence.vma of a code page leave them alone too."""
+    machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend="x86_64"))
+    mmu = machine.cpus[0].mmu
+    machine.cpus[0].fetch_paddr(CODE)
+    mmu.set_watch(frozenset(), lambda vaddr, size, store: None)  # flushes the TLB
+    assert mmu.flush_page(CODE)

@@ -176,7 +176,9 @@ class SoftMMU:
         self.watch: Callable[[int, int, bool], None] = _no_watch
         self.idx = 0
         self.code_idx = 0  # the MMU index of instruction fetches
-        self.fetched: set[int] = set()  # virtual pages instruction fetches translated since the last flush
+        #: virtual pages instruction fetches translated since whatever maps pcs to code (the jump
+        #: caches) was last emptied: its owner clears this then
+        self.fetched: set[int] = set()
         self.native: NativeTLB | None = None
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
@@ -225,13 +227,12 @@ class SoftMMU:
             for d in group.values():
                 d.clear()
         self._wrev.clear()
-        self.fetched.clear()
         if self.native is not None:
             self.native.flush()
 
     def flush_page(self, vaddr: int) -> bool:
         """Forget the translations of the page of ``vaddr``; True if instructions were fetched from it
-        since the last :meth:`flush` (whatever maps pcs to code may then hold its pcs)."""
+        since :attr:`fetched` was last cleared (whatever maps pcs to code may then hold its pcs)."""
         vp = (vaddr & MASK64) >> PAGE_BITS
         for group in (self.fast_r, self.fast_w, self.full):
             for d in group.values():

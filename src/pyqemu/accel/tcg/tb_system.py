@@ -107,14 +107,13 @@ class SystemTBCache:
         tb = self.tbs.get(key)
         fast = self.fast
         if fast is not None and not cpu.breakpoints:
-            if pc != fast.escaped:
+            if not fast.took_escape(cpu, pc):
                 fn = fast.run
                 if tb is not None and tb.region is not None and self._valid(cpu, tb.region):
                     fn = tb.region.fn
                 cpu.jmp[pc] = fn  # (the interpreter drops pc from there when it escapes)
                 return fn
-            fast.escaped = None  # an instruction it left to the TB path: a block of just that one
-            if tb is None:
+            if tb is None:  # an instruction it left to the TB path: a block of just that one
                 tb = self._translate(cpu, key, True)
         if tb is None:
             tb = self._translate(cpu, key)
@@ -148,12 +147,12 @@ class SystemTBCache:
         tb.execs += self.hot_threshold
         region = tb.region
         if region is None or not self._valid(cpu, region):
-            if not self.background:
-                self._build_region(cpu, key)
-            elif key not in self.planned:
-                self.wanted[key] = None
-                self.poll(cpu)
+            if self.background:
+                if key not in self.planned:
+                    self.wanted[key] = None
+                    self.poll(cpu)
                 return
+            self._build_region(cpu, key)
         self.backend.remember(cpu, pc, key)
 
     @staticmethod
@@ -422,6 +421,7 @@ def cpu_exec_system(cpu: Any, tbc: SystemTBCache, limit: int) -> int:
                 continue
             jmp = cpu.jmp
         pc = fn(cpu, R, pc)
+        jmp = cpu.jmp  # (code may have changed the TB flags without leaving: see leave_flags)
         if pc < 0:
             code, epc, tval = cpu.exception
             cpu.exception = None

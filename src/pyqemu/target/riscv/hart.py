@@ -139,6 +139,7 @@ class RISCVHart(RISCVCPU):
 
     def flush_jmp_cache(self) -> None:
         self.jmp_flushes += 1
+        self.mmu.fetched.clear()
         for cache in self.jmp_caches.values():
             cache.clear()
         for hook in self.jmp_hooks:

@@ -110,7 +110,8 @@ class NativeInterpreter:
         self.ops: dict[str, tuple[int, str]] = {}
         #: told (hart, pc) of a hot block head
         self.on_hot: Callable[[Any, int], None] = lambda cpu, pc: None
-        self.escaped: int | None = None  # the pc of the last escape, until the exec loop takes it
+        #: id(hart) -> the pc of its last escape, until its exec loop takes it
+        self.escaped: dict[int, int] = {}
         self.escapes = self.hot_exits = self.fills = self.decode_exits = 0
         self._offsets: dict[str, int] = {}
         self.entry = backend.add_fixed(self._emit)
@@ -160,9 +161,16 @@ class NativeInterpreter:
             return False
         return cpu.mmu.code_host(pc) is not None
 
+    def took_escape(self, cpu: Any, pc: int) -> bool:
+        """Whether ``pc`` is where the interpreter left ``cpu`` to the TB path (then forgotten)."""
+        if self.escaped.get(id(cpu)) != pc:
+            return False
+        del self.escaped[id(cpu)]
+        return True
+
     def _escape(self, cpu: Any, pc: int) -> None:
         self.escapes += 1
-        self.escaped = pc
+        self.escaped[id(cpu)] = pc
         cpu.jmp.pop(pc, None)  # the exec loop then looks pc up, and runs it through the TB path
 
     def _hot(self, cpu: Any, pc: int) -> None:
@@ -185,6 +193,7 @@ class NativeInterpreter:
         table = self.table
         mask = (1 << PRE_BITS) - 1
         off = 0
+        first = -1  # the slot of pc's word, which no word after it may take
         while off + 2 <= len(code):
             word = code[off] | code[off + 1] << 8
             if word & 3 == 3:
@@ -193,7 +202,9 @@ class NativeInterpreter:
                 word |= (code[off + 2] | code[off + 3] << 8) << 16
             i = 2 * ((((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS)) & mask)
             # (ahead of pc only compressed words: the machine code decodes most 32-bit ones itself)
-            if (table[i] & 0xFFFFFFFF != word or not word) and (not off or word & 3 != 3):
+            if off == 0:
+                first = i
+            if (table[i] & 0xFFFFFFFF != word or not word) and (not off or (word & 3 != 3 and i != first)):
                 table[i], table[i + 1] = self.predecode(word)
                 self.fills += 1
             off += 4 if word & 3 == 3 else 2

@@ -190,8 +190,8 @@ def test_escaped_instruction_runs_compiled_once_hot(tmp_path: Path) -> None:
 
 
 def test_predecoding_ahead_keeps_the_missing_word() -> None:
-    """Words predecoded after the one the interpreter missed must not evict it from the table (else
-    it would miss it again, forever)."""
+    """Predecoding for a missed word leaves that word in the table, whatever follows it in memory
+    (else the interpreter would miss it again, forever)."""
     machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend="x86_64"))
     fast = machine.tbc.fast
     cpu = machine.cpus[0]

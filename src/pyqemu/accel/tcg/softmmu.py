@@ -196,7 +196,7 @@ class SoftMMU:
         if self.native is not None:
             self.native.switch(idx, code_idx)
 
-    def attach_native(self, host_base: int, on_switch: Callable[[int], None]) -> None:
+    def attach_native(self, host_base: int, on_switch: Callable[[int, int], None]) -> None:
         """Mirror the fast dicts into a :class:`NativeTLB` (RAM at host address ``host_base``)."""
         self.native = NativeTLB(host_base, on_switch)
         for idx in set(self.fast_r) | set(self.fast_w):
@@ -377,7 +377,7 @@ class SoftMMUMemory:
             self._anchor = ctypes.c_char.from_buffer(self.mm)
         return {"kind": "softmmu", "base": ctypes.addressof(self._anchor), "tlb_bits": NativeTLB.BITS}
 
-    def attach_native(self, cpu: Any, host_base: int, on_switch: Callable[[int], None]) -> None:
+    def attach_native(self, cpu: Any, host_base: int, on_switch: Callable[[int, int], None]) -> None:
         """Keep ``cpu``'s TLB mirrored for native code (``on_switch`` gets the current table)."""
         cpu.mmu.attach_native(host_base, on_switch)
 

@@ -381,7 +381,8 @@ class _SystemTranslateEnv:
 
 def gen_block(hart: RISCVHart, pc: int, single_step: bool = False) -> Block:
     """Translate the block at virtual ``pc`` for the hart's current TB flags (``single_step``: the
-    one instruction there, without breakpoint checks, for a debugger's step)."""
+    one instruction there, without breakpoint checks: a debugger's step, or an instruction the native
+    interpreter left to the TB path, which it does only while there are no breakpoints)."""
     if single_step:
         return translate.gen_block(_SystemTranslateEnv(hart, frozenset()), pc, 1)
     return translate.gen_block(_SystemTranslateEnv(hart, hart.breakpoints), pc)

@@ -83,8 +83,6 @@ _HASH = -0x61C8864F  # 0x9E3779B1, Fibonacci hashing of the instruction word
 _RD, _RS1, _RS2, _IMM = 5, 6, 7, 8  # fields of a predecode entry
 _ENTRY = Mem(RDX, _IMM)
 _FETCH = 32  # MISS_KIND of an instruction fetch
-#: instructions decoded into the table per miss (the rest of a run of code is likely needed soon)
-FILL_AHEAD = 8
 
 # operand shapes of the decoders' argument tuples
 _R, _R2, _I, _SB, _U, _N = "r", "r2", "i", "sb", "u", "n"
@@ -182,32 +180,18 @@ class NativeInterpreter:
         self.on_hot(cpu, pc)
 
     def fill(self, cpu: Any, pc: int) -> None:
-        """Predecode the instruction at ``pc`` and the compressed ones after it (to the end of the page,
-        at most FILL_AHEAD instructions), read from the host memory the code TLB maps ``pc`` to (else
-        ``pc`` goes to the TB path)."""
+        """Predecode the instruction at ``pc`` (one the machine code does not decode), read from the host
+        memory the code TLB maps ``pc`` to (else ``pc`` goes to the TB path)."""
         host = cpu.mmu.code_host(pc)
         if host is None:
             self._escape(cpu, pc)
             return
-        code = ctypes.string_at(host, min(((pc | 0xFFF) + 1) - pc, 4 * FILL_AHEAD))
-        table = self.table
-        mask = (1 << PRE_BITS) - 1
-        off = 0
-        first = -1  # the slot of pc's word, which no word after it may take
-        while off + 2 <= len(code):
-            word = code[off] | code[off + 1] << 8
-            if word & 3 == 3:
-                if off + 4 > len(code):
-                    break
-                word |= (code[off + 2] | code[off + 3] << 8) << 16
-            i = 2 * ((((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS)) & mask)
-            # (ahead of pc only compressed words: the machine code decodes most 32-bit ones itself)
-            if off == 0:
-                first = i
-            if (table[i] & 0xFFFFFFFF != word or not word) and (not off or (word & 3 != 3 and i != first)):
-                table[i], table[i + 1] = self.predecode(word)
-                self.fills += 1
-            off += 4 if word & 3 == 3 else 2
+        word = int.from_bytes(ctypes.string_at(host, 2), "little")
+        if word & 3 == 3:  # (not across a page: the machine code escapes those)
+            word |= int.from_bytes(ctypes.string_at(host + 2, 2), "little") << 16
+        i = 2 * (((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS))
+        self.table[i], self.table[i + 1] = self.predecode(word)
+        self.fills += 1
 
     def predecode(self, word: int) -> tuple[int, int]:
         """The table entry of ``word``: (word | op << 32 | rd << 40 | rs1 << 48 | rs2 << 56, imm)."""
@@ -237,8 +221,8 @@ class NativeInterpreter:
     def _emit(self, asm: Assembler, base: int) -> None:
         labels: dict[str, Label] = {}
         epilogue = self.backend.links_to["epilogue"] - base
-        loop, refill, fetched, miss, escape, budget_out, head, count, hot, leave, tlb_miss = (
-            asm.label() for _ in range(11))
+        loop, refill, fetched, miss, escape, unrun, budget_out, head, count, hot, leave, tlb_miss = (
+            asm.label() for _ in range(12))
         labels["escape"] = escape
         # entry from the exec loop: the pc is in the state; a block head
         asm.mov(R12, Mem(RBP, 8 * SLOT_PC))
@@ -296,7 +280,7 @@ class NativeInterpreter:
         asm.bind(loop)
         step(main=True)
 
-        # a new code page: its entry in the code TLB, else escape (the TB path fills it)
+        # a new code page: its entry in the code TLB, else leave for Python to fill it
         asm.bind(refill)
         asm.mov(RCX, RAX, 32)
         asm.and_imm(RCX, NativeTLB.SIZE - 1, 32)
@@ -325,34 +309,31 @@ class NativeInterpreter:
         asm.jcc(Cond.E, hot)
         asm.jmp(loop)
 
-        # leaving: the instruction at r12 has not run (its budget unit is given back)
+        # leaving: the instruction at r12 has not run (its budget unit is given back); r9 says why, but
+        # compiled code for r12 runs it if there is some (e.g. an MMIO access, a CSR)
         asm.bind(escape)
+        asm.mov_imm(R9, REASON_ESCAPE, 32)
+        asm.bind(unrun)
         asm.add_imm(ctx(BUDGET), 1)
-        probe_jump_cache(asm, R12, RAX)  # compiled code may start right there
-        asm.jcc(Cond.NE, esc_out := asm.label())
+        probe_jump_cache(asm, R12, RAX)
+        asm.jcc(Cond.NE, to_python := asm.label())
         asm.jmp_mem(Mem(RAX, 8))
-        asm.bind(esc_out)
-        asm.mov_imm(ctx(REASON), REASON_ESCAPE)
+        asm.bind(to_python)
+        asm.mov(ctx(REASON), R9)
         asm.jmp(leave)
         asm.bind(miss)
         self._decode32(asm, labels, dispatch, decode_exit := asm.label())
         asm.bind(decode_exit)
-        asm.add_imm(ctx(BUDGET), 1)
-        asm.mov_imm(ctx(REASON), REASON_DECODE)
-        asm.jmp(leave)
+        asm.mov_imm(R9, REASON_DECODE, 32)
+        asm.jmp(unrun)
         asm.bind(hot)
         asm.mov_imm(ctx(REASON), REASON_HOT)
         asm.jmp(leave)
-        asm.bind(tlb_miss)  # r10: the address, r11: the access (e.g. MMIO: compiled code does it)
-        asm.add_imm(ctx(BUDGET), 1)
-        probe_jump_cache(asm, R12, RAX)
-        asm.jcc(Cond.NE, refill_out := asm.label())
-        asm.jmp_mem(Mem(RAX, 8))
-        asm.bind(refill_out)
+        asm.bind(tlb_miss)  # r10: the address, r11: the access
         asm.mov(ctx(MISS_ADDR), R10)
         asm.mov(ctx(MISS_KIND), R11)
-        asm.mov_imm(ctx(REASON), REASON_TLB)
-        asm.jmp(leave)
+        asm.mov_imm(R9, REASON_TLB, 32)
+        asm.jmp(unrun)
         asm.bind(budget_out)
         asm.add_imm(ctx(BUDGET), 1)
         asm.bind(leave)
@@ -361,7 +342,6 @@ class NativeInterpreter:
 
         _Handlers(asm, self.ops, labels, step, head, escape, tlb_miss).emit_all()
         self._offsets = {name: asm.offset_of(label) for name, label in labels.items()}
-
 
     def _decode32(self, asm: Assembler, labels: dict[str, Label], dispatch: Label, give_up: Label) -> None:
         """Decode the instruction in ecx into the predecode entry at rdx, then dispatch it (those
@@ -377,9 +357,7 @@ class NativeInterpreter:
             asm.shr(R10, shift, 32)
             asm.and_imm(R10, 31, 32)
             if field == _RD:
-                asm.mov_imm(R9, SINK, 32)
-                asm.test(R10, R10, 32)
-                asm.cmovcc(Cond.E, R10, R9, 32)
+                _sink_x0(asm)
             asm.mov(Mem(RDX, field), R10, 8)
         asm.shr(RAX, 8, 32)  # the immediate's kind
         asm.mov_imm(RSI, ctypes.addressof(self.imm_jumps))
@@ -497,10 +475,15 @@ def _compressed_operand(asm: Assembler, source: str | int, field: int) -> None:
     if base:
         asm.add_imm(R10, base, 32)
     elif field == _RD:
-        asm.mov_imm(R9, SINK, 32)
-        asm.test(R10, R10, 32)
-        asm.cmovcc(Cond.E, R10, R9, 32)
+        _sink_x0(asm)
     asm.mov(Mem(RDX, field), R10, 8)
+
+
+def _sink_x0(asm: Assembler) -> None:
+    """Emit: r10 (a destination register number) = the sink slot if it is x0."""
+    asm.mov_imm(R9, SINK, 32)
+    asm.test(R10, R10, 32)
+    asm.cmovcc(Cond.E, R10, R9, 32)
 
 
 _FIELDS16 = 0xFC63  # funct3, bit 12, bits 11:10, bits 6:5 and the quadrant of a compressed instruction

@@ -14,6 +14,7 @@ Each of these skips the test when what it needs (a cross compiler, the guest sof
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -43,6 +44,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     env.update({"LC_ALL": "C", "TZ": "UTC"})
     env.update(extra)
     return env
+
+
+@pytest.fixture(autouse=True)
+def host_signal_dispositions():
+    """Give back the host signal dispositions a test changed.
+
+    An emulated process run in the test process installs host handlers for the signals its guest
+    catches (SIGCHLD among them); left behind, they would queue the signals of later tests'
+    subprocesses into a guest that is gone.
+    """
+    catchable = [s for s in signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)]
+    saved = {s: signal.getsignal(s) for s in catchable}
+    yield
+    for s, handler in saved.items():
+        if handler is not None and signal.getsignal(s) is not handler:
+            signal.signal(s, handler)
 
 
 @pytest.fixture(scope="session")

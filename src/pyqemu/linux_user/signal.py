@@ -65,8 +65,13 @@ SIGRTMIN = 32
 
 
 def queue(q: deque[tuple[int, bytes]], sig: int, info: bytes) -> None:
-    """Queue a signal: standard signals are not queued twice (they coalesce), real-time ones are."""
-    if sig < SIGRTMIN and any(s == sig for s, _ in q):
+    """Queue a signal: standard signals are not queued twice (they coalesce), real-time ones are.
+
+    The host handler calls this between any two bytecodes of the emulator, even inside another
+    call of it: it and the readers look at a copy of the queue (made in one C call), never iterate
+    over the queue itself.
+    """
+    if sig < SIGRTMIN and any(s == sig for s, _ in tuple(q)):
         return
     q.append((sig, info))
 
@@ -152,7 +157,7 @@ class SignalState:
     def next_deliverable(self, ts: ThreadSignals) -> tuple[int, bytes] | None:
         """Pop the next signal this thread should act on (thread queue first, then process queue)."""
         for q in (ts.pending, self.host_pending):
-            for i, (sig, info) in enumerate(q):
+            for i, (sig, info) in enumerate(tuple(q)):  # the host handler only appends
                 if not (ts.blocked >> (sig - 1)) & 1 or sig in (SIGKILL, SIGSTOP):
                     del q[i]
                     return sig, info

@@ -121,7 +121,7 @@ def differential(programs: list[du.Program], tmp: Path, march: str, hot: int = n
 
 #: the fields of a predecode entry each operand shape uses: (rd, rs1, rs2, imm)
 USED = {"r": (1, 1, 1, 0), "r2": (1, 1, 0, 0), "i": (1, 1, 0, 1), "sb": (0, 1, 1, 1), "u": (1, 0, 0, 1),
-        "n": (0, 0, 0, 0)}
+        "n": (0, 0, 0, 0), "csr": (1, 1, 0, 1)}
 
 
 def check_predecoded(fast: native_interp.NativeInterpreter) -> None:

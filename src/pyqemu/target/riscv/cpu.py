@@ -11,6 +11,11 @@ slot       contents
 67         guest instructions executed (icount)
 68, 69     LR/SC reservation: address, loaded value (RES_NONE when none)
 70         set by a CSR write that must end the block (see ``translate._csr``)
+71         mstatus (system mode; translated code and the native interpreter set and clear
+           its SIE bit themselves, see ``translate._csr``)
+72         the privilege level (system mode)
+73         mip & mie (system mode): whether enabling interrupts may let one in
+79         where the native interpreter writes x0 (``native_interp.SINK``)
 =========  =====================================================================
 """
 
@@ -24,12 +29,16 @@ SLOT_ICOUNT = 67
 SLOT_RES_ADDR = 68
 SLOT_RES_VAL = 69
 SLOT_CSR_LEAVE = 70
+SLOT_MSTATUS = 71
+SLOT_PRIV = 72
+SLOT_IRQ_PENDING = 73
 RES_NONE = (1 << 64) - 1
 
 #: IR globals -> state slots
 GLOBAL_SLOTS: dict[str, int] = {f"x{i}": i for i in range(1, 32)}
 GLOBAL_SLOTS.update({f"f{i}": 32 + i for i in range(32)})
-GLOBAL_SLOTS.update({"fflags": SLOT_FFLAGS, "frm": SLOT_FRM, "csr_leave": SLOT_CSR_LEAVE})
+GLOBAL_SLOTS.update({"fflags": SLOT_FFLAGS, "frm": SLOT_FRM, "csr_leave": SLOT_CSR_LEAVE,
+                     "mstatus": SLOT_MSTATUS, "irq_pending": SLOT_IRQ_PENDING})
 
 # exception causes (RISC-V Privileged spec, mcause) and engine-internal exits
 EXCP_INST_ADDR_MIS = 0

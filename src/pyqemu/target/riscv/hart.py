@@ -28,6 +28,9 @@ from .cpu import (
     RISCVCPU,
     SLOT_CSR_LEAVE,
     SLOT_ICOUNT,
+    SLOT_IRQ_PENDING,
+    SLOT_MSTATUS,
+    SLOT_PRIV,
     SLOT_RES_ADDR,
 )
 from .disas import disas_bytes
@@ -110,6 +113,24 @@ class RISCVHart(RISCVCPU):
     def icount(self) -> int:
         return self.R[SLOT_ICOUNT]
 
+    # mstatus and the privilege level live in the state buffer: translated code reads them, and sets
+    # and clears mstatus.SIE itself
+    @property
+    def mstatus(self) -> int:
+        return self.R[SLOT_MSTATUS]
+
+    @mstatus.setter
+    def mstatus(self, value: int) -> None:
+        self.R[SLOT_MSTATUS] = value
+
+    @property
+    def priv(self) -> int:
+        return self.R[SLOT_PRIV]
+
+    @priv.setter
+    def priv(self, value: int) -> None:
+        self.R[SLOT_PRIV] = value
+
     def set_mstatus(self, value: int) -> None:
         old = self.mstatus
         self.mstatus = value
@@ -189,7 +210,8 @@ class RISCVHart(RISCVCPU):
 
     def irq_changed(self) -> None:
         self.irq_req = True
-        if self.mip & self.mie:
+        pending = self.R[SLOT_IRQ_PENDING] = self.mip & self.mie
+        if pending:
             self.halted = False
 
     def pending_interrupt(self) -> int:
@@ -336,13 +358,14 @@ def _make_system_helpers() -> dict[str, Helper]:
     def mark_fs_dirty(cpu: Any) -> None:
         cpu.set_mstatus(cpu.mstatus | C.MSTATUS_FS)
 
+    status = ("mstatus",)  # (a global: translated code sets and clears SIE)
     h.update({
-        "csr": Helper("csr", csr, writes=("csr_leave",)),
-        "mret": Helper("mret", mret),
-        "sret": Helper("sret", sret),
-        "wfi": Helper("wfi", wfi),
-        "sfence_vma": Helper("sfence_vma", sfence_vma),
-        "mark_fs_dirty": Helper("mark_fs_dirty", mark_fs_dirty),
+        "csr": Helper("csr", csr, reads=status, writes=("csr_leave", *status)),
+        "mret": Helper("mret", mret, reads=status, writes=status),
+        "sret": Helper("sret", sret, reads=status, writes=status),
+        "wfi": Helper("wfi", wfi, reads=status),
+        "sfence_vma": Helper("sfence_vma", sfence_vma, reads=status),
+        "mark_fs_dirty": Helper("mark_fs_dirty", mark_fs_dirty, reads=status, writes=status),
     })
     return h
 

@@ -68,7 +68,8 @@ from ...accel.tcg.decodetree import parse_table
 from ...accel.tcg.ir import MASK64
 from ...accel.tcg.softmmu import NativeTLB
 from . import insn16, insn32
-from .cpu import RES_NONE, SLOT_PC, SLOT_RES_ADDR, SLOT_RES_VAL
+from .cpu import RES_NONE, SLOT_IRQ_PENDING, SLOT_MSTATUS, SLOT_PC, SLOT_PRIV, SLOT_RES_ADDR, SLOT_RES_VAL
+from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
 
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
 #: instruction word missing from the predecode table, an access missing the TLB (MISS_ADDR, and
@@ -84,8 +85,12 @@ _RD, _RS1, _RS2, _IMM = 5, 6, 7, 8  # fields of a predecode entry
 _ENTRY = Mem(RDX, _IMM)
 _FETCH = 32  # MISS_KIND of an instruction fetch
 
-# operand shapes of the decoders' argument tuples
-_R, _R2, _I, _SB, _U, _N = "r", "r2", "i", "sb", "u", "n"
+# operand shapes of the decoders' argument tuples (and of sstatus accesses: rd, rs1 or uimm, csr)
+_R, _R2, _I, _SB, _U, _N, _CSR, _CSRI = "r", "r2", "i", "sb", "u", "n", "csr", "csri"
+#: CSR instructions the interpreter runs when they access sstatus (see :meth:`_Handlers.sstatus`)
+_SSTATUS_OPS = {"csrrs": ("sstatus_set", _CSR), "csrrc": ("sstatus_clear", _CSR),
+                "csrrsi": ("sstatus_set", _CSRI), "csrrci": ("sstatus_clear", _CSRI)}
+CSR_SSTATUS = 0x100
 
 
 class NativeInterpreter:
@@ -200,12 +205,19 @@ class NativeInterpreter:
         if d is not None:
             name = d[2]
             spec = self.ops.get(insn16.EXPANDS_TO.get(name, name))
+            if name in _SSTATUS_OPS and d[1][2] == CSR_SSTATUS:
+                op_name, shape = _SSTATUS_OPS[name]
+                spec = self.ops[op_name][0], shape
         if spec is None:
             return word, 0  # op 0: escape
         op, shape = spec
         a = d[1]
         rd = rs1 = rs2 = imm = 0
-        if shape == _R:
+        if shape == _CSR:
+            rd, rs1 = a[0], a[1]
+        elif shape == _CSRI:
+            rd, imm = a[0], a[1]
+        elif shape == _R:
             rd, rs1, rs2 = a
         elif shape == _R2:
             rd, rs1 = a
@@ -583,6 +595,7 @@ class _Handlers:
         self.multiply()
         self.divide()
         self.atomics()
+        self.sstatus()
         self.start("fence", _N)
         self.next()
 
@@ -834,3 +847,45 @@ class _Handlers:
                 asm.mov(Mem(RAX, 0), R11, 8 * size)
                 self.write(RCX)
                 self.next()
+
+    def sstatus(self) -> None:
+        """csrrs/csrrc on sstatus (rs1 | imm: the bits) in S or M mode changing at most SIE, as
+        :func:`.translate._sstatus_sie` does; anything else (U mode, other bits, enabling while an
+        interrupt is pending) escapes."""
+        for name, set_bits in (("sstatus_set", True), ("sstatus_clear", False)):
+            asm = self.start(name, _CSR)
+            asm.cmp_imm(Mem(RBP, 8 * SLOT_PRIV), 1)
+            asm.jcc(Cond.B, self.escape)
+            self.read(_RS1, RAX)
+            asm.or_(RAX, _ENTRY)
+            asm.mov_imm(R10, ~MSTATUS_SIE & MASK64)
+            asm.test(RAX, R10)
+            asm.jcc(Cond.NE, self.escape)
+            asm.mov(RCX, Mem(RBP, 8 * SLOT_MSTATUS))
+            if set_bits:
+                asm.mov(R10, RCX)
+                asm.not_(R10)
+                asm.test(R10, RAX)
+                asm.jcc(Cond.E, write := asm.label())
+                asm.cmp_imm(Mem(RBP, 8 * SLOT_IRQ_PENDING), 0)
+                asm.jcc(Cond.NE, self.escape)
+                asm.bind(write)
+                asm.or_(RAX, RCX)
+            else:
+                asm.not_(RAX)
+                asm.and_(RAX, RCX)
+            asm.mov(Mem(RBP, 8 * SLOT_MSTATUS), RAX)
+            # rd = what sstatus read as: the S-mode fields, UXL, and SD when FS is Dirty
+            asm.mov(R10, RCX)
+            asm.and_imm(R10, MSTATUS_FS)
+            asm.cmp_imm(R10, MSTATUS_FS)
+            asm.setcc(Cond.E, RAX)
+            asm.movzx(RAX, RAX, 8)
+            asm.shl(RAX, 63)
+            asm.mov_imm(R10, MSTATUS_UXL)
+            asm.or_(RCX, R10)
+            asm.mov_imm(R10, SSTATUS_MASK & ~MSTATUS_SD)
+            asm.and_(RCX, R10)
+            asm.or_(RCX, RAX)
+            self.write(RCX)
+            self.next()

@@ -25,6 +25,7 @@ from .cpu import (
     EXCP_WFI,
     EXCP_YIELD,
 )
+from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
 
 TARGET_PAGE_SIZE = 4096
 MAX_INSNS = 64
@@ -317,6 +318,7 @@ def trans_sfence_vma(ctx: DisasContext, rs1: int, rs2: int) -> bool:
 
 CSR_FFLAGS, CSR_FRM, CSR_FCSR = 0x001, 0x002, 0x003
 CSR_CYCLE, CSR_TIME, CSR_INSTRET = 0xC00, 0xC01, 0xC02
+CSR_SSTATUS = 0x100
 
 
 def _csr(kind: str, imm: bool):
@@ -325,14 +327,11 @@ def _csr(kind: str, imm: bool):
         writes = kind == "w" or rs1 != 0
         if ctx.system and csr not in (CSR_FFLAGS, CSR_FRM, CSR_FCSR):
             op = 3 if not writes else {"w": 0, "s": 1, "c": 2}[kind]
-            t = ctx.block.temp()
-            ctx.block.emit("call", t, ctx.H["csr"], csr, src, op, ctx.insn)
-            ctx.op("mov", rd, t)
-            if writes:  # leave if privilege, translation or interrupt state changed (csr_leave set)
-                stay = ctx.block.label()
-                ctx.block.emit("brcond", "csr_leave", 0, "eq", stay)
-                ctx.block.emit("exit_loop", ctx.pc_next)
-                ctx.block.emit("set_label", stay)
+            if (csr == CSR_SSTATUS and op in (1, 2) and ctx.priv >= 1
+                    and not (isinstance(src, int) and src & ~MSTATUS_SIE)):
+                _sstatus_sie(ctx, op, rd, src)
+            else:
+                _csr_helper(ctx, op, rd, csr, src)
             return True
         if csr in (CSR_CYCLE, CSR_TIME, CSR_INSTRET):
             if writes:
@@ -365,6 +364,50 @@ def _csr(kind: str, imm: bool):
         ctx.op("mov", rd, old)
         return True
     return trans
+
+
+def _csr_helper(ctx: DisasContext, op: int, rd: int, csr: int, src: int | str) -> None:
+    """A CSR access (op 0 write, 1 set, 2 clear, 3 read) through the helper; a write leaves the
+    block if privilege, translation or interrupt state changed (the helper sets csr_leave)."""
+    t = ctx.block.temp()
+    ctx.block.emit("call", t, ctx.H["csr"], csr, src, op, ctx.insn)
+    ctx.op("mov", rd, t)
+    if op != 3:
+        stay = ctx.block.label()
+        ctx.block.emit("brcond", "csr_leave", 0, "eq", stay)
+        ctx.block.emit("exit_loop", ctx.pc_next)
+        ctx.block.emit("set_label", stay)
+
+
+def _sstatus_sie(ctx: DisasContext, op: int, rd: int, src: int | str) -> None:
+    """csrrs/csrrc (op 1/2, or their immediate forms) on sstatus from S or M mode, changing at most
+    SIE: the operating system's interrupt enable and disable, tens of thousands of times in a boot.
+    Done here on mstatus in the state buffer, unless other bits are to change or enabling would let
+    a pending interrupt in (mip & mie): then through the helper."""
+    block = ctx.block
+    slow = block.label()
+    needs_helper = not isinstance(src, int)
+    if needs_helper:
+        block.emit("brcond", ctx.tmp("andc", src, MSTATUS_SIE), 0, "ne", slow)
+    old = ctx.tmp("mov", "mstatus")
+    new = ctx.tmp("or" if op == 1 else "andc", old, src)
+    if op == 1 and src != 0:
+        write = block.label()
+        block.emit("brcond", ctx.tmp("andc", new, old), 0, "eq", write)
+        block.emit("brcond", "irq_pending", 0, "ne", slow)
+        block.emit("set_label", write)
+        needs_helper = True
+    block.emit("mov", "mstatus", new)
+    if rd:  # what sstatus reads as: the S-mode fields, UXL, and SD when FS is Dirty
+        view = ctx.tmp("and", ctx.tmp("or", old, MSTATUS_UXL), SSTATUS_MASK & ~MSTATUS_SD)
+        dirty = ctx.tmp("setcond", ctx.tmp("and", old, MSTATUS_FS), MSTATUS_FS, "eq")
+        ctx.op("or", rd, view, ctx.tmp("shl", dirty, 63))
+    if needs_helper:
+        done = block.label()
+        block.emit("br", done)
+        block.emit("set_label", slow)
+        _csr_helper(ctx, op, rd, CSR_SSTATUS, src)
+        block.emit("set_label", done)
 
 
 trans_csrrw, trans_csrrs, trans_csrrc = _csr("w", False), _csr("s", False), _csr("c", False)

@@ -38,7 +38,8 @@ RES_NONE = (1 << 64) - 1
 GLOBAL_SLOTS: dict[str, int] = {f"x{i}": i for i in range(1, 32)}
 GLOBAL_SLOTS.update({f"f{i}": 32 + i for i in range(32)})
 GLOBAL_SLOTS.update({"fflags": SLOT_FFLAGS, "frm": SLOT_FRM, "csr_leave": SLOT_CSR_LEAVE,
-                     "mstatus": SLOT_MSTATUS, "irq_pending": SLOT_IRQ_PENDING})
+                     "mstatus": SLOT_MSTATUS, "irq_pending": SLOT_IRQ_PENDING,
+                     "res_addr": SLOT_RES_ADDR, "res_val": SLOT_RES_VAL})
 
 # exception causes (RISC-V Privileged spec, mcause) and engine-internal exits
 EXCP_INST_ADDR_MIS = 0

@@ -87,9 +87,11 @@ def make_helpers(space: Any, lock: Any, space_of: Any = None, threaded: bool = T
     def rdinstret(cpu: Any) -> int:
         return cpu.R[SLOT_ICOUNT]
 
-    helpers = {f"amo_{op}": Helper(f"amo_{op}", functools.partial(amo, op)) for op in (*_AMO_OPS, "sc")}
+    reservation = ("res_addr", "res_val")
+    helpers = {f"amo_{op}": Helper(f"amo_{op}", functools.partial(amo, op), reads=reservation,
+                                   writes=reservation) for op in (*_AMO_OPS, "sc")}
     return helpers | {
-        "lr": Helper("lr", lr),
+        "lr": Helper("lr", lr, writes=reservation),
         "rdtime": Helper("rdtime", rdtime),
         "rdinstret": Helper("rdinstret", rdinstret),
     }

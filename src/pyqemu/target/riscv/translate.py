@@ -20,10 +20,12 @@ from .cpu import (
     EXCP_DEBUG,
     EXCP_FENCE_I,
     EXCP_ILLEGAL_INST,
+    EXCP_LOAD_ADDR_MIS,
     EXCP_STORE_ADDR_MIS,
     EXCP_U_ECALL,
     EXCP_WFI,
     EXCP_YIELD,
+    RES_NONE,
 )
 from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
 
@@ -433,28 +435,45 @@ def _div32(name: str, ext: str):
 trans_divw, trans_remw = _div32("divs", "ext32s"), _div32("rems", "ext32s")
 trans_divuw, trans_remuw = _div32("divu", "ext32u"), _div32("remu", "ext32u")
 
-# --- A: in system mode the AMOs are IR (the harts take turns on one host thread, so a load and a store
-# in one block are atomic); in user mode, where guest threads are host threads, and for LR/SC, helpers
-# do the read-modify-write under the atomic lock ------------------------------------------------------
+# --- A: in system mode the atomics are IR (the harts take turns on one host thread, so a load and a
+# store in one block are atomic; the LR/SC reservation is the address and the value loaded, in the
+# state); in user mode, where guest threads are host threads, helpers do them under the atomic lock ---
 
 #: AMO -> the IR op computing the new value from the old one and rs2 (None: rs2 itself)
 _AMO_IR = {"swap": None, "add": "add", "xor": "xor", "and": "and", "or": "or", "min": "min", "max": "max",
            "minu": "minu", "maxu": "maxu"}
 
 
+def _aligned(ctx: DisasContext, addr: int | str, memop: int, code: int) -> None:
+    """Raise ``code`` (address misaligned) unless ``addr`` is aligned to the access size."""
+    b = ctx.block
+    aligned = b.label()
+    b.emit("brcond", ctx.tmp("and", addr, (1 << (memop & 3)) - 1), 0, "eq", aligned)
+    b.emit("exit_exc", code, ctx.pc, addr)
+    b.emit("set_label", aligned)
+
+
 def _amo(op: str, memop: int):
     def trans(ctx: DisasContext, rd: int, rs1: int, rs2: int) -> bool:
-        if op == "sc" or not ctx.system:
+        if not ctx.system:
             t = ctx.block.temp()
             ctx.block.emit("call", t, ctx.H[f"amo_{op}"], ctx.gpr(rs1), ctx.gpr(rs2), memop)
             ctx.op("mov", rd, t)
             return True
         b = ctx.block
         addr, value = ctx.gpr(rs1), ctx.gpr(rs2)
-        aligned = b.label()
-        b.emit("brcond", ctx.tmp("and", addr, (1 << (memop & 3)) - 1), 0, "eq", aligned)
-        b.emit("exit_exc", EXCP_STORE_ADDR_MIS, ctx.pc, addr)
-        b.emit("set_label", aligned)
+        _aligned(ctx, addr, memop, EXCP_STORE_ADDR_MIS)
+        if op == "sc":  # succeeds (rd 0) if the reserved address still holds the value loaded
+            raw = ctx.tmp("ld", addr, (memop & ~SIGN) | RMW)
+            ok = ctx.tmp("and", ctx.tmp("setcond", "res_addr", addr, "eq"),
+                         ctx.tmp("setcond", "res_val", raw, "eq"))
+            b.emit("mov", "res_addr", RES_NONE)
+            failed = b.label()
+            b.emit("brcond", ok, 0, "eq", failed)
+            b.emit("st", value, addr, memop & ~SIGN)
+            b.emit("set_label", failed)
+            ctx.op("xor", rd, ok, 1)
+            return True
         old = ctx.tmp("ld", addr, memop | RMW)  # a .w value comes sign-extended, as the result wants
         if _AMO_IR[op] is not None:
             if memop & 3 == 2 and op in ("min", "max", "minu", "maxu"):
@@ -468,9 +487,17 @@ def _amo(op: str, memop: int):
 
 def _lr(memop: int):
     def trans(ctx: DisasContext, rd: int, rs1: int) -> bool:
-        t = ctx.block.temp()
-        ctx.block.emit("call", t, ctx.H["lr"], ctx.gpr(rs1), memop)
-        ctx.op("mov", rd, t)
+        if not ctx.system:
+            t = ctx.block.temp()
+            ctx.block.emit("call", t, ctx.H["lr"], ctx.gpr(rs1), memop)
+            ctx.op("mov", rd, t)
+            return True
+        addr = ctx.gpr(rs1)
+        _aligned(ctx, addr, memop, EXCP_LOAD_ADDR_MIS)
+        raw = ctx.tmp("ld", addr, memop & ~SIGN)
+        ctx.block.emit("mov", "res_addr", addr)
+        ctx.block.emit("mov", "res_val", raw)
+        ctx.op("ext32s" if memop & SIGN else "mov", rd, raw)
         return True
     return trans
 

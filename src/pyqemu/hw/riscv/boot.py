@@ -27,8 +27,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.elf.elffile import ELFFile
-
 from pyqemu.exec.memory import AddressSpace
 
 MiB = 1 << 20
@@ -114,6 +112,8 @@ def _load_elf(space: AddressSpace, data: bytes, what: str) -> tuple[int, int]:
     """Load an ELF file's ``PT_LOAD`` segments at their physical addresses; (entry, end of the highest
     segment in memory).  Like QEMU's ELF loader, the entry point is moved from virtual to physical when
     it lies in an executable segment whose virtual and physical addresses differ (a vmlinux)."""
+    from elftools.elf.elffile import ELFFile  # (only ELF images need it: it takes a while to import)
+
     elf = ELFFile(io.BytesIO(data))
     if elf["e_machine"] != "EM_RISCV":
         raise ValueError(f"{what}: ELF file is for {elf['e_machine']}, not RISC-V")

@@ -56,7 +56,9 @@ UART0_IRQ, RTC_IRQ, VIRTIO_IRQ = 10, 11, 1
 PLIC_NDEV = 0x60
 TIMEBASE = 10_000_000
 ISA = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_sstc"
-REGION_BUDGET = 1 << 13  # instructions a region runs before it returns to the exec loop
+#: instructions a region runs before it returns to the exec loop (which then sees interrupts); the
+#: x86_64 backend's code can be made to leave early, on an interrupt (see RISCVHart.request_exit)
+REGION_BUDGET, NATIVE_REGION_BUDGET = 1 << 13, 1 << 16
 
 
 @dataclass
@@ -99,7 +101,8 @@ class VirtMachine(Machine):
         code = CodePages()
         memory = SoftMMUMemory(self.arena.mm)
         backend = backends.make(self.cfg.tcg_backend, GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT,
-                                budget=REGION_BUDGET, tb_size=self.cfg.tb_size)
+                                budget=NATIVE_REGION_BUDGET if self.cfg.tcg_backend == "x86_64"
+                                else REGION_BUDGET, tb_size=self.cfg.tb_size)
         interp = Interpreter(GLOBAL_SLOTS, memory, icount_slot=SLOT_ICOUNT)
         self.tbc = SystemTBCache(H.gen_block, backend, interp, self.cfg.log, code, H.disas, background=True)
         if backend.name == "x86_64" and not self.cfg.log.per_block():  # cold code runs in machine code too
@@ -114,6 +117,7 @@ class VirtMachine(Machine):
             hart.kick = kick
             if backend.name == "x86_64":
                 hart.leave_flags = H.FLAGS_TRANSLATED
+                hart.request_exit = backend.request_exit
             self.cpus.append(hart)
             self.tbc.cpus.append(hart)
 

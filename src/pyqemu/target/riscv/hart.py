@@ -70,6 +70,8 @@ class RISCVHart(RISCVCPU):
         #: shared by the machine's harts: set when one raises another's interrupt line, so that the
         #: running hart ends its time slice early (see cpu_exec_system)
         self.kick = [False]
+        #: makes translated code running now leave soon (set by a backend that can: see irq_changed)
+        self.request_exit: Callable[[], None] = lambda: None
         self.tb_flags = 0
         self.mem = _HartMemory(self.mmu)  # what the atomics use
         #: a debugger's breakpoints (translated code stops before them; changing them flushes the
@@ -213,6 +215,7 @@ class RISCVHart(RISCVCPU):
         pending = self.R[SLOT_IRQ_PENDING] = self.mip & self.mie
         if pending:
             self.halted = False
+            self.request_exit()  # for the exec loop to see whether it can be taken
 
     def pending_interrupt(self) -> int:
         """The interrupt to take now (its number), or -1."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import array
 import ctypes
 import functools
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,9 @@ class NativeInterpreter:
         self.backend = backend
         self.hot = HOT
         self.decode = decode
-        self.table = (ctypes.c_uint64 * (2 << PRE_BITS))()
+        # (zero pages from the kernel, touched as needed: the table is 16 MiB)
+        self._table_pages = mmap.mmap(-1, 16 << PRE_BITS)
+        self.table = (ctypes.c_uint64 * (2 << PRE_BITS)).from_buffer(self._table_pages)
         self.counters = (ctypes.c_uint16 * (1 << COUNT_BITS))()
         self.rounds = bytearray(1 << COUNT_BITS)  # hot exits per counter (a longer wait each time)
         self.jumps = (ctypes.c_uint64 * 256)()
@@ -539,14 +542,20 @@ def _decodings(ops: tuple[str, ...]) -> bytes:
         for funct3 in range(8):
             low = funct3 << 12 | opcode << 2 | 3
             group = [p for p in patterns if low & p.mask & 0x707F == p.match & 0x707F]
-            for funct7 in range(128 if group else 0):
+            # (when no pattern of the group looks at funct7, its first value decides for all)
+            funct7s = 128 if any(p.mask >> 25 for p in group) else 1 if group else 0
+            for funct7 in range(funct7s):
                 word = funct7 << 25 | low
                 first = next((p for p in group if word & p.mask & _FIELDS == p.match & _FIELDS), None)
                 if (first is None or first.mask & ~_FIELDS or first.name not in number
                         or first.fmt not in _FORMAT_IMM):
                     continue
                 kind = _IMM_KINDS.index(_FORMAT_IMM[first.fmt])
-                table[opcode << 10 | funct3 << 7 | funct7] = number[first.name] | kind << 8
+                at = opcode << 10 | funct3 << 7
+                if funct7s == 1:
+                    table[at:at + 128] = array.array("H", [number[first.name] | kind << 8]) * 128
+                else:
+                    table[at | funct7] = number[first.name] | kind << 8
     return table.tobytes()
 
 

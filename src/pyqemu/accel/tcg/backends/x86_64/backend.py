@@ -447,10 +447,16 @@ class NativeBackend:
                     jc.clear()
             if not self.active:
                 self._reset_code()
-            for c in self.contexts.values():
-                w = c.words
+            self.request_exit()
+
+    def request_exit(self) -> None:
+        """Make generated code leave at its next block boundary, on every vCPU (QEMU's cpu_exit): its
+        budget is taken away, and counted back when it returns."""
+        for c in self.contexts.values():
+            w = c.words
+            if not w[STOLEN]:
                 w[BUDGET] = (w[BUDGET] - (1 << 62)) & MASK64
-                w[STOLEN] = (w[STOLEN] + (1 << 62)) & MASK64
+                w[STOLEN] = 1 << 62
 
     def _reset_code(self) -> None:
         self.code.reset()

@@ -179,6 +179,9 @@ class SoftMMU:
         #: virtual pages instruction fetches translated since whatever maps pcs to code (the jump
         #: caches) was last emptied: its owner clears this then
         self.fetched: set[int] = set()
+        #: whatever the fill function keeps from its page walks (a page-walk cache): emptied with
+        #: the TLB, as the architecture lets translations be remembered until then
+        self.walks: dict[Any, Any] = {}
         self.native: NativeTLB | None = None
         self.TR: dict[int, int] = {}
         self.TW: dict[int, int] = {}
@@ -227,6 +230,7 @@ class SoftMMU:
             for d in group.values():
                 d.clear()
         self._wrev.clear()
+        self.walks.clear()
         if self.native is not None:
             self.native.flush()
 
@@ -237,6 +241,7 @@ class SoftMMU:
         for group in (self.fast_r, self.fast_w, self.full):
             for d in group.values():
                 d.pop(vp, None)
+        self.walks.clear()
         if self.native is not None:
             self.native.drop(vp)
         if vp in self.fetched:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import test_differential_unicorn as du
-from difftest import compare_runs, link_programs
+from difftest import assemble, compare_runs, link_programs
 
 from pyqemu.accel.tcg import backends
 from pyqemu.accel.tcg.tb_system import EXIT_HALTED, cpu_exec_system
@@ -39,7 +39,7 @@ TRAP = RAM  # wfi; j .  (where the final ebreak's trap goes)
 CODE = RAM + 0x100000
 DATA = RAM + 0x400000
 RUNS = 4
-EXCP_BREAKPOINT = 3
+EXCP_ILLEGAL_INST, EXCP_BREAKPOINT = 2, 3
 
 
 def _relocate(programs: list[du.Program]) -> list[du.Program]:
@@ -223,3 +223,58 @@ def test_sfence_of_a_page_code_was_fetched_from_after_a_tlb_flush() -> None:
     machine.cpus[0].fetch_paddr(CODE)
     mmu.set_watch(frozenset(), lambda vaddr, size, store: None)  # flushes the TLB
     assert mmu.flush_page(CODE)
+
+
+def _run_native(image: bytes, start: int, end: int, mstatus: int = 0, regs: dict[int, int] | None = None,
+                at: int = CODE) -> tuple[MachineRunner, tuple[int, int]]:
+    """Run ``image`` (linked at ``at``) from ``start`` to its ebreak at ``end`` in M-mode with
+    ``mstatus``; (the runner, (mcause, mepc))."""
+    machine = MachineRunner(b"")
+    machine.machine.space.write_bytes(at, image)
+    hart = machine.machine.cpus[0]
+    hart.mstatus = mstatus
+    p = du.Program("p", [], start=start, end=end, regs=dict(regs or {}), memory=bytes(du.SCRATCH))
+    stopped, _ = machine.run(p)
+    return machine, stopped
+
+
+FP_PROGRAM = ["li t0, 0x3ff8000000000000", "sd t0, 0(a0)", "li t0, 0x40490fdb", "sw t0, 8(a0)", "first_fp:",
+              "fld f1, 0(a0)", "flw f2, 8(a0)", "c.fld f9, 0(a0)", "fsd f1, 16(a0)", "fsw f2, 24(a0)",
+              "c.fsd f9, 32(a0)", "fmv.x.d a1, f1", "fmv.x.d a2, f2", "fmv.x.d a3, f9", "end:", "ebreak"]
+
+
+@pytest.mark.parametrize("fs", [3, 1, 0])
+def test_fp_loads_and_stores(tmp_path: Path, fs: int) -> None:
+    """FP loads and stores run in the interpreter while mstatus.FS is Dirty (stores: not Off); else
+    they escape to the TB path, which marks FS Dirty or raises the illegal instruction (FS Off)."""
+    source = "\n".join([".option norelax", ".text", ".globl _start", "_start:", *FP_PROGRAM])
+    image, symbols = assemble(source, tmp_path, du.TOOLS, ["-march=rv64imafdc", "-mabi=lp64"], CODE)
+    machine, stopped = _run_native(image, CODE, symbols["end"], mstatus=fs << 13, regs={10: DATA})
+    hart = machine.machine.cpus[0]
+    if fs == 0:
+        assert stopped == (EXCP_ILLEGAL_INST, symbols["first_fp"])
+        return
+    assert stopped == (EXCP_BREAKPOINT, symbols["end"])
+    R = hart.R
+    assert [R[11], R[12], R[13]] == [0x3FF8000000000000, 0xFFFFFFFF40490FDB, 0x3FF8000000000000]
+    mem = machine.machine.space.read_bytes(DATA, 40)
+    assert struct.unpack_from("<QIxxxxQ", mem, 16) == (0x3FF8000000000000, 0x40490FDB, 0x3FF8000000000000)
+    assert (hart.mstatus >> 13) & 3 == 3  # Dirty (set by the TB path when it was Initial)
+    if fs == 3:  # all six ran in the interpreter
+        fp_ops = {machine.fast.ops[n][0] for n in ("fp_ld", "fp_lw", "fp_sd", "fp_sw")}
+        table = machine.fast.table
+        assert sum((table[i] >> 32) & 0xFF in fp_ops for i in range(0, len(table), 2)) == 6
+        check_predecoded(machine.fast)
+
+
+def test_instruction_across_a_page_boundary(tmp_path: Path) -> None:
+    """A 32-bit instruction whose halves are on two pages runs in the interpreter (its upper half read
+    through the code TLB), not through the TB path."""
+    lines = [".option norelax", ".text", ".globl _start", "_start:", "li a0, 0", "li t0, 100", "j loop",
+             ".org 0xffe", "loop:", "addi a0, a0, 1000", "addi t0, t0, -1", "bnez t0, loop", "end:", "ebreak"]
+    image, symbols = assemble("\n".join(lines), tmp_path, du.TOOLS, ["-march=rv64imc", "-mabi=lp64"], CODE)
+    assert symbols["loop"] - CODE == 0xFFE and symbols["end"] - CODE > 0x1002  # (a 32-bit addi there)
+    machine, stopped = _run_native(image, CODE, symbols["end"])
+    assert stopped == (EXCP_BREAKPOINT, symbols["end"])
+    assert machine.machine.cpus[0].R[10] == 100_000
+    assert machine.fast.escapes < 5  # (the ebreak, not the addi at each iteration)

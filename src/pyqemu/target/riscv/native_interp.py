@@ -1,27 +1,30 @@
 """RV64 integer code interpreted by x86-64 machine code: the cold tier of system emulation on the
-x86_64 backend (RISC-V Unprivileged ISA 20191213, RV64I ch. 2 and 5, M ch. 7, A ch. 8, C ch. 16).
+x86_64 backend (RISC-V Unprivileged ISA 20191213, RV64I ch. 2 and 5, M ch. 7, A ch. 8, D/F loads and
+stores ch. 11-12, C ch. 16; Privileged ISA 20211203, sstatus 4.1.1).
 
 Translating a block costs tens of microseconds of Python before it first runs, which was most of a
 Linux boot's time: most blocks run only a few times.  This interpreter, generated once per backend with
 our assembler and kept in its code cache, runs such code with no per-block Python work:
 
 * instructions are fetched through the code TLB (the code tables of
-  :class:`~pyqemu.accel.tcg.softmmu.NativeTLB`) and looked up by their raw bits in a *predecode
-  table* of 16-byte entries (the instruction, an operation number, the state slots of rd, rs1 and
-  rs2 -- x0 as a destination is a sink slot -- and the immediate), filled by Python from the target's
-  own decoders (:func:`~.translate.decode`) the first time a word is met.  An entry depends on
-  nothing but the bits, so self-modifying code needs no care here;
+  :class:`~pyqemu.accel.tcg.softmmu.NativeTLB`; the upper half of one across a page boundary from
+  the next page's entry) and looked up by their raw bits in a *predecode table* of 16-byte entries
+  (the instruction, an operation number, the state slots of rd, rs1 and rs2 -- x0 as a destination
+  is a sink slot -- and the immediate), filled by machine code from tables made from the target's
+  decoder patterns, or by Python from the target's own decoders (:func:`~.translate.decode`) for
+  the rest.  An entry depends on nothing but the bits, so self-modifying code needs no care here;
 * an operation's machine code works on the vCPU state buffer (the layout of :mod:`.cpu`); loads,
-  stores and atomics take the softmmu TLB's fast path;
+  stores and atomics take the softmmu TLB's fast path, and on a TLB miss Python fills the entry
+  (a call, not an exit); interrupt enable and disable (sstatus.SIE) is done here too;
 * after each control transfer the target pc is a block head: if the native jump cache has compiled code
   for it, the interpreter jumps there (and compiled code comes back here for a pc the jump cache does
   not have); else a counter per pc hash counts the visit, and at :data:`HOT` the interpreter leaves
   so that the TB cache translates the block and has it compiled.
 
-Whatever else an instruction needs -- a CSR, an exception, a TLB miss, MMIO, a store into a page with
-translations, floating point, a division by zero, an instruction across a page boundary -- it does not
-do: it *escapes*, leaving to the exec loop with the pc of that instruction, not run, which the exec
-loop then runs through the TB path (:meth:`~pyqemu.accel.tcg.tb_system.SystemTBCache.lookup`).
+Whatever else an instruction needs -- most CSRs, an exception, MMIO, a store into a page with
+translations, FP arithmetic, a division by zero -- it does not do: it *escapes*, leaving to the exec
+loop with the pc of that instruction, not run, which the exec loop then runs through the TB path
+(:meth:`~pyqemu.accel.tcg.tb_system.SystemTBCache.lookup`).
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ from ...accel.tcg.backends.x86_64.asm import (
     R11,
     R12,
     R13,
+    R14,
     R15,
     RAX,
     RBP,
     RCX,
+    RDI,
     RDX,
     RSI,
     Assembler,
@@ -58,24 +63,21 @@ from ...accel.tcg.backends.x86_64.backend import probe_jump_cache
 from ...accel.tcg.backends.x86_64.codegen import (
     BUDGET,
     CODE_TLB,
-    MISS_ADDR,
-    MISS_KIND,
     REASON,
     SITE,
     TLB,
     ctx,
 )
 from ...accel.tcg.decodetree import parse_table
-from ...accel.tcg.ir import MASK64
+from ...accel.tcg.ir import MASK64, Helper
 from ...accel.tcg.softmmu import NativeTLB
 from . import insn16, insn32
 from .cpu import RES_NONE, SLOT_IRQ_PENDING, SLOT_MSTATUS, SLOT_PC, SLOT_PRIV, SLOT_RES_ADDR, SLOT_RES_VAL
 from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
 
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
-#: instruction word missing from the predecode table, an access missing the TLB (MISS_ADDR, and
-#: MISS_KIND: its size | 16 for a store, or _FETCH)
-REASON_ESCAPE, REASON_HOT, REASON_DECODE, REASON_TLB = 1, 2, 3, 4
+#: instruction word missing from the predecode table
+REASON_ESCAPE, REASON_HOT, REASON_DECODE = 1, 2, 3
 #: visits of a block head after which its block is compiled
 HOT = 4096
 PRE_BITS = 20  # predecode table entries (log2)
@@ -84,10 +86,14 @@ SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)
 _HASH = -0x61C8864F  # 0x9E3779B1, Fibonacci hashing of the instruction word
 _RD, _RS1, _RS2, _IMM = 5, 6, 7, 8  # fields of a predecode entry
 _ENTRY = Mem(RDX, _IMM)
-_FETCH = 32  # MISS_KIND of an instruction fetch
+_FETCH = 32  # the access kind of an instruction fetch (see _refill)
 
 # operand shapes of the decoders' argument tuples (and of sstatus accesses: rd, rs1 or uimm, csr)
 _R, _R2, _I, _SB, _U, _N, _CSR, _CSRI = "r", "r2", "i", "sb", "u", "n", "csr", "csri"
+#: floating-point loads and stores: the operation, and the shape whose FP register (rd of a load,
+#: rs2 of a store) is a slot from 32 on
+_FI, _FSB = "fi", "fsb"
+_FP_OPS = {"fld": ("fp_ld", _FI), "flw": ("fp_lw", _FI), "fsd": ("fp_sd", _FSB), "fsw": ("fp_sw", _FSB)}
 #: CSR instructions the interpreter runs when they access sstatus (see :meth:`_Handlers.sstatus`)
 _SSTATUS_OPS = {"csrrs": ("sstatus_set", _CSR), "csrrc": ("sstatus_clear", _CSR),
                 "csrrsi": ("sstatus_set", _CSRI), "csrrci": ("sstatus_clear", _CSRI)}
@@ -147,25 +153,21 @@ class NativeInterpreter:
         elif reason == REASON_HOT:
             self.hot_exits += 1
             self._hot(cpu, pc)
-        elif reason == REASON_TLB:  # (the exec loop then runs the instruction again)
-            words = self.backend.context(cpu).words
-            kind = words[MISS_KIND]
-            if kind == _FETCH:
-                if not self._refill_code(cpu, pc):
-                    self._escape(cpu, pc)
-            elif not cpu.mmu.refill(words[MISS_ADDR], kind & 15, bool(kind & 16)):
-                self._escape(cpu, pc)
         else:
             self._escape(cpu, pc)
 
     @staticmethod
-    def _refill_code(cpu: Any, pc: int) -> bool:
-        """Translate the fetch at ``pc`` into the code TLB; False if it faults or is not RAM."""
+    def _refill(cpu: Any, addr: int, kind: int) -> int:
+        """Called by the machine code for an access that missed the TLB (``kind``: its size | 16 for
+        a store, or _FETCH): 1 once the TLB has the page, 0 if the access must take the slow path
+        (MMIO, a watched page, a store into translated code) or faults."""
+        if kind != _FETCH:
+            return int(cpu.mmu.refill(addr, kind & 15, bool(kind & 16)))
         try:
-            cpu.fetch_paddr(pc)
+            cpu.fetch_paddr(addr)
         except GuestFault:
-            return False
-        return cpu.mmu.code_host(pc) is not None
+            return 0
+        return int(cpu.mmu.code_host(addr) is not None)
 
     def took_escape(self, cpu: Any, pc: int) -> bool:
         """Whether ``pc`` is where the interpreter left ``cpu`` to the TB path (then forgotten)."""
@@ -206,17 +208,24 @@ class NativeInterpreter:
         d = self.decode(word)
         spec = None
         if d is not None:
-            name = d[2]
-            spec = self.ops.get(insn16.EXPANDS_TO.get(name, name))
-            if name in _SSTATUS_OPS and d[1][2] == CSR_SSTATUS:
-                op_name, shape = _SSTATUS_OPS[name]
-                spec = self.ops[op_name][0], shape
+            name = insn16.EXPANDS_TO.get(d[2], d[2])
+            spec = self.ops.get(name)
+            special = _FP_OPS.get(name) or (_SSTATUS_OPS.get(name) if name in _SSTATUS_OPS
+                                            and d[1][2] == CSR_SSTATUS else None)
+            if special is not None:
+                spec = self.ops[special[0]][0], special[1]
         if spec is None:
             return word, 0  # op 0: escape
         op, shape = spec
         a = d[1]
         rd = rs1 = rs2 = imm = 0
-        if shape == _CSR:
+        if shape == _FI:
+            rd, rs1, imm = a
+            rd += 32
+        elif shape == _FSB:
+            rs1, rs2, imm = a
+            rs2 += 32
+        elif shape == _CSR:
             rd, rs1 = a[0], a[1]
         elif shape == _CSRI:
             rd, imm = a[0], a[1]
@@ -236,8 +245,8 @@ class NativeInterpreter:
     def _emit(self, asm: Assembler, base: int) -> None:
         labels: dict[str, Label] = {}
         epilogue = self.backend.links_to["epilogue"] - base
-        loop, refill, fetched, miss, escape, unrun, budget_out, head, count, hot, leave, tlb_miss = (
-            asm.label() for _ in range(12))
+        loop, refill, fetched, miss, escape, unrun, budget_out, head, count, hot, leave, tlb_miss, across, \
+            fetched32 = (asm.label() for _ in range(14))
         labels["escape"] = escape
         # entry from the exec loop: the pc is in the state; a block head
         asm.mov(R12, Mem(RBP, 8 * SLOT_PC))
@@ -275,10 +284,12 @@ class NativeInterpreter:
             asm.mov(RAX, R12, 32)
             asm.and_imm(RAX, 0xFFF, 32)
             asm.cmp_imm(RAX, 0xFFE, 32)
-            asm.jcc(Cond.E, escape)  # across a page boundary
+            asm.jcc(Cond.E, across)
             asm.mov(RCX, Mem(R12, 0, R13, 1), 32)
             asm.mov_imm(R8, 4, 32)
             asm.bind(decoded)
+            if main:
+                asm.bind(fetched32)
             asm.imul_imm(RAX, RCX, _HASH, 32)
             asm.shr(RAX, 32 - PRE_BITS, 32)
             asm.shl(RAX, 4, 32)
@@ -294,6 +305,25 @@ class NativeInterpreter:
 
         asm.bind(loop)
         step(main=True)
+
+        # a 32-bit instruction across a page boundary: its upper half from the next page (through the
+        # code TLB, else it escapes)
+        asm.bind(across)
+        asm.mov(RAX, R12)
+        asm.shr(RAX, 12)
+        asm.add_imm(RAX, 1)
+        asm.mov(RSI, RAX, 32)
+        asm.and_imm(RSI, NativeTLB.SIZE - 1, 32)
+        asm.shl(RSI, 4, 32)
+        asm.add(RSI, ctx(CODE_TLB))
+        asm.cmp(Mem(RSI, 0), RAX)
+        asm.jcc(Cond.NE, escape)
+        asm.mov(R9, Mem(RSI, 8))
+        asm.movzx(R10, Mem(R12, 2, R9, 1), 16)
+        asm.shl(R10, 16, 32)
+        asm.or_(RCX, R10, 32)
+        asm.mov_imm(R8, 4, 32)
+        asm.jmp(fetched32)
 
         # a new code page: its entry in the code TLB, else leave for Python to fill it
         asm.bind(refill)
@@ -344,11 +374,20 @@ class NativeInterpreter:
         asm.bind(hot)
         asm.mov_imm(ctx(REASON), REASON_HOT)
         asm.jmp(leave)
-        asm.bind(tlb_miss)  # r10: the address, r11: the access
-        asm.mov(ctx(MISS_ADDR), R10)
-        asm.mov(ctx(MISS_KIND), R11)
-        asm.mov_imm(R9, REASON_TLB, 32)
-        asm.jmp(unrun)
+        # a TLB miss (r10: the address, r11: the access): Python fills the entry, then the instruction
+        # runs again (its budget unit given back: the loop charges it again); it escapes if the
+        # access must take the slow path or faults
+        asm.bind(tlb_miss)
+        asm.mov(RDI, R14)
+        asm.mov(RSI, R10)
+        asm.mov(RDX, R11)
+        asm.mov_imm(RAX, self.backend.runtime.callback(Helper("interp_refill", self._refill), 2))
+        asm.call_reg(RAX)
+        asm.test(RAX, RAX, 32)
+        asm.jcc(Cond.E, escape)
+        asm.mov_imm(R15, MASK64)  # (the code TLB may have changed: the fetch goes through it again)
+        asm.add_imm(ctx(BUDGET), 1)
+        asm.jmp(loop)
         asm.bind(budget_out)
         asm.add_imm(ctx(BUDGET), 1)
         asm.bind(leave)
@@ -601,6 +640,7 @@ class _Handlers:
         self.upper_and_jumps()
         self.branches()
         self.memory()
+        self.fp_memory()
         self.multiply()
         self.divide()
         self.atomics()
@@ -739,6 +779,34 @@ class _Handlers:
             self.next()
         for name, size in (("sb", 1), ("sh", 2), ("sw", 4), ("sd", 8)):
             asm = self.start(name, _SB)
+            self._address(size, True)
+            self.read(_RS2, RCX)
+            asm.mov(Mem(RAX, 0), RCX, 8 * size)
+            self.next()
+
+    def fp_memory(self) -> None:
+        """FP loads and stores while mstatus.FS is Dirty (a load would make it so: the TB path does that)
+        or, for stores, not Off (else they escape: the TB path raises the illegal instruction)."""
+        asm = self.asm
+        for name, size in (("fp_ld", 8), ("fp_lw", 4)):
+            asm = self.start(name, _I)
+            asm.mov(RAX, Mem(RBP, 8 * SLOT_MSTATUS))
+            asm.and_imm(RAX, MSTATUS_FS, 32)
+            asm.cmp_imm(RAX, MSTATUS_FS, 32)
+            asm.jcc(Cond.NE, self.escape)
+            self._address(size, False)
+            if size == 8:
+                asm.mov(RAX, Mem(RAX, 0))
+            else:
+                asm.mov(RAX, Mem(RAX, 0), 32)
+                asm.mov_imm(RCX, MASK64 ^ 0xFFFFFFFF)
+                asm.or_(RAX, RCX)  # NaN-boxed
+            self.write(RAX)
+            self.next()
+        for name, size in (("fp_sd", 8), ("fp_sw", 4)):
+            asm = self.start(name, _SB)
+            asm.test_imm(Mem(RBP, 8 * SLOT_MSTATUS), MSTATUS_FS, 32)
+            asm.jcc(Cond.E, self.escape)
             self._address(size, True)
             self.read(_RS2, RCX)
             asm.mov(Mem(RAX, 0), RCX, 8 * size)

@@ -230,6 +230,7 @@ def _run_native(image: bytes, start: int, end: int, mstatus: int = 0, regs: dict
     """Run ``image`` (linked at ``at``) from ``start`` to its ebreak at ``end`` in M-mode with
     ``mstatus``; (the runner, (mcause, mepc))."""
     machine = MachineRunner(b"")
+    machine.machine.tbc.background = False  # hot blocks are compiled at once
     machine.machine.space.write_bytes(at, image)
     hart = machine.machine.cpus[0]
     hart.mstatus = mstatus
@@ -278,3 +279,17 @@ def test_instruction_across_a_page_boundary(tmp_path: Path) -> None:
     assert stopped == (EXCP_BREAKPOINT, symbols["end"])
     assert machine.machine.cpus[0].R[10] == 100_000
     assert machine.fast.escapes < 5  # (the ebreak, not the addi at each iteration)
+
+
+def test_long_straight_run_gets_compiled(tmp_path: Path) -> None:
+    """Heat is counted in instructions run from a block head, not in visits: a function of 2000
+    instructions without a branch, called 40 times, is compiled (as QEMU would run it translated)
+    although its head is visited far fewer than HOT times."""
+    lines = [".option norelax", ".text", ".globl _start", "_start:", "li t0, 40", "1:", "call body",
+             "addi t0, t0, -1", "bnez t0, 1b", "end:", "ebreak", "body:", ".rept 2000", "addi a0, a0, 1000",
+             ".endr", "ret"]
+    image, symbols = assemble("\n".join(lines), tmp_path, du.TOOLS, ["-march=rv64imc", "-mabi=lp64"], CODE)
+    machine, stopped = _run_native(image, CODE, symbols["end"])
+    assert stopped == (EXCP_BREAKPOINT, symbols["end"])
+    assert machine.machine.cpus[0].R[10] == 40 * 2000 * 1000
+    assert native_interp.HOT > 40 and machine.machine.tbc.stats()["regions"] > 0

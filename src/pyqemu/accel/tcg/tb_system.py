@@ -111,6 +111,7 @@ class SystemTBCache:
                 fn = fast.run
                 if tb is not None and tb.region is not None and self._valid(cpu, tb.region):
                     fn = tb.region.fn
+                    self._publish(cpu, pc, key)
                 cpu.jmp[pc] = fn  # (the interpreter drops pc from there when it escapes)
                 return fn
             if tb is None:  # an instruction it left to the TB path: a block of just that one
@@ -153,7 +154,14 @@ class SystemTBCache:
                     self.poll(cpu)
                 return
             self._build_region(cpu, key)
+        self._publish(cpu, pc, key)
+
+    def _publish(self, cpu: Any, pc: int, key: Key) -> None:
+        """Let generated code and the native interpreter find the compiled code of ``key`` for ``pc``
+        (through the native jump cache, until it is emptied)."""
         self.backend.remember(cpu, pc, key)
+        if self.fast is not None:
+            self.fast.published(pc)
 
     @staticmethod
     def _valid(cpu: Any, region: _Region) -> bool:
@@ -250,7 +258,7 @@ class SystemTBCache:
             if self.fast is not None and self._valid(cpu, region):  # the interpreter may enter it
                 for key, _ in current:
                     if key[1] == cpu.tb_flags:
-                        self.backend.remember(cpu, key[0], key)
+                        self._publish(cpu, key[0], key)
 
     def _plan(self, cpu: Any, head: Key) -> _Plan:
         """Which blocks join the region of ``head``, hottest first, and the page mappings it needs."""
@@ -268,6 +276,8 @@ class SystemTBCache:
         while i < len(order) and len(order) < limit:
             block = self.tbs[order[i]].block
             targets = [op[1] for op in block.ops if op[0] == "exit" and isinstance(op[1], int)]
+            if self.fast is not None and targets == [block.pc + block.size]:
+                self._continue(cpu, block, self.tbs[order[i]].execs)
             for t in targets + block.hints:
                 k = self._probe(cpu, t)
                 if (k is not None and k not in seen and len(order) < limit
@@ -281,6 +291,19 @@ class SystemTBCache:
             for vp in self.tbs[k].vpages:
                 pagemap[vp] = cpu.fetch_paddr(vp << PAGE_BITS) >> PAGE_BITS
         return _Plan(keys, [self.tbs[k] for k in keys], tuple(pagemap.items()))
+
+    def _continue(self, cpu: Any, block: Any, execs: int) -> None:
+        """``block`` only falls through (it ended at the size limit, say): translate the block after it,
+        as hot, if nothing has.  (Code the native interpreter runs is translated only at the heads
+        it finds hot, which are control transfer targets: a long straight run of code would otherwise
+        become compiled code a block at a time.)"""
+        pc = block.pc + block.size
+        try:
+            key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+        except GuestFault:
+            return
+        if key not in self.tbs:
+            self._translate(cpu, key).execs = execs
 
     def _install(self, plan: _Plan, compiled: CompiledRegion, members: list[_TB] | None = None) -> _Region:
         if self.log.enabled("out_asm"):

@@ -18,8 +18,9 @@ our assembler and kept in its code cache, runs such code with no per-block Pytho
   (a call, not an exit); interrupt enable and disable (sstatus.SIE) is done here too;
 * after each control transfer the target pc is a block head: if the native jump cache has compiled code
   for it, the interpreter jumps there (and compiled code comes back here for a pc the jump cache does
-  not have); else a counter per pc hash counts the visit, and at :data:`HOT` the interpreter leaves
-  so that the TB cache translates the block and has it compiled.
+  not have); else the instructions run since the previous block head are counted against that
+  head (per pc hash), and at :data:`HOT` of them the interpreter leaves so that the TB cache
+  translates that head's block and has it compiled.
 
 Whatever else an instruction needs -- most CSRs, an exception, MMIO, a store into a page with
 translations, FP arithmetic, a division by zero -- it does not do: it *escapes*, leaving to the exec
@@ -63,6 +64,7 @@ from ...accel.tcg.backends.x86_64.backend import probe_jump_cache
 from ...accel.tcg.backends.x86_64.codegen import (
     BUDGET,
     CODE_TLB,
+    FIXED_WORDS,
     REASON,
     SITE,
     TLB,
@@ -78,8 +80,16 @@ from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
 #: instruction word missing from the predecode table
 REASON_ESCAPE, REASON_HOT, REASON_DECODE = 1, 2, 3
-#: visits of a block head after which its block is compiled
-HOT = 4096
+#: instructions run from a block head (to the next head) after which its block is compiled
+HOT = 16384
+#: the same for a block head with compiled code, after which the interpreter asks for that again once
+#: the jump caches that had it were emptied (on a TLB flush, say)
+RELEARN = 256
+#: runs between two block heads longer than this are not credited (compiled code ran in between)
+LONGEST_RUN = 1 << 14
+#: the interpreter's words of the vCPU context: the last block head met, the budget then, and the
+#: block head that got hot (told to Python)
+HEAD_PC, HEAD_BUDGET, HOT_PC = FIXED_WORDS
 PRE_BITS = 20  # predecode table entries (log2)
 COUNT_BITS = 14  # block-head counters (log2)
 SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)
@@ -110,7 +120,8 @@ class NativeInterpreter:
         # (zero pages from the kernel, touched as needed: the table is 16 MiB)
         self._table_pages = mmap.mmap(-1, 16 << PRE_BITS)
         self.table = (ctypes.c_uint64 * (2 << PRE_BITS)).from_buffer(self._table_pages)
-        self.counters = (ctypes.c_uint16 * (1 << COUNT_BITS))()
+        #: per block-head hash: instructions still to run from there before it is hot (counting down)
+        self.counters = (ctypes.c_int32 * (1 << COUNT_BITS))(*[self.hot] * (1 << COUNT_BITS))
         self.rounds = bytearray(1 << COUNT_BITS)  # hot exits per counter (a longer wait each time)
         self.jumps = (ctypes.c_uint64 * 256)()
         #: the native decoder of 32-bit instructions (see :func:`_decodings`) and its immediate makers
@@ -152,7 +163,7 @@ class NativeInterpreter:
             self.fill(cpu, pc)
         elif reason == REASON_HOT:
             self.hot_exits += 1
-            self._hot(cpu, pc)
+            self._hot(cpu, self.backend.context(cpu).words[HOT_PC])
         else:
             self._escape(cpu, pc)
 
@@ -182,12 +193,20 @@ class NativeInterpreter:
         cpu.jmp.pop(pc, None)  # the exec loop then looks pc up, and runs it through the TB path
 
     def _hot(self, cpu: Any, pc: int) -> None:
+        """A hot block head: ask for its code, and wait longer each time before asking again (unless
+        the code is there: :meth:`published`)."""
         i = (pc >> 1) & ((1 << COUNT_BITS) - 1)
         n = self.rounds[i]
         if n < 8:
             self.rounds[i] = n + 1
-        self.counters[i] = (self.hot - min(self.hot << n, 0xF000)) & 0xFFFF
+        self.counters[i] = self.hot << (n + 1)
         self.on_hot(cpu, pc)
+
+    def published(self, pc: int) -> None:
+        """Compiled code for the block head ``pc`` is in the native jump cache."""
+        i = (pc >> 1) & ((1 << COUNT_BITS) - 1)
+        self.rounds[i] = 0
+        self.counters[i] = min(RELEARN, self.hot)
 
     def fill(self, cpu: Any, pc: int) -> None:
         """Predecode the instruction at ``pc`` (one the machine code does not decode), read from the host
@@ -248,9 +267,12 @@ class NativeInterpreter:
         loop, refill, fetched, miss, escape, unrun, budget_out, head, count, hot, leave, tlb_miss, across, \
             fetched32 = (asm.label() for _ in range(14))
         labels["escape"] = escape
-        # entry from the exec loop: the pc is in the state; a block head
+        # entry from the exec loop: the pc is in the state; a block head.  (The run from the last head
+        # met goes on: HEAD_BUDGET holds its length so far while the interpreter is out.)
         asm.mov(R12, Mem(RBP, 8 * SLOT_PC))
         asm.mov_imm(R15, MASK64)
+        asm.mov(RAX, ctx(BUDGET))
+        asm.add(ctx(HEAD_BUDGET), RAX)
         asm.jmp(head)
         # entry from generated code, for a pc (rax) the jump cache has no code for
         labels["from_native"] = from_native = asm.label()
@@ -258,7 +280,10 @@ class NativeInterpreter:
         asm.mov_imm(ctx(SITE), 0)  # (a chainable exit's: nothing to chain)
         asm.mov(R12, RAX)
         asm.mov_imm(R15, MASK64)
-        asm.jmp(count)
+        asm.mov(ctx(HEAD_PC), R12)
+        asm.mov(RAX, ctx(BUDGET))
+        asm.mov(ctx(HEAD_BUDGET), RAX)
+        asm.jmp(loop)
 
         # fetch and look up in the predecode table
         dispatch = asm.label()
@@ -344,14 +369,23 @@ class NativeInterpreter:
         probe_jump_cache(asm, R12, RAX)
         asm.jcc(Cond.NE, count)
         asm.jmp_mem(Mem(RAX, 8))
+        # (no compiled code here: the run since the last head is credited to that head, r12 is the
+        # last head from now on)
         asm.bind(count)
-        asm.mov(RAX, R12)
+        asm.mov(RAX, ctx(BUDGET))
+        asm.mov(RCX, ctx(HEAD_BUDGET))
+        asm.mov(ctx(HEAD_BUDGET), RAX)
+        asm.sub(RCX, RAX)
+        asm.mov(R10, ctx(HEAD_PC))
+        asm.mov(ctx(HEAD_PC), R12)
+        asm.cmp_imm(RCX, LONGEST_RUN)
+        asm.jcc(Cond.A, loop)
+        asm.mov(RAX, R10)
         asm.shr(RAX, 1)
         asm.and_imm(RAX, (1 << COUNT_BITS) - 1, 32)
-        asm.mov_imm(RCX, ctypes.addressof(self.counters))
-        asm.add_imm(Mem(RCX, 0, RAX, 2), 1, 16)
-        asm.cmp_imm(Mem(RCX, 0, RAX, 2), self.hot, 16)
-        asm.jcc(Cond.E, hot)
+        asm.mov_imm(RSI, ctypes.addressof(self.counters))
+        asm.sub(Mem(RSI, 0, RAX, 4), RCX, 32)
+        asm.jcc(Cond.LE, hot)
         asm.jmp(loop)
 
         # leaving: the instruction at r12 has not run (its budget unit is given back); r9 says why, but
@@ -371,7 +405,8 @@ class NativeInterpreter:
         asm.bind(decode_exit)
         asm.mov_imm(R9, REASON_DECODE, 32)
         asm.jmp(unrun)
-        asm.bind(hot)
+        asm.bind(hot)  # r10: the head that got hot
+        asm.mov(ctx(HOT_PC), R10)
         asm.mov_imm(ctx(REASON), REASON_HOT)
         asm.jmp(leave)
         # a TLB miss (r10: the address, r11: the access): Python fills the entry, then the instruction
@@ -391,6 +426,8 @@ class NativeInterpreter:
         asm.bind(budget_out)
         asm.add_imm(ctx(BUDGET), 1)
         asm.bind(leave)
+        asm.mov(RAX, ctx(BUDGET))
+        asm.sub(ctx(HEAD_BUDGET), RAX)
         asm.mov(RAX, R12)
         asm.jmp_rel32_to(epilogue)
 

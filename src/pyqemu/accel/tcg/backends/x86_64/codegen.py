@@ -33,7 +33,9 @@ from .regalloc import CALLER_SAVED, SCRATCH, RegAlloc, as_imm32, fits32
 # -- the per-vCPU native context (an array of 64-bit words addressed from r14) ---------------------------
 BUDGET, SITE, FLAG, EXC_CODE, EXC_PC, EXC_TVAL, SMC, MEMBASE, RP, WP, NPAGES, JCACHE, SAVED_RSP, \
     STOLEN, TLB, CODE_TLB, REASON, MISS = range(18)
-NCTX = 18
+#: words left to fixed code (a target's interpreter keeps its own state there)
+FIXED_WORDS = (18, 19, 20)
+NCTX = 21
 FLAG_GUEST, FLAG_PYTHON = 1, 2
 JCACHE_BITS = 12
 #: SysV integer argument registers after the first (the context)

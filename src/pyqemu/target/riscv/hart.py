@@ -63,9 +63,9 @@ class RISCVHart(RISCVCPU):
         #: flushed (a native backend keeps its own jump caches in step)
         self.jmp_hooks: list[Callable[[int | None], None]] = []
         self.jmp_flushes = 0  # how often the jump caches were flushed (mappings or code changed)
-        #: the TB flags whose change a CSR write leaves translated code for: all of them, unless the
-        #: backend reads the data MMU index's TLB at each access (then the privilege level and FS,
-        #: which translation bakes in)
+        #: the TB flags translated code depends on (a CSR write that changes them leaves it): all of
+        #: them, unless the backend reads the data MMU index's TLB at each access (then the privilege
+        #: level and FS, which translation bakes in); the others are left out of ``tb_flags``
         self.leave_flags = -1
         #: shared by the machine's harts: set when one raises another's interrupt line, so that the
         #: running hart ends its time slice early (see cpu_exec_system)
@@ -149,7 +149,8 @@ class RISCVHart(RISCVCPU):
             eff = (ms >> C.MSTATUS_MPP_SHIFT) & 3
         idx = eff | (mmu.MMU_SUM if ms & C.MSTATUS_SUM else 0) | (mmu.MMU_MXR if ms & C.MSTATUS_MXR else 0)
         fs = (ms >> C.MSTATUS_FS_SHIFT) & 3
-        self.tb_flags = self.priv | (fs << 2) | (idx << 4)
+        # (translations are made for, and found under, only the flags they depend on)
+        self.tb_flags = (self.priv | (fs << 2) | (idx << 4)) & self.leave_flags
         self.mmu.set_mmu_idx(idx, self.priv)  # (fetches translate with the privilege level)
         self.jmp = self.jmp_caches.setdefault(self.tb_flags, {})
         for hook in self.jmp_hooks:

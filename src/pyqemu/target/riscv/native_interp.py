@@ -81,7 +81,7 @@ from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
 #: instruction word missing from the predecode table
 REASON_ESCAPE, REASON_HOT, REASON_DECODE = 1, 2, 3
 #: instructions run from a block head (to the next head) after which its block is compiled
-HOT = 16384
+HOT = 32768
 #: the same for a block head with compiled code, after which the interpreter asks for that again once
 #: the jump caches that had it were emptied (on a TLB flush, say)
 RELEARN = 256

@@ -15,6 +15,8 @@ slot       contents
            its SIE bit themselves, see ``translate._csr``)
 72         the privilege level (system mode)
 73         mip & mie (system mode): whether enabling interrupts may let one in
+74..77     sscratch, sepc, scause, stval (system mode; plain storage CSRs, which translated code
+           and the native interpreter read and write themselves)
 79         where the native interpreter writes x0 (``native_interp.SINK``)
 =========  =====================================================================
 """
@@ -32,6 +34,7 @@ SLOT_CSR_LEAVE = 70
 SLOT_MSTATUS = 71
 SLOT_PRIV = 72
 SLOT_IRQ_PENDING = 73
+SLOT_SSCRATCH, SLOT_SEPC, SLOT_SCAUSE, SLOT_STVAL = 74, 75, 76, 77
 RES_NONE = (1 << 64) - 1
 
 #: IR globals -> state slots
@@ -39,7 +42,8 @@ GLOBAL_SLOTS: dict[str, int] = {f"x{i}": i for i in range(1, 32)}
 GLOBAL_SLOTS.update({f"f{i}": 32 + i for i in range(32)})
 GLOBAL_SLOTS.update({"fflags": SLOT_FFLAGS, "frm": SLOT_FRM, "csr_leave": SLOT_CSR_LEAVE,
                      "mstatus": SLOT_MSTATUS, "irq_pending": SLOT_IRQ_PENDING,
-                     "res_addr": SLOT_RES_ADDR, "res_val": SLOT_RES_VAL})
+                     "res_addr": SLOT_RES_ADDR, "res_val": SLOT_RES_VAL, "sscratch": SLOT_SSCRATCH,
+                     "sepc": SLOT_SEPC, "scause": SLOT_SCAUSE, "stval": SLOT_STVAL})
 
 # exception causes (RISC-V Privileged spec, mcause) and engine-internal exits
 EXCP_INST_ADDR_MIS = 0

@@ -32,6 +32,10 @@ from .cpu import (
     SLOT_MSTATUS,
     SLOT_PRIV,
     SLOT_RES_ADDR,
+    SLOT_SCAUSE,
+    SLOT_SEPC,
+    SLOT_SSCRATCH,
+    SLOT_STVAL,
 )
 from .disas import disas_bytes
 from .op_helper import make_helpers
@@ -45,8 +49,25 @@ _U16 = struct.Struct("<H").unpack_from
 PRIV_NAMES = {0: "U", 1: "S", 3: "M"}
 
 
+class _InState:
+    """A hart attribute kept in its state buffer, where translated code reads and writes it too."""
+
+    def __init__(self, slot: int):
+        self.slot = slot
+
+    def __get__(self, hart: Any, owner: Any = None) -> Any:
+        return self if hart is None else hart.R[self.slot]
+
+    def __set__(self, hart: Any, value: int) -> None:
+        hart.R[self.slot] = value
+
+
 class RISCVHart(RISCVCPU):
     icount_slot = SLOT_ICOUNT
+    mstatus = _InState(SLOT_MSTATUS)
+    priv = _InState(SLOT_PRIV)
+    sscratch, sepc = _InState(SLOT_SSCRATCH), _InState(SLOT_SEPC)
+    scause, stval = _InState(SLOT_SCAUSE), _InState(SLOT_STVAL)
     wfi_code = EXCP_WFI
     yield_code = EXCP_YIELD
 
@@ -115,24 +136,6 @@ class RISCVHart(RISCVCPU):
     def icount(self) -> int:
         return self.R[SLOT_ICOUNT]
 
-    # mstatus and the privilege level live in the state buffer: translated code reads them, and sets
-    # and clears mstatus.SIE itself
-    @property
-    def mstatus(self) -> int:
-        return self.R[SLOT_MSTATUS]
-
-    @mstatus.setter
-    def mstatus(self, value: int) -> None:
-        self.R[SLOT_MSTATUS] = value
-
-    @property
-    def priv(self) -> int:
-        return self.R[SLOT_PRIV]
-
-    @priv.setter
-    def priv(self, value: int) -> None:
-        self.R[SLOT_PRIV] = value
-
     def set_mstatus(self, value: int) -> None:
         old = self.mstatus
         self.mstatus = value
@@ -150,11 +153,14 @@ class RISCVHart(RISCVCPU):
         idx = eff | (mmu.MMU_SUM if ms & C.MSTATUS_SUM else 0) | (mmu.MMU_MXR if ms & C.MSTATUS_MXR else 0)
         fs = (ms >> C.MSTATUS_FS_SHIFT) & 3
         # (translations are made for, and found under, only the flags they depend on)
-        self.tb_flags = (self.priv | (fs << 2) | (idx << 4)) & self.leave_flags
+        flags = (self.priv | (fs << 2) | (idx << 4)) & self.leave_flags
         self.mmu.set_mmu_idx(idx, self.priv)  # (fetches translate with the privilege level)
-        self.jmp = self.jmp_caches.setdefault(self.tb_flags, {})
+        if flags == self.tb_flags and self.jmp is self.jmp_caches.get(flags):
+            return  # (mstatus.SUM toggled, say: the jump caches stay)
+        self.tb_flags = flags
+        self.jmp = self.jmp_caches.setdefault(flags, {})
         for hook in self.jmp_hooks:
-            hook(self.tb_flags)
+            hook(flags)
 
     def tlb_flush(self) -> None:
         self.mmu.flush()
@@ -362,11 +368,13 @@ def _make_system_helpers() -> dict[str, Helper]:
     def mark_fs_dirty(cpu: Any) -> None:
         cpu.set_mstatus(cpu.mstatus | C.MSTATUS_FS)
 
-    status = ("mstatus",)  # (a global: translated code sets and clears SIE)
+    # (globals: translated code sets and clears mstatus.SIE, and reads and writes the storage CSRs)
+    status = ("mstatus",)
+    csrs = ("mstatus", "sscratch", "sepc", "scause", "stval")
     h.update({
-        "csr": Helper("csr", csr, reads=status, writes=("csr_leave", *status)),
+        "csr": Helper("csr", csr, reads=csrs, writes=("csr_leave", *csrs)),
         "mret": Helper("mret", mret, reads=status, writes=status),
-        "sret": Helper("sret", sret, reads=status, writes=status),
+        "sret": Helper("sret", sret, reads=(*status, "sepc"), writes=status),
         "wfi": Helper("wfi", wfi, reads=status),
         "sfence_vma": Helper("sfence_vma", sfence_vma, reads=status),
         "mark_fs_dirty": Helper("mark_fs_dirty", mark_fs_dirty, reads=status, writes=status),

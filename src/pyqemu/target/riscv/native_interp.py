@@ -1,6 +1,6 @@
 """RV64 integer code interpreted by x86-64 machine code: the cold tier of system emulation on the
 x86_64 backend (RISC-V Unprivileged ISA 20191213, RV64I ch. 2 and 5, M ch. 7, A ch. 8, D/F loads and
-stores ch. 11-12, C ch. 16; Privileged ISA 20211203, sstatus 4.1.1).
+stores ch. 11-12, C ch. 16; Privileged ISA 20211203, sstatus 4.1.1, sscratch to stval 4.1.6-4.1.9).
 
 Translating a block costs tens of microseconds of Python before it first runs, which was most of a
 Linux boot's time: most blocks run only a few times.  This interpreter, generated once per backend with
@@ -15,7 +15,8 @@ our assembler and kept in its code cache, runs such code with no per-block Pytho
   the rest.  An entry depends on nothing but the bits, so self-modifying code needs no care here;
 * an operation's machine code works on the vCPU state buffer (the layout of :mod:`.cpu`); loads,
   stores and atomics take the softmmu TLB's fast path, and on a TLB miss Python fills the entry
-  (a call, not an exit); interrupt enable and disable (sstatus.SIE) is done here too;
+  (a call, not an exit); interrupt enable and disable (sstatus.SIE) and the storage CSRs (sscratch,
+  sepc, scause, stval) are done here too;
 * after each control transfer the target pc is a block head: if the native jump cache has compiled code
   for it, the interpreter jumps there (and compiled code comes back here for a pc the jump cache does
   not have); else the instructions run since the previous block head are counted against that
@@ -74,8 +75,18 @@ from ...accel.tcg.decodetree import parse_table
 from ...accel.tcg.ir import MASK64, Helper
 from ...accel.tcg.softmmu import NativeTLB
 from . import insn16, insn32
-from .cpu import RES_NONE, SLOT_IRQ_PENDING, SLOT_MSTATUS, SLOT_PC, SLOT_PRIV, SLOT_RES_ADDR, SLOT_RES_VAL
+from .cpu import (
+    GLOBAL_SLOTS,
+    RES_NONE,
+    SLOT_IRQ_PENDING,
+    SLOT_MSTATUS,
+    SLOT_PC,
+    SLOT_PRIV,
+    SLOT_RES_ADDR,
+    SLOT_RES_VAL,
+)
 from .csr import MSTATUS_FS, MSTATUS_SD, MSTATUS_SIE, MSTATUS_UXL, SSTATUS_MASK
+from .translate import CSR_SSTATUS, STORAGE_CSRS
 
 #: why the interpreter left (ctx REASON): an instruction it does not run, a hot block head, an
 #: instruction word missing from the predecode table
@@ -104,10 +115,15 @@ _R, _R2, _I, _SB, _U, _N, _CSR, _CSRI = "r", "r2", "i", "sb", "u", "n", "csr", "
 #: rs2 of a store) is a slot from 32 on
 _FI, _FSB = "fi", "fsb"
 _FP_OPS = {"fld": ("fp_ld", _FI), "flw": ("fp_lw", _FI), "fsd": ("fp_sd", _FSB), "fsw": ("fp_sw", _FSB)}
+_STORAGE_SLOTS = {csr: GLOBAL_SLOTS[name] for csr, (name, _) in STORAGE_CSRS.items()}
 #: CSR instructions the interpreter runs when they access sstatus (see :meth:`_Handlers.sstatus`)
 _SSTATUS_OPS = {"csrrs": ("sstatus_set", _CSR), "csrrc": ("sstatus_clear", _CSR),
                 "csrrsi": ("sstatus_set", _CSRI), "csrrci": ("sstatus_clear", _CSRI)}
-CSR_SSTATUS = 0x100
+#: and when they access a storage CSR (see :meth:`_Handlers.storage_csrs`)
+_SCSR, _SCSRI = "scsr", "scsri"
+_STORAGE_OPS = {"csrrw": ("csr_write", _SCSR), "csrrs": ("csr_set", _SCSR),
+                "csrrc": ("csr_clear", _SCSR), "csrrwi": ("csr_write", _SCSRI),
+                "csrrsi": ("csr_set", _SCSRI), "csrrci": ("csr_clear", _SCSRI)}
 
 
 class NativeInterpreter:
@@ -229,8 +245,11 @@ class NativeInterpreter:
         if d is not None:
             name = insn16.EXPANDS_TO.get(d[2], d[2])
             spec = self.ops.get(name)
-            special = _FP_OPS.get(name) or (_SSTATUS_OPS.get(name) if name in _SSTATUS_OPS
-                                            and d[1][2] == CSR_SSTATUS else None)
+            special = _FP_OPS.get(name)
+            if name in _STORAGE_OPS:
+                csr = d[1][2]
+                special = (_SSTATUS_OPS.get(name) if csr == CSR_SSTATUS
+                           else _STORAGE_OPS[name] if csr in STORAGE_CSRS else None)
             if special is not None:
                 spec = self.ops[special[0]][0], special[1]
         if spec is None:
@@ -238,7 +257,12 @@ class NativeInterpreter:
         op, shape = spec
         a = d[1]
         rd = rs1 = rs2 = imm = 0
-        if shape == _FI:
+        if shape in (_SCSR, _SCSRI):  # the CSR's slot | the immediate operand << 8 | bit 0 kept at 0 << 16
+            csr = a[2]
+            rd, rs1 = a[0], a[1] if shape == _SCSR else 0
+            imm = (_STORAGE_SLOTS[csr] | (a[1] << 8 if shape == _SCSRI else 0)
+                   | (~STORAGE_CSRS[csr][1] & 1) << 16)
+        elif shape == _FI:
             rd, rs1, imm = a
             rd += 32
         elif shape == _FSB:
@@ -682,6 +706,7 @@ class _Handlers:
         self.divide()
         self.atomics()
         self.sstatus()
+        self.storage_csrs()
         self.start("fence", _N)
         self.next()
 
@@ -1001,5 +1026,34 @@ class _Handlers:
             asm.mov_imm(R10, SSTATUS_MASK & ~MSTATUS_SD)
             asm.and_(RCX, R10)
             asm.or_(RCX, RAX)
+            self.write(RCX)
+            self.next()
+
+    def storage_csrs(self) -> None:
+        """csrrw/csrrs/csrrc (rs1 | the immediate's uimm: the operand) on a storage CSR (the state slot
+        in the immediate's low byte) in S or M mode; U mode escapes (the TB path raises the illegal
+        instruction).  Bit 16 of the immediate: keep bit 0 at 0 (sepc)."""
+        for name in ("csr_write", "csr_set", "csr_clear"):
+            asm = self.start(name, _CSR)
+            asm.cmp_imm(Mem(RBP, 8 * SLOT_PRIV), 1)
+            asm.jcc(Cond.B, self.escape)
+            self.read(_RS1, RAX)
+            asm.mov(R10, _ENTRY)
+            asm.shr(R10, 8, 32)
+            asm.and_imm(R10, 31, 32)
+            asm.or_(RAX, R10)  # the operand
+            asm.movzx(R9, _ENTRY, 8)  # the CSR's slot
+            asm.mov(RCX, Mem(RBP, 0, R9, 8))  # its old value
+            if name == "csr_set":
+                asm.or_(RAX, RCX)
+            elif name == "csr_clear":
+                asm.not_(RAX)
+                asm.and_(RAX, RCX)
+            asm.mov(R10, _ENTRY)
+            asm.shr(R10, 16, 32)
+            asm.and_imm(R10, 1, 32)
+            asm.not_(R10)
+            asm.and_(RAX, R10)
+            asm.mov(Mem(RBP, 0, R9, 8), RAX)
             self.write(RCX)
             self.next()

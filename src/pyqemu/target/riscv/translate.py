@@ -321,6 +321,10 @@ def trans_sfence_vma(ctx: DisasContext, rs1: int, rs2: int) -> bool:
 CSR_FFLAGS, CSR_FRM, CSR_FCSR = 0x001, 0x002, 0x003
 CSR_CYCLE, CSR_TIME, CSR_INSTRET = 0xC00, 0xC01, 0xC02
 CSR_SSTATUS = 0x100
+#: CSRs with no side effects, kept in the state buffer (Privileged spec 4.1.6-4.1.9): their global and
+#: the mask of what a write keeps (sepc: IALIGN=16)
+STORAGE_CSRS = {0x140: ("sscratch", MASK64), 0x141: ("sepc", MASK64 & ~1), 0x142: ("scause", MASK64),
+                0x143: ("stval", MASK64)}
 
 
 def _csr(kind: str, imm: bool):
@@ -329,7 +333,9 @@ def _csr(kind: str, imm: bool):
         writes = kind == "w" or rs1 != 0
         if ctx.system and csr not in (CSR_FFLAGS, CSR_FRM, CSR_FCSR):
             op = 3 if not writes else {"w": 0, "s": 1, "c": 2}[kind]
-            if (csr == CSR_SSTATUS and op in (1, 2) and ctx.priv >= 1
+            if csr in STORAGE_CSRS and ctx.priv >= 1:
+                _storage_csr(ctx, op, rd, csr, src)
+            elif (csr == CSR_SSTATUS and op in (1, 2) and ctx.priv >= 1
                     and not (isinstance(src, int) and src & ~MSTATUS_SIE)):
                 _sstatus_sie(ctx, op, rd, src)
             else:
@@ -366,6 +372,18 @@ def _csr(kind: str, imm: bool):
         ctx.op("mov", rd, old)
         return True
     return trans
+
+
+def _storage_csr(ctx: DisasContext, op: int, rd: int, csr: int, src: int | str) -> None:
+    """A CSR that only stores what is written (masked), in the state buffer: read and written here."""
+    name, mask = STORAGE_CSRS[csr]
+    old = ctx.tmp("mov", name)
+    if op != 3:
+        new = src if op == 0 else ctx.tmp("or" if op == 1 else "andc", old, src)
+        if mask != MASK64:
+            new = ctx.tmp("and", new, mask)
+        ctx.block.emit("mov", name, new)
+    ctx.op("mov", rd, old)
 
 
 def _csr_helper(ctx: DisasContext, op: int, rd: int, csr: int, src: int | str) -> None:

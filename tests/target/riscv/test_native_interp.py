@@ -293,3 +293,48 @@ def test_long_straight_run_gets_compiled(tmp_path: Path) -> None:
     assert stopped == (EXCP_BREAKPOINT, symbols["end"])
     assert machine.machine.cpus[0].R[10] == 40 * 2000 * 1000
     assert native_interp.HOT > 40 and machine.machine.tbc.stats()["regions"] > 0
+
+
+def test_instruction_across_pages_mapped_apart() -> None:
+    """An instruction whose halves are on two virtual pages mapped to physical pages far apart, and
+    which Python predecodes (a CSR access): both halves come through the code TLB."""
+    from pyqemu.target.riscv import csr as C
+    from pyqemu.target.riscv.hart import PRIV_S
+
+    machine = MachineRunner(b"")
+    space = machine.machine.space
+    hart = machine.machine.cpus[0]
+    root, l1, l0 = RAM + 0x10000, RAM + 0x11000, RAM + 0x12000
+    first, second = RAM + 0x300000, RAM + 0x500000  # the two physical pages
+    space.write(root + 8, (l1 >> 12) << 10 | 1, 8)  # VA 0x40000000: root[1] -> l1[0] -> l0
+    space.write(l1, (l0 >> 12) << 10 | 1, 8)
+    for i, page in enumerate((first, second)):
+        space.write(l0 + 8 * i, (page >> 12) << 10 | 0x4B, 8)  # V R X A
+    csrr = 0x14002573  # csrr a0, sscratch
+    space.write_bytes(first + 0xFF0, struct.pack("<7HH", *[0x0001] * 7, csrr & 0xFFFF))  # c.nop x 7
+    space.write_bytes(second, struct.pack("<HI", csrr >> 16, 0x00100073))  # (upper half), ebreak
+    C.csr_access(hart, 0x3B0, (1 << 54) - 1, 0)  # PMP: S may access everything
+    C.csr_access(hart, 0x3A0, 0x1F, 0)
+    C.csr_access(hart, 0x180, 8 << 60 | root >> 12, 0)  # Sv39
+    hart.mtvec = TRAP
+    hart.sscratch = 0x5A5A
+    fill = machine.fast.fill
+
+    def fill_at_most_a_few_times(cpu, pc: int) -> None:  # (predecoding a wrong word: it misses forever)
+        assert machine.fast.fills < 20, "the same instruction is predecoded again and again"
+        fill(cpu, pc)
+
+    machine.fast.fill = fill_at_most_a_few_times
+    start, end = 0x40000FF0, 0x40001002
+    for _ in range(3):
+        hart.flush_jmp_cache()  # (the exec loop would run the csrr through the TB path it once took)
+        hart.priv = PRIV_S
+        hart.update_flags()
+        hart.halted = False
+        hart.R[10] = 0
+        hart.pc = start
+        limit = hart.icount + 10_000
+        while cpu_exec_system(hart, machine.machine.tbc, limit) != EXIT_HALTED:
+            assert hart.icount < limit, "the instruction never ran"
+        assert (hart.mcause, hart.mepc, hart.R[10]) == (EXCP_BREAKPOINT, end, 0x5A5A)
+    assert machine.fast.fills >= 1

@@ -300,10 +300,10 @@ class SystemTBCache:
         pc = block.pc + block.size
         try:
             key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+            if key not in self.tbs:
+                self._translate(cpu, key).execs = execs
         except GuestFault:
-            return
-        if key not in self.tbs:
-            self._translate(cpu, key).execs = execs
+            return  # (its fetch faults: the block is left to run into that)
 
     def _install(self, plan: _Plan, compiled: CompiledRegion, members: list[_TB] | None = None) -> _Region:
         if self.log.enabled("out_asm"):

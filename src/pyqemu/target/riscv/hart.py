@@ -372,7 +372,7 @@ def _make_system_helpers() -> dict[str, Helper]:
     status = ("mstatus",)
     csrs = ("mstatus", "sscratch", "sepc", "scause", "stval")
     h.update({
-        "csr": Helper("csr", csr, reads=csrs, writes=("csr_leave", *csrs)),
+        "csr": Helper("csr", csr, reads=csrs, writes=("csr_leave", "irq_pending", *csrs)),
         "mret": Helper("mret", mret, reads=status, writes=status),
         "sret": Helper("sret", sret, reads=(*status, "sepc"), writes=status),
         "wfi": Helper("wfi", wfi, reads=status),

@@ -101,6 +101,7 @@ LONGEST_RUN = 1 << 14
 #: the interpreter's words of the vCPU context: the last block head met, the budget then, and the
 #: block head that got hot (told to Python)
 HEAD_PC, HEAD_BUDGET, HOT_PC = FIXED_WORDS
+_NO_RUN = -(1 << 30)  # HEAD_BUDGET while compiled code runs: no run is credited when it comes back
 PRE_BITS = 20  # predecode table entries (log2)
 COUNT_BITS = 14  # block-head counters (log2)
 SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)
@@ -232,8 +233,12 @@ class NativeInterpreter:
             self._escape(cpu, pc)
             return
         word = int.from_bytes(ctypes.string_at(host, 2), "little")
-        if word & 3 == 3:  # (not across a page: the machine code escapes those)
-            word |= int.from_bytes(ctypes.string_at(host + 2, 2), "little") << 16
+        if word & 3 == 3:  # (its upper half may be on the next page, mapped anywhere)
+            upper = cpu.mmu.code_host((pc + 2) & MASK64) if pc & 0xFFF == 0xFFE else host + 2
+            if upper is None:
+                self._escape(cpu, pc)
+                return
+            word |= int.from_bytes(ctypes.string_at(upper, 2), "little") << 16
         i = 2 * (((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS))
         self.table[i], self.table[i + 1] = self.predecode(word)
         self.fills += 1
@@ -392,6 +397,7 @@ class NativeInterpreter:
         asm.bind(head)
         probe_jump_cache(asm, R12, RAX)
         asm.jcc(Cond.NE, count)
+        asm.mov_imm(ctx(HEAD_BUDGET), _NO_RUN)
         asm.jmp_mem(Mem(RAX, 8))
         # (no compiled code here: the run since the last head is credited to that head, r12 is the
         # last head from now on)
@@ -420,6 +426,7 @@ class NativeInterpreter:
         asm.add_imm(ctx(BUDGET), 1)
         probe_jump_cache(asm, R12, RAX)
         asm.jcc(Cond.NE, to_python := asm.label())
+        asm.mov_imm(ctx(HEAD_BUDGET), _NO_RUN)
         asm.jmp_mem(Mem(RAX, 8))
         asm.bind(to_python)
         asm.mov(ctx(REASON), R9)

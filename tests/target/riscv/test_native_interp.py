@@ -205,8 +205,8 @@ def test_predecoding_ahead_keeps_the_missing_word() -> None:
     machine.tbc.backend.context(cpu)  # (the native TLB)
     shift = 32 - native_interp.PRE_BITS
     ahead = 0x4501  # c.li a0, 0
-    slot = ((ahead * 0x9E3779B1) & 0xFFFFFFFF) >> shift
-    inverse = pow(0x9E3779B1, -1, 1 << 32)
+    slot = ((ahead * native_interp.HASH) & 0xFFFFFFFF) >> shift
+    inverse = pow(native_interp.HASH, -1, 1 << 32)
     missed = next(w for low in range(1 << shift)
                   if (w := (((slot << shift) | low) * inverse) & 0xFFFFFFFF) & 3 == 3)  # same slot
     machine.space.write_bytes(CODE, struct.pack("<IH", missed, ahead))

@@ -105,26 +105,32 @@ _NO_RUN = -(1 << 30)  # HEAD_BUDGET while compiled code runs: no run is credited
 PRE_BITS = 20  # predecode table entries (log2)
 COUNT_BITS = 14  # block-head counters (log2)
 SINK = 79  # the state slot x0 is written to (the slot of x0 itself stays 0)
-_HASH = -0x61C8864F  # 0x9E3779B1, Fibonacci hashing of the instruction word
+HASH = 0x9E3779B1  # Fibonacci hashing of the instruction word into the predecode table
 _RD, _RS1, _RS2, _IMM = 5, 6, 7, 8  # fields of a predecode entry
 _ENTRY = Mem(RDX, _IMM)
 _FETCH = 32  # the access kind of an instruction fetch (see _refill)
 
-# operand shapes of the decoders' argument tuples (and of sstatus accesses: rd, rs1 or uimm, csr)
+# operand shapes of the decoders' argument tuples (and of CSR accesses: rd, rs1 or uimm, csr)
 _R, _R2, _I, _SB, _U, _N, _CSR, _CSRI = "r", "r2", "i", "sb", "u", "n", "csr", "csri"
 #: floating-point loads and stores: the operation, and the shape whose FP register (rd of a load,
 #: rs2 of a store) is a slot from 32 on
 _FI, _FSB = "fi", "fsb"
 _FP_OPS = {"fld": ("fp_ld", _FI), "flw": ("fp_lw", _FI), "fsd": ("fp_sd", _FSB), "fsw": ("fp_sw", _FSB)}
-_STORAGE_SLOTS = {csr: GLOBAL_SLOTS[name] for csr, (name, _) in STORAGE_CSRS.items()}
-#: CSR instructions the interpreter runs when they access sstatus (see :meth:`_Handlers.sstatus`)
-_SSTATUS_OPS = {"csrrs": ("sstatus_set", _CSR), "csrrc": ("sstatus_clear", _CSR),
-                "csrrsi": ("sstatus_set", _CSRI), "csrrci": ("sstatus_clear", _CSRI)}
-#: and when they access a storage CSR (see :meth:`_Handlers.storage_csrs`)
-_SCSR, _SCSRI = "scsr", "scsri"
-_STORAGE_OPS = {"csrrw": ("csr_write", _SCSR), "csrrs": ("csr_set", _SCSR),
-                "csrrc": ("csr_clear", _SCSR), "csrrwi": ("csr_write", _SCSRI),
-                "csrrsi": ("csr_set", _SCSRI), "csrrci": ("csr_clear", _SCSRI)}
+#: CSR instructions the interpreter runs, per CSR: on sstatus (SIE only, see
+#: :meth:`_Handlers.sstatus`) and on the storage CSRs (:meth:`_Handlers.storage_csrs`).  Their entries
+#: hold rd, rs1 (x0 for an immediate form) and as immediate: the CSR's state slot | the immediate
+#: form's uimm << 8 | 1 << 16 if a write keeps bit 0 at 0 (sepc)
+_STORAGE_OPS = {"csrrw": "csr_write", "csrrs": "csr_set", "csrrc": "csr_clear", "csrrwi": "csr_write",
+                "csrrsi": "csr_set", "csrrci": "csr_clear"}
+_CSR_OPS = {CSR_SSTATUS: {"csrrs": "sstatus_set", "csrrc": "sstatus_clear", "csrrsi": "sstatus_set",
+                          "csrrci": "sstatus_clear"}} | dict.fromkeys(STORAGE_CSRS, _STORAGE_OPS)
+_CSR_IMM = {CSR_SSTATUS: SLOT_MSTATUS} | {csr: GLOBAL_SLOTS[name] | (~mask & 1) << 16
+                                          for csr, (name, mask) in STORAGE_CSRS.items()}
+
+
+def _counter(pc: int) -> int:
+    """The block-head counter of ``pc`` (as the machine code indexes them)."""
+    return (pc >> 1) & ((1 << COUNT_BITS) - 1)
 
 
 class NativeInterpreter:
@@ -212,7 +218,7 @@ class NativeInterpreter:
     def _hot(self, cpu: Any, pc: int) -> None:
         """A hot block head: ask for its code, and wait longer each time before asking again (unless
         the code is there: :meth:`published`)."""
-        i = (pc >> 1) & ((1 << COUNT_BITS) - 1)
+        i = _counter(pc)
         n = self.rounds[i]
         if n < 8:
             self.rounds[i] = n + 1
@@ -221,7 +227,7 @@ class NativeInterpreter:
 
     def published(self, pc: int) -> None:
         """Compiled code for the block head ``pc`` is in the native jump cache."""
-        i = (pc >> 1) & ((1 << COUNT_BITS) - 1)
+        i = _counter(pc)
         self.rounds[i] = 0
         self.counters[i] = min(RELEARN, self.hot)
 
@@ -239,7 +245,7 @@ class NativeInterpreter:
                 self._escape(cpu, pc)
                 return
             word |= int.from_bytes(ctypes.string_at(upper, 2), "little") << 16
-        i = 2 * (((word * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - PRE_BITS))
+        i = 2 * (((word * HASH) & 0xFFFFFFFF) >> (32 - PRE_BITS))
         self.table[i], self.table[i + 1] = self.predecode(word)
         self.fills += 1
 
@@ -250,33 +256,26 @@ class NativeInterpreter:
         if d is not None:
             name = insn16.EXPANDS_TO.get(d[2], d[2])
             spec = self.ops.get(name)
-            special = _FP_OPS.get(name)
-            if name in _STORAGE_OPS:
-                csr = d[1][2]
-                special = (_SSTATUS_OPS.get(name) if csr == CSR_SSTATUS
-                           else _STORAGE_OPS[name] if csr in STORAGE_CSRS else None)
-            if special is not None:
-                spec = self.ops[special[0]][0], special[1]
+            if name in _FP_OPS:
+                spec = self.ops[_FP_OPS[name][0]][0], _FP_OPS[name][1]
+            elif name.startswith("csrr"):
+                op_name = _CSR_OPS.get(d[1][2], {}).get(name)
+                spec = None if op_name is None else (self.ops[op_name][0], _CSRI if name[-1] == "i" else _CSR)
         if spec is None:
             return word, 0  # op 0: escape
         op, shape = spec
         a = d[1]
         rd = rs1 = rs2 = imm = 0
-        if shape in (_SCSR, _SCSRI):  # the CSR's slot | the immediate operand << 8 | bit 0 kept at 0 << 16
-            csr = a[2]
-            rd, rs1 = a[0], a[1] if shape == _SCSR else 0
-            imm = (_STORAGE_SLOTS[csr] | (a[1] << 8 if shape == _SCSRI else 0)
-                   | (~STORAGE_CSRS[csr][1] & 1) << 16)
-        elif shape == _FI:
+        if shape == _FI:
             rd, rs1, imm = a
             rd += 32
         elif shape == _FSB:
             rs1, rs2, imm = a
             rs2 += 32
         elif shape == _CSR:
-            rd, rs1 = a[0], a[1]
+            rd, rs1, imm = a[0], a[1], _CSR_IMM[a[2]]
         elif shape == _CSRI:
-            rd, imm = a[0], a[1]
+            rd, imm = a[0], _CSR_IMM[a[2]] | a[1] << 8
         elif shape == _R:
             rd, rs1, rs2 = a
         elif shape == _R2:
@@ -344,7 +343,7 @@ class NativeInterpreter:
             asm.bind(decoded)
             if main:
                 asm.bind(fetched32)
-            asm.imul_imm(RAX, RCX, _HASH, 32)
+            asm.imul_imm(RAX, RCX, HASH, 32)
             asm.shr(RAX, 32 - PRE_BITS, 32)
             asm.shl(RAX, 4, 32)
             asm.mov_imm(RDX, ctypes.addressof(self.table))
@@ -994,16 +993,25 @@ class _Handlers:
                 self.write(RCX)
                 self.next()
 
+    def _csr_operand(self) -> None:
+        """Emit: escape in U mode (the TB path raises the illegal instruction); rax = the operand of a
+        CSR instruction (rs1 | the immediate form's uimm, see :data:`_CSR_OPS`)."""
+        asm = self.asm
+        asm.cmp_imm(Mem(RBP, 8 * SLOT_PRIV), 1)
+        asm.jcc(Cond.B, self.escape)
+        self.read(_RS1, RAX)
+        asm.mov(R10, _ENTRY)
+        asm.shr(R10, 8, 32)
+        asm.and_imm(R10, 31, 32)
+        asm.or_(RAX, R10)
+
     def sstatus(self) -> None:
-        """csrrs/csrrc on sstatus (rs1 | imm: the bits) in S or M mode changing at most SIE, as
+        """csrrs/csrrc on sstatus in S or M mode changing at most SIE, as
         :func:`.translate._sstatus_sie` does; anything else (U mode, other bits, enabling while an
         interrupt is pending) escapes."""
         for name, set_bits in (("sstatus_set", True), ("sstatus_clear", False)):
             asm = self.start(name, _CSR)
-            asm.cmp_imm(Mem(RBP, 8 * SLOT_PRIV), 1)
-            asm.jcc(Cond.B, self.escape)
-            self.read(_RS1, RAX)
-            asm.or_(RAX, _ENTRY)
+            self._csr_operand()
             asm.mov_imm(R10, ~MSTATUS_SIE & MASK64)
             asm.test(RAX, R10)
             asm.jcc(Cond.NE, self.escape)
@@ -1037,18 +1045,11 @@ class _Handlers:
             self.next()
 
     def storage_csrs(self) -> None:
-        """csrrw/csrrs/csrrc (rs1 | the immediate's uimm: the operand) on a storage CSR (the state slot
-        in the immediate's low byte) in S or M mode; U mode escapes (the TB path raises the illegal
-        instruction).  Bit 16 of the immediate: keep bit 0 at 0 (sepc)."""
+        """csrrw/csrrs/csrrc on a storage CSR (its state slot: the immediate's low byte) in S or M
+        mode; bit 16 of the immediate: a write keeps bit 0 at 0 (sepc)."""
         for name in ("csr_write", "csr_set", "csr_clear"):
             asm = self.start(name, _CSR)
-            asm.cmp_imm(Mem(RBP, 8 * SLOT_PRIV), 1)
-            asm.jcc(Cond.B, self.escape)
-            self.read(_RS1, RAX)
-            asm.mov(R10, _ENTRY)
-            asm.shr(R10, 8, 32)
-            asm.and_imm(R10, 31, 32)
-            asm.or_(RAX, R10)  # the operand
+            self._csr_operand()
             asm.movzx(R9, _ENTRY, 8)  # the CSR's slot
             asm.mov(RCX, Mem(RBP, 0, R9, 8))  # its old value
             if name == "csr_set":

@@ -64,9 +64,7 @@ def _operand(ctx: DisasContext, r: int, single: bool) -> str:
 
 
 def _call(ctx: DisasContext, name: str, *args) -> str:
-    t = ctx.block.temp()
-    ctx.block.emit("call", t, helper(name, bool(args) and args[-1] == "frm"), *args)
-    return t
+    return ctx.tmp("call", helper(name, bool(args) and args[-1] == "frm"), *args)
 
 
 # --- loads / stores / moves ------------------------------------------------------------------------

@@ -290,9 +290,7 @@ def _xret(helper: str):
     def trans(ctx: DisasContext) -> bool:
         if not ctx.system:
             return False
-        t = ctx.block.temp()
-        ctx.block.emit("call", t, ctx.H[helper], ctx.insn)
-        ctx.exit_loop(t)
+        ctx.exit_loop(ctx.tmp("call", ctx.H[helper], ctx.insn))
         return True
     return trans
 
@@ -389,9 +387,7 @@ def _storage_csr(ctx: DisasContext, op: int, rd: int, csr: int, src: int | str) 
 def _csr_helper(ctx: DisasContext, op: int, rd: int, csr: int, src: int | str) -> None:
     """A CSR access (op 0 write, 1 set, 2 clear, 3 read) through the helper; a write leaves the
     block if privilege, translation or interrupt state changed (the helper sets csr_leave)."""
-    t = ctx.block.temp()
-    ctx.block.emit("call", t, ctx.H["csr"], csr, src, op, ctx.insn)
-    ctx.op("mov", rd, t)
+    ctx.op("mov", rd, ctx.tmp("call", ctx.H["csr"], csr, src, op, ctx.insn))
     if op != 3:
         stay = ctx.block.label()
         ctx.block.emit("brcond", "csr_leave", 0, "eq", stay)
@@ -474,9 +470,7 @@ def _aligned(ctx: DisasContext, addr: int | str, memop: int, code: int) -> None:
 def _amo(op: str, memop: int):
     def trans(ctx: DisasContext, rd: int, rs1: int, rs2: int) -> bool:
         if not ctx.system:
-            t = ctx.block.temp()
-            ctx.block.emit("call", t, ctx.H[f"amo_{op}"], ctx.gpr(rs1), ctx.gpr(rs2), memop)
-            ctx.op("mov", rd, t)
+            ctx.op("mov", rd, ctx.tmp("call", ctx.H[f"amo_{op}"], ctx.gpr(rs1), ctx.gpr(rs2), memop))
             return True
         b = ctx.block
         addr, value = ctx.gpr(rs1), ctx.gpr(rs2)
@@ -506,9 +500,7 @@ def _amo(op: str, memop: int):
 def _lr(memop: int):
     def trans(ctx: DisasContext, rd: int, rs1: int) -> bool:
         if not ctx.system:
-            t = ctx.block.temp()
-            ctx.block.emit("call", t, ctx.H["lr"], ctx.gpr(rs1), memop)
-            ctx.op("mov", rd, t)
+            ctx.op("mov", rd, ctx.tmp("call", ctx.H["lr"], ctx.gpr(rs1), memop))
             return True
         addr = ctx.gpr(rs1)
         _aligned(ctx, addr, memop, EXCP_LOAD_ADDR_MIS)

@@ -62,6 +62,12 @@ class _TB:
     regions: list[_Region] = field(default_factory=list)
 
 
+def _key(cpu: Any, pc: int) -> Key:
+    """What a translation of the block at ``pc`` is found under: pc, TB flags and the physical address
+    the pc maps to now (raises the fetch's GuestFault)."""
+    return pc, cpu.tb_flags, cpu.fetch_paddr(pc)
+
+
 class SystemTBCache:
     """Translated code of one machine, shared by its vCPUs."""
 
@@ -103,7 +109,7 @@ class SystemTBCache:
     # -- lookup ------------------------------------------------------------------------------------
     def lookup(self, cpu: Any, pc: int) -> Callable[..., int]:
         """The function to run at ``pc`` on ``cpu`` (raises GuestFault for a fetch fault)."""
-        key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+        key = _key(cpu, pc)
         tb = self.tbs.get(key)
         fast = self.fast
         if fast is not None and not cpu.breakpoints:
@@ -141,7 +147,7 @@ class SystemTBCache:
         """The native interpreter met the block head ``pc`` often: translate the block and have it
         compiled (or, if it is, let generated code find it through the native jump cache)."""
         try:
-            key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+            key = _key(cpu, pc)
             tb = self.tbs.get(key) or self._translate(cpu, key)
         except GuestFault:
             return  # the exec loop raises it when it gets there
@@ -176,7 +182,7 @@ class SystemTBCache:
 
     def _probe(self, cpu: Any, pc: int) -> Key | None:
         try:
-            key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+            key = _key(cpu, pc)
         except GuestFault:
             return None
         return key if key in self.tbs else None
@@ -299,7 +305,7 @@ class SystemTBCache:
         become compiled code a block at a time.)"""
         pc = block.pc + block.size
         try:
-            key = (pc, cpu.tb_flags, cpu.fetch_paddr(pc))
+            key = _key(cpu, pc)
             if key not in self.tbs:
                 self._translate(cpu, key).execs = execs
         except GuestFault:

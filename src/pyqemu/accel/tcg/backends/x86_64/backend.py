@@ -526,13 +526,14 @@ class NativeBackend:
         c.jcache = jc
         c.words[JCACHE] = jc.address
 
-    def _run(self, cpu: Any, R: Any, pc: int, table: dict[Any, int], remember: bool) -> int:
+    def _run(self, cpu: Any, R: Any, pc: int, table: dict[Any, int] | None, remember: bool) -> int:
+        """Run the code ``table`` has for ``pc`` (``table`` None: the fixed code at host address ``pc``)."""
         c = self.context(cpu)
         self._prepare(c)
         # from here on no other thread reuses the code cache (a thread switch may come at any bytecode)
         self.active.add(c.addr)
         try:
-            host = table.get(pc)
+            host = pc if table is None else table.get(pc)
             if host is None:  # flushed by another thread since the exec loop looked pc up
                 return pc
             if remember:
@@ -545,14 +546,7 @@ class NativeBackend:
     def run_fixed(self, cpu: Any, R: Any, host: int) -> int:
         """Run fixed code (:meth:`add_fixed`) as :meth:`run` runs a block; it finds its guest pc in the
         vCPU state."""
-        c = self.context(cpu)
-        self._prepare(c)
-        self.active.add(c.addr)
-        try:
-            ret = self._enter(c.state_addr, c.addr, host)
-        finally:
-            self.active.discard(c.addr)
-        return self._returned(c, cpu, R, ret)
+        return self._run(cpu, R, host, None, False)
 
     def _prepare(self, c: _VCPUContext) -> None:
         w = c.words

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import test_differential_unicorn as du
 from difftest import assemble
+from hartrun import run_until_halted
 
 from pyqemu.accel.tcg import backends
-from pyqemu.accel.tcg.tb_system import EXIT_HALTED, cpu_exec_system
 from pyqemu.hw.riscv.virt import NATIVE_REGION_BUDGET, VirtConfig, VirtMachine
 from pyqemu.target.riscv import csr as C
 from pyqemu.target.riscv import native_interp
@@ -63,14 +63,9 @@ def test_interrupt_raised_mid_block_is_taken_at_once(tmp_path: Path, backend: st
         hart.mtvec = symbols["handler"]
         hart.mie = C.MIP_MSIP
         hart.irq_changed()
-        hart.halted = False
         hart.R[10] = 0
         hart.pc = CODE
-        limit = hart.icount + 4 * NATIVE_REGION_BUDGET
-        stop = cpu_exec_system(hart, machine.tbc, limit)
-        while stop != EXIT_HALTED and hart.icount < limit:
-            stop = cpu_exec_system(hart, machine.tbc, limit)
-        assert stop == EXIT_HALTED and hart.mcause == (1 << 63) | 3
+        assert run_until_halted(machine, hart, 4 * NATIVE_REGION_BUDGET) and hart.mcause == (1 << 63) | 3
         counts.append(hart.R[10])
     assert max(counts) < 64, counts
     assert struct.unpack("<I", machine.space.read_bytes(CLINT_MSIP, 4))[0] == 0

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import test_differential_unicorn as du
 from difftest import assemble, compare_runs, link_programs
+from hartrun import TRAP, install_halt, open_pmp, run_until_halted
 
 from pyqemu.accel.tcg import backends
-from pyqemu.accel.tcg.tb_system import EXIT_HALTED, cpu_exec_system
 from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
 from pyqemu.target.riscv import native_interp
 from pyqemu.target.riscv.cpu import RES_NONE, SLOT_RES_ADDR
@@ -34,8 +34,7 @@ pytestmark = [
     pytest.mark.skipif("x86_64" not in backends.available(), reason="needs the x86_64 backend"),
 ]
 
-RAM = 0x80000000
-TRAP = RAM  # wfi; j .  (where the final ebreak's trap goes)
+RAM = TRAP  # (where the final ebreak's trap goes: the hart halts)
 CODE = RAM + 0x100000
 DATA = RAM + 0x400000
 RUNS = 4
@@ -73,9 +72,8 @@ class MachineRunner:
         self.machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend="x86_64"))
         self.fast = self.machine.tbc.fast
         assert self.fast is not None
-        space = self.machine.space
-        space.write_bytes(TRAP, struct.pack("<II", 0x10500073, 0x0000006F))
-        space.write_bytes(CODE, image)
+        install_halt(self.machine)
+        self.machine.space.write_bytes(CODE, image)
 
     def run(self, p: du.Program) -> tuple[tuple[int, int], du.State]:
         hart = self.machine.cpus[0]
@@ -84,18 +82,14 @@ class MachineRunner:
         hart.update_flags()
         hart.mtvec = TRAP
         hart.mie = 0
-        hart.halted = False
         R = hart.R
         for i in range(1, 32):
             R[i] = p.regs.get(i, 0)
         R[SLOT_RES_ADDR] = RES_NONE  # no reservation left from the last run
         space.write_bytes(DATA, p.memory)
         hart.pc = p.start
-        limit = R[hart.icount_slot] + 1_000_000
-        stop = cpu_exec_system(hart, self.machine.tbc, limit)
-        while stop != EXIT_HALTED and R[hart.icount_slot] < limit:  # a slice can end early (a kick)
-            stop = cpu_exec_system(hart, self.machine.tbc, limit)
-        stopped = (hart.mcause, hart.mepc) if stop == EXIT_HALTED else (-1, hart.pc)
+        halted = run_until_halted(self.machine, hart, 1_000_000)
+        stopped = (hart.mcause, hart.mepc) if halted else (-1, hart.pc)
         return stopped, du.State([0] + [R[i] for i in range(1, 32)], [0] * 32, 0,
                                  space.read_bytes(DATA, du.SCRATCH))
 
@@ -313,8 +307,7 @@ def test_instruction_across_pages_mapped_apart() -> None:
     csrr = 0x14002573  # csrr a0, sscratch
     space.write_bytes(first + 0xFF0, struct.pack("<7HH", *[0x0001] * 7, csrr & 0xFFFF))  # c.nop x 7
     space.write_bytes(second, struct.pack("<HI", csrr >> 16, 0x00100073))  # (upper half), ebreak
-    C.csr_access(hart, 0x3B0, (1 << 54) - 1, 0)  # PMP: S may access everything
-    C.csr_access(hart, 0x3A0, 0x1F, 0)
+    open_pmp(hart)
     C.csr_access(hart, 0x180, 8 << 60 | root >> 12, 0)  # Sv39
     hart.mtvec = TRAP
     hart.sscratch = 0x5A5A
@@ -330,11 +323,8 @@ def test_instruction_across_pages_mapped_apart() -> None:
         hart.flush_jmp_cache()  # (the exec loop would run the csrr through the TB path it once took)
         hart.priv = PRIV_S
         hart.update_flags()
-        hart.halted = False
         hart.R[10] = 0
         hart.pc = start
-        limit = hart.icount + 10_000
-        while cpu_exec_system(hart, machine.machine.tbc, limit) != EXIT_HALTED:
-            assert hart.icount < limit, "the instruction never ran"
+        assert run_until_halted(machine.machine, hart, 10_000), "the instruction never ran"
         assert (hart.mcause, hart.mepc, hart.R[10]) == (EXCP_BREAKPOINT, end, 0x5A5A)
     assert machine.fast.fills >= 1

@@ -12,29 +12,25 @@ and then compiled, with the same results each time; U-mode access is an illegal 
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
 import test_differential_unicorn as du
 from difftest import assemble
+from hartrun import TRAP, install_halt, open_pmp, run_until_halted
 from test_native_interp import check_predecoded
 
 from pyqemu.accel.tcg import backends
-from pyqemu.accel.tcg.tb_system import EXIT_HALTED, cpu_exec_system
 from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
 from pyqemu.target.riscv import csr as C
 from pyqemu.target.riscv import native_interp
-from pyqemu.target.riscv.hart import PRIV_M, PRIV_S, PRIV_U
+from pyqemu.target.riscv.hart import PRIV_S, PRIV_U
 
 pytestmark = pytest.mark.skipif(du.TOOLS is None, reason="riscv64 binutils not installed")
 
-RAM = 0x80000000
-TRAP = RAM  # M-mode trap vector: wfi; j .
-CODE = RAM + 0x100000
+CODE = TRAP + 0x100000
 EXCP_ILLEGAL_INST, EXCP_BREAKPOINT = 2, 3
 SIE_BIT, SUM_BIT = C.MSTATUS_SIE, C.MSTATUS_SUM
-PMPCFG0, PMPADDR0, PMP_NAPOT_RWX = 0x3A0, 0x3B0, 0x1F
 
 PROGRAM = [
     "csrci sstatus, 2",  # interrupts off
@@ -63,16 +59,14 @@ def _machine(backend: str, tmp: Path) -> tuple[VirtMachine, dict[str, int]]:
     lines = [".option norelax", ".text", ".globl _start", "_start:", *PROGRAM]
     image, symbols = assemble("\n".join(lines), tmp, du.TOOLS, ["-march=rv64imac", "-mabi=lp64"], CODE)
     machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend=backend))
-    machine.space.write_bytes(TRAP, struct.pack("<II", 0x10500073, 0x0000006F))
+    install_halt(machine)
     machine.space.write_bytes(CODE, image)
     return machine, symbols
 
 
 def _run(machine: VirtMachine, start: int, stvec: int, priv: int = PRIV_S) -> dict[str, int]:
     hart = machine.cpus[0]
-    hart.priv = PRIV_M
-    C.csr_access(hart, PMPADDR0, (1 << 54) - 1, 0)  # S and U may access everything (as OpenSBI sets)
-    C.csr_access(hart, PMPCFG0, PMP_NAPOT_RWX, 0)
+    open_pmp(hart)
     hart.priv = priv
     hart.mstatus = C.MSTATUS_FS  # FS Dirty: sstatus reads with SD set
     hart.update_flags()
@@ -81,16 +75,11 @@ def _run(machine: VirtMachine, start: int, stvec: int, priv: int = PRIV_S) -> di
     hart.mie = C.MIP_SSIP
     hart.mip_sw = 0
     hart.update_mip()
-    hart.halted = False
     R = hart.R
     for i in range(1, 32):
         R[i] = 0
     hart.pc = start
-    limit = R[hart.icount_slot] + 100_000
-    stop = cpu_exec_system(hart, machine.tbc, limit)
-    while stop != EXIT_HALTED and R[hart.icount_slot] < limit:
-        stop = cpu_exec_system(hart, machine.tbc, limit)
-    assert stop == EXIT_HALTED
+    assert run_until_halted(machine, hart, 100_000)
     names = ("a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7")
     return {"mcause": hart.mcause, "mepc": hart.mepc, "mstatus": hart.mstatus,
             **{n: R[10 + i] for i, n in enumerate(names)}}

@@ -10,24 +10,22 @@ attributes (what traps and the monitor use) see the values.  U mode may not touc
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import pytest
 import test_differential_unicorn as du
 from difftest import assemble
+from hartrun import TRAP, install_halt, open_pmp, run_until_halted
 from test_native_interp import check_predecoded
 
 from pyqemu.accel.tcg import backends
-from pyqemu.accel.tcg.tb_system import EXIT_HALTED, cpu_exec_system
 from pyqemu.hw.riscv.virt import VirtConfig, VirtMachine
-from pyqemu.target.riscv import csr as C
 from pyqemu.target.riscv import native_interp
-from pyqemu.target.riscv.hart import PRIV_M, PRIV_S, PRIV_U
+from pyqemu.target.riscv.hart import PRIV_S, PRIV_U
 
 pytestmark = pytest.mark.skipif(du.TOOLS is None, reason="riscv64 binutils not installed")
 
-TRAP, CODE = 0x80000000, 0x80100000
+CODE = TRAP + 0x100000
 EXCP_ILLEGAL_INST, EXCP_BREAKPOINT = 2, 3
 PROGRAM = ["li t0, 0x1235", "li t1, 1", "first:",
            "csrrw a0, sscratch, t0", "csrrsi a1, sscratch, 8", "csrrc a2, sscratch, t1", "csrr a3, sscratch",
@@ -39,22 +37,17 @@ WANT = {"a0": 0x77, "a1": 0x1235, "a2": 0x123D, "a3": 0x123C, "a4": 0x1234, "a5"
 
 def _run(machine: VirtMachine, priv: int) -> tuple[tuple[int, int], dict[str, int]]:
     hart = machine.cpus[0]
-    hart.priv = PRIV_M
-    C.csr_access(hart, 0x3B0, (1 << 54) - 1, 0)  # PMP: S and U may access everything
-    C.csr_access(hart, 0x3A0, 0x1F, 0)
+    open_pmp(hart)
     hart.priv = priv
     hart.mstatus = 0
     hart.update_flags()
     hart.mtvec = TRAP
     hart.sscratch, hart.sepc, hart.scause, hart.stval = 0x77, 0, 0, 0
-    hart.halted = False
     R = hart.R
     for i in range(1, 32):
         R[i] = 0
     hart.pc = CODE
-    limit = hart.icount + 100_000
-    while cpu_exec_system(hart, machine.tbc, limit) != EXIT_HALTED:
-        assert hart.icount < limit
+    assert run_until_halted(machine, hart, 100_000)
     regs = {f"a{i}": R[10 + i] for i in range(8)}
     return (hart.mcause, hart.mepc), {**regs, **{n: getattr(hart, n) for n in ("sscratch", "sepc", "scause",
                                                                                  "stval")}}
@@ -65,7 +58,7 @@ def _machine(tmp: Path, backend: str) -> tuple[VirtMachine, dict[str, int]]:
                               tmp, du.TOOLS, ["-march=rv64imac", "-mabi=lp64"], CODE)
     machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend=backend))
     machine.tbc.background = False  # hot blocks are compiled at once
-    machine.space.write_bytes(TRAP, struct.pack("<II", 0x10500073, 0x0000006F))  # wfi; j .
+    install_halt(machine)
     machine.space.write_bytes(CODE, image)
     return machine, symbols
 

@@ -10,6 +10,7 @@ them in S-mode.
 from __future__ import annotations
 
 import pytest
+from hartrun import open_pmp
 
 from pyqemu.accel.tcg.backend_python import GuestFault
 from pyqemu.accel.tcg.softmmu import ACCESS_LOAD, ACCESS_STORE
@@ -38,8 +39,7 @@ def hart():
     machine = VirtMachine(VirtConfig(ram_size=16 << 20, tcg_backend="python"))
     h = machine.cpus[0]
     h.priv = PRIV_M
-    C.csr_access(h, 0x3B0, (1 << 54) - 1, 0)  # PMP: S may access everything
-    C.csr_access(h, 0x3A0, 0x1F, 0)
+    open_pmp(h)
     space = machine.space
     space.write(ROOT + 8 * 1, _table(L1), 8)
     space.write(L1 + 8 * 0, _leaf(TARGET_A, PTE_R | PTE_W | PTE_A), 8)  # no D yet
